@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "prefkit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "prefkit", targets: ["prefkit"]),
+        .library(name: "PrefIO", targets: ["PrefIO"]),
+        .library(name: "PrefFormats", targets: ["PrefFormats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config (Debian: libzstd-dev, zlib1g-dev, libxml2-dev, libopenblas-dev).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(
+            name: "PrefIO",
+            dependencies: ["CZstd", "CZlib"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "PrefFormats",
+            dependencies: ["PrefIO"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "prefkit",
+            dependencies: [
+                "PrefIO", "PrefFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PrefIOTests", dependencies: ["PrefIO"]),
+        .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO"]),
+        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,320 @@
+// `convert`: inputs -> records -> format adapters -> normalized pairs, in parallel batches with
+// deterministic output order, and every record accounted for.
+import Foundation
+import PrefIO
+
+public struct InputFile: Sendable {
+    public var path: String
+    /// The name used in `source` (the file name, or the path when names collide).
+    public var display: String
+    public init(path: String, display: String) { self.path = path; self.display = display }
+}
+
+public struct RejectEntry {
+    public var file: String
+    public var line: Int
+    public var offset: Int64
+    public var reason: String
+    public var message: String
+    public var raw: [UInt8]
+
+    public func json() -> [UInt8] {
+        var b = ByteBuffer()
+        b.append("{\"file\": "); b.appendJSONString(file)
+        b.append(", \"line\": "); b.append(String(line))
+        b.append(", \"offset\": "); b.append(String(offset))
+        b.append(", \"reason\": "); b.appendJSONString(reason)
+        b.append(", \"message\": "); b.appendJSONString(message)
+        b.append(", \"record\": ")
+        let shown = raw.count > 65536 ? Array(raw[..<65536]) : raw
+        b.appendJSONString(shown.withUnsafeBytes { UTF8Check.lossyString($0) })
+        if raw.count > 65536 { b.append(", \"record_truncated\": true") }
+        b.append("}\n")
+        return b.bytes
+    }
+}
+
+/// Counts for one input or the whole run: read = written + removed + rejected.
+public struct Tally: Sendable {
+    public var read = 0
+    public var written = 0
+    public var removed: [String: Int] = [:]
+    public var rejected: [String: Int] = [:]
+    public init() {}
+    public var removedTotal: Int { removed.values.reduce(0, +) }
+    public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+    public var balanced: Bool { read == written + removedTotal + rejectedTotal }
+
+    public mutating func add(_ o: Tally) {
+        read += o.read; written += o.written
+        for (k, v) in o.removed { removed[k, default: 0] += v }
+        for (k, v) in o.rejected { rejected[k, default: 0] += v }
+    }
+
+    public func jsonFields() -> [(String, JSONValue)] {
+        [("read", .int(Int64(read))), ("written", .int(Int64(written))),
+         ("removed", .object(removed.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
+         ("rejected", .object(rejected.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))]
+    }
+}
+
+public struct InputReport: Sendable {
+    public var path: String
+    public var format = "?"
+    public var compression = "?"
+    public var layout = "?"
+    public var bytes: Int64 = 0
+    public var tally = Tally()
+}
+
+public struct ConvertConfig {
+    public var inputs: [InputFile]
+    public var format: FormatName = .auto
+    public var options = FormatOptions()
+    public var strict = false
+    public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    public var maxRecordBytes = 256 << 20
+    public var batchBytes = 1 << 20
+    public init(inputs: [InputFile]) { self.inputs = inputs }
+}
+
+public struct StrictAbort: Error, CustomStringConvertible {
+    public var entry: RejectEntry
+    public var description: String { "\(entry.file):\(entry.line): \(entry.reason): \(entry.message)" }
+}
+
+final class BatchResult {
+    var out = ByteBuffer()
+    var ends: [Int] = []
+    var tally = Tally()
+    var rejects: [RejectEntry] = []
+    var removedRecords = ByteBuffer()
+}
+
+/// A bounded blocking queue between the reader thread and the workers.
+final class BoundedQueue<T>: @unchecked Sendable {
+    private var items: [T] = []
+    private var closed = false
+    private let cond = NSCondition()
+    private let capacity: Int
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ x: T) {
+        cond.lock()
+        while items.count >= capacity && !closed { cond.wait() }
+        if !closed { items.append(x) }
+        cond.broadcast()
+        cond.unlock()
+    }
+    /// Blocks for one item; nil once closed and drained.
+    func take(max: Int) -> [T] {
+        cond.lock()
+        while items.isEmpty && !closed { cond.wait() }
+        let n = Swift.min(max, items.count)
+        let out = Array(items[..<n])
+        items.removeFirst(n)
+        cond.broadcast()
+        cond.unlock()
+        return out
+    }
+    func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
+}
+
+struct WorkItem: @unchecked Sendable {
+    var batch: RecordBatch
+    var format: FormatName?
+}
+
+public final class Converter {
+    public let config: ConvertConfig
+    public private(set) var total = Tally()
+    public private(set) var inputs: [InputReport]
+    /// Called for each rejected record, in input order (e.g. to print the first few).
+    public var onReject: ((RejectEntry) -> Void)?
+    public var onRejectWrite: ((RejectEntry) throws -> Void)?
+    public var onRemovedWrite: (([UInt8]) throws -> Void)?
+    public var bytesOut: Int64 = 0
+
+    public init(_ config: ConvertConfig) {
+        self.config = config
+        inputs = config.inputs.map { InputReport(path: $0.path) }
+    }
+
+    /// Runs the conversion, writing pairs to `sink`. Throws `StrictAbort` in strict mode.
+    public func run(sink: RecordSink) throws {
+        let queue = BoundedQueue<WorkItem>(capacity: 2 * config.threads + 2)
+        let reports = ReportBox(inputs)
+        let producer = Thread { [config] in
+            Converter.produce(config, queue, reports)
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        defer { queue.close() }
+
+        var adapters: [FormatName: FormatAdapter] = [:]
+        if config.format != .auto, let a = Formats.adapter(config.format, config.options) { adapters[config.format] = a }
+        for f in FormatName.allCases where f != .auto && f != .generic { adapters[f] = Formats.adapter(f, config.options) }
+        if !config.options.fieldMap.isEmpty { adapters[.generic] = Formats.adapter(.generic, config.options) }
+
+        while true {
+            let items = queue.take(max: config.threads)
+            if items.isEmpty { break }
+            var results = [BatchResult?](repeating: nil, count: items.count)
+            let displays = config.inputs.map(\.display)
+            results.withUnsafeMutableBufferPointer { res in
+                let resPtr = res
+                DispatchQueue.concurrentPerform(iterations: items.count) { k in
+                    let it = items[k]
+                    let adapter = it.format.flatMap { adapters[$0] }
+                    resPtr[k] = Converter.process(it.batch, adapter: adapter, format: it.format,
+                                                  display: displays[it.batch.inputIndex])
+                }
+            }
+            for (k, r) in results.enumerated() {
+                let r = r!
+                let idx = items[k].batch.inputIndex
+                for e in r.rejects {
+                    onReject?(e)
+                    try onRejectWrite?(e)
+                    if config.strict { throw StrictAbort(entry: e) }
+                }
+                try sink.write(r.out.bytes, ends: r.ends)
+                bytesOut += Int64(r.out.count)
+                if r.removedRecords.count > 0 { try onRemovedWrite?(r.removedRecords.bytes) }
+                total.add(r.tally)
+                inputs[idx].tally.add(r.tally)
+            }
+        }
+        let infos = reports.snapshot()
+        for i in inputs.indices {
+            inputs[i].format = infos[i].format
+            inputs[i].compression = infos[i].compression
+            inputs[i].layout = infos[i].layout
+            inputs[i].bytes = infos[i].bytes
+        }
+    }
+
+    final class ReportBox: @unchecked Sendable {
+        var items: [InputReport]
+        let lock = NSLock()
+        init(_ i: [InputReport]) { items = i }
+        func update(_ i: Int, _ f: (inout InputReport) -> Void) { lock.lock(); f(&items[i]); lock.unlock() }
+        func snapshot() -> [InputReport] { lock.lock(); defer { lock.unlock() }; return items }
+    }
+
+    static func produce(_ config: ConvertConfig, _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
+        var seq = 0
+        for (idx, input) in config.inputs.enumerated() {
+            let raw: FileSource
+            let src: ByteSource
+            let comp: Compression
+            do {
+                raw = try FileSource(path: input.path)
+                (src, comp) = try Sources.decoding(raw)
+            } catch {
+                let b = RecordBatch()
+                let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
+                b.failures.append(RecordFailure(line: 0, offset: 0, reason: reason, message: "\(error)", raw: []))
+                b.inputIndex = idx; b.sequence = seq; seq += 1
+                reports.update(idx) { $0.format = "-"; $0.compression = "-"; $0.layout = "-" }
+                queue.put(WorkItem(batch: b, format: nil))
+                continue
+            }
+            let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
+            var format: FormatName? = config.format == .auto ? nil : config.format
+            var first = true
+            while let batch = reader.nextBatch(targetBytes: config.batchBytes) {
+                batch.inputIndex = idx
+                batch.sequence = seq; seq += 1
+                if first && format == nil {
+                    format = detect(batch)
+                }
+                if first {
+                    let f = format
+                    reports.update(idx) {
+                        $0.format = f?.rawValue ?? "undetected"
+                        $0.compression = comp.rawValue
+                        $0.layout = reader.mode.rawValue
+                    }
+                }
+                first = false
+                queue.put(WorkItem(batch: batch, format: format))
+            }
+            if first {
+                reports.update(idx) { $0.format = format?.rawValue ?? "empty"; $0.compression = comp.rawValue; $0.layout = reader.mode.rawValue }
+            }
+            let bytes = raw.fileOffset
+            reports.update(idx) { $0.bytes = bytes }
+        }
+        queue.close()
+    }
+
+    /// Auto-detection from the first records of a file that parse.
+    static func detect(_ batch: RecordBatch) -> FormatName? {
+        var scanner = JSONScanner()
+        for i in 0..<min(batch.count, 64) {
+            let f: FormatName? = batch.withRecord(i) { buf in
+                guard let doc = try? scanner.parse(buf) else { return nil }
+                return Formats.detect(doc.root)
+            }
+            if let f { return f }
+        }
+        return nil
+    }
+
+    static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: FormatName?, display: String) -> BatchResult {
+        let res = BatchResult()
+        res.out = ByteBuffer(capacity: batch.data.count + batch.data.count / 4)
+        var scanner = JSONScanner()
+        let fmt = format?.rawValue ?? "unknown"
+        for f in batch.failures {
+            res.tally.read += 1
+            res.tally.rejected[f.reason, default: 0] += 1
+            res.rejects.append(RejectEntry(file: display, line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw))
+        }
+        for i in 0..<batch.count {
+            res.tally.read += 1
+            let line = batch.lines[i], number = batch.numbers[i], offset = batch.offsets[i]
+            func reject(_ reason: String, _ message: String, at: Int = 0) {
+                res.tally.rejected[reason, default: 0] += 1
+                let raw = batch.withRecord(i) { Array($0) }
+                res.rejects.append(RejectEntry(file: display, line: line, offset: offset + Int64(at), reason: reason, message: message, raw: raw))
+            }
+            let outcome: Result<AdapterOutcome, FormatError> = batch.withRecord(i) { buf in
+                if let bad = UTF8Check.firstInvalid(buf) {
+                    return .failure(FormatError("invalid_utf8", "invalid UTF-8 at byte \(bad) of the record (decoded byte \(offset + Int64(bad)))"))
+                }
+                let doc: JSONDoc
+                do { doc = try scanner.parse(buf) } catch let e as JSONError {
+                    return .failure(FormatError("malformed_json", "malformed JSON: \(e.message) at byte \(e.offset) of the record"))
+                } catch { return .failure(FormatError("malformed_json", "\(error)")) }
+                guard doc.root.kind == .object else { return .failure(FormatError("not_an_object", "the record is not a JSON object")) }
+                guard let adapter else {
+                    return .failure(FormatError("unknown_format", "the input's format could not be detected; name it with --from"))
+                }
+                do { return .success(try adapter.convert(doc.root)) } catch let e as FormatError {
+                    return .failure(e)
+                } catch { return .failure(FormatError("error", "\(error)")) }
+            }
+            switch outcome {
+            case .failure(let e):
+                reject(e.reason, e.message)
+            case .success(.removed(let reason, let message)):
+                res.tally.removed[reason, default: 0] += 1
+                res.removedRecords.append("{\"removed_reason\": "); res.removedRecords.appendJSONString(reason)
+                res.removedRecords.append(", \"message\": "); res.removedRecords.appendJSONString(message)
+                res.removedRecords.append(", \"source\": "); res.removedRecords.appendJSONString("\(fmt):\(display):\(number)")
+                res.removedRecords.append(", \"record\": "); batch.withRecord(i) { res.removedRecords.append($0) }
+                res.removedRecords.append("}\n")
+            case .success(.pair(var pair)):
+                if let (reason, message) = pair.validate() { reject(reason, message); continue }
+                pair.source = "\(fmt):\(display):\(number)"
+                pair.id = hex16(XXH64.hash(pair.source))
+                pair.write(to: &res.out)
+                res.ends.append(res.out.count)
+                res.tally.written += 1
+            }
+        }
+        return res
+    }
+}

@@ -1,0 +1,18 @@
+// OpenAI preference fine-tuning JSONL: {"input": {"messages": [...]}, "preferred_output": [...],
+// "non_preferred_output": [...]}.
+import PrefIO
+
+public struct OpenAIAdapter: FormatAdapter {
+    public init() {}
+
+    public func convert(_ r: JRef) throws -> AdapterOutcome {
+        let input = try Fields.require(r, "input")
+        guard let ms = input["messages"] else { throw FormatError("missing_field", "missing field 'input.messages'") }
+        let prompt = try Fields.messages(ms, where: "input.messages")
+        let c = try Fields.messages(try Fields.require(r, "preferred_output"), where: "preferred_output")
+        let j = try Fields.messages(try Fields.require(r, "non_preferred_output"), where: "non_preferred_output")
+        var meta: [(String, JSONValue)] = []
+        if let t = input["tools"], t.kind == .array, t.count > 0 { meta.append(("n_tools", .int(Int64(t.count)))) }
+        return .pair(Pair(prompt: prompt, chosen: c, rejected: j, meta: meta))
+    }
+}

@@ -1,0 +1,109 @@
+// The normalized preference pair (docs/format.md) and its JSON Lines serialization.
+import PrefIO
+
+public enum Role: UInt8, Sendable {
+    case system, user, assistant
+
+    public var name: StaticString {
+        switch self { case .system: return "system"; case .user: return "user"; case .assistant: return "assistant" }
+    }
+
+    /// Maps the role names used across corpora; nil for roles with no place in a pair (tools, functions).
+    public init?(corpusName s: String) {
+        switch s.lowercased() {
+        case "system", "developer": self = .system
+        case "user", "human", "prompter", "question": self = .user
+        case "assistant", "gpt", "bot", "model", "chatbot", "answer": self = .assistant
+        default: return nil
+        }
+    }
+}
+
+public struct Message: Equatable, Sendable {
+    public var role: Role
+    /// UTF-8 bytes of the content.
+    public var content: [UInt8]
+    public init(_ role: Role, _ content: [UInt8]) { self.role = role; self.content = content }
+    public init(_ role: Role, _ text: String) { self.role = role; self.content = Array(text.utf8) }
+    public var text: String { String(decoding: content, as: UTF8.self) }
+}
+
+public struct Pair: Sendable {
+    public var id: String = ""
+    public var source: String = ""
+    public var prompt: [Message]
+    public var chosen: [Message]
+    public var rejected: [Message]
+    public var scoreChosen: Double?
+    public var scoreRejected: Double?
+    public var meta: [(String, JSONValue)] = []
+
+    public init(prompt: [Message], chosen: [Message], rejected: [Message],
+                scoreChosen: Double? = nil, scoreRejected: Double? = nil, meta: [(String, JSONValue)] = []) {
+        self.prompt = prompt; self.chosen = chosen; self.rejected = rejected
+        self.scoreChosen = scoreChosen; self.scoreRejected = scoreRejected; self.meta = meta
+    }
+
+    /// Checks the shape every pair must have; returns a (reason, message) on failure.
+    public func validate() -> (String, String)? {
+        if prompt.isEmpty { return ("no_prompt", "the pair has no prompt") }
+        if prompt.last!.role != .user { return ("prompt_not_ending_in_user", "the prompt must end with a user turn, it ends with \(prompt.last!.role.name)") }
+        if chosen.isEmpty || rejected.isEmpty { return ("no_response", "chosen and rejected must each hold at least one message") }
+        if chosen[0].role != .assistant || rejected[0].role != .assistant {
+            return ("response_not_assistant", "chosen and rejected must start with an assistant turn")
+        }
+        if let s = scoreChosen, !s.isFinite { return ("bad_score", "score_chosen is not finite") }
+        if let s = scoreRejected, !s.isFinite { return ("bad_score", "score_rejected is not finite") }
+        return nil
+    }
+
+    /// Appends the pair as one JSON line (with trailing newline).
+    public func write(to b: inout ByteBuffer) {
+        b.append("{\"id\": "); b.appendJSONString(id)
+        b.append(", \"source\": "); b.appendJSONString(source)
+        b.append(", \"prompt\": "); Pair.writeMessages(prompt, &b)
+        b.append(", \"chosen\": "); Pair.writeMessages(chosen, &b)
+        b.append(", \"rejected\": "); Pair.writeMessages(rejected, &b)
+        if let s = scoreChosen { b.append(", \"score_chosen\": "); b.appendJSONNumber(s) }
+        if let s = scoreRejected { b.append(", \"score_rejected\": "); b.appendJSONNumber(s) }
+        if !meta.isEmpty { b.append(", \"meta\": "); b.appendJSONValue(.object(meta)) }
+        b.append("}\n")
+    }
+
+    static func writeMessages(_ ms: [Message], _ b: inout ByteBuffer) {
+        b.append(UInt8(ascii: "["))
+        for (i, m) in ms.enumerated() {
+            if i > 0 { b.append(", ") }
+            b.append("{\"role\": \""); b.append(m.role.name); b.append("\", \"content\": ")
+            b.appendJSONString(m.content)
+            b.append(UInt8(ascii: "}"))
+        }
+        b.append(UInt8(ascii: "]"))
+    }
+
+    /// Reads a pair back from its normalized JSON form.
+    public static func parse(_ r: JRef) throws -> Pair {
+        func msgs(_ key: StaticString) throws -> [Message] {
+            guard let a = r[key], a.kind == .array else { throw FormatError("missing_field", "'\(key)' must be a list of messages") }
+            return try a.elements.map { e in
+                guard let role = e["role"]?.string, let rr = Role(corpusName: role) else { throw FormatError("bad_message", "message without a known role") }
+                guard let c = e["content"]?.bytes else { throw FormatError("bad_message", "message without string content") }
+                return Message(rr, c)
+            }
+        }
+        var p = Pair(prompt: try msgs("prompt"), chosen: try msgs("chosen"), rejected: try msgs("rejected"),
+                     scoreChosen: r["score_chosen"]?.double, scoreRejected: r["score_rejected"]?.double)
+        p.id = r["id"]?.string ?? ""
+        p.source = r["source"]?.string ?? ""
+        if let m = r["meta"], case .object(let o) = m.value { p.meta = o }
+        return p
+    }
+}
+
+/// A record-level problem: `reason` is a short snake_case code used in summaries.
+public struct FormatError: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var message: String
+    public init(_ reason: String, _ message: String) { self.reason = reason; self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,103 @@
+// Input arguments -> a sorted list of files: files as given, directories walked recursively
+// (data files only, sorted), glob patterns, and "-" for stdin.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct ExpandedInput: Sendable, Equatable {
+    public var path: String
+    public var display: String
+}
+
+public enum InputExpander {
+    /// Names taken from directories: JSON / JSON Lines / XML data, plain or compressed.
+    public static func isDataFile(_ name: String) -> Bool {
+        if name.hasPrefix(".") { return false }
+        let n = name.lowercased()
+        if n.contains(".json") || n.contains(".ndjson") || n.contains(".xml") { return true }
+        return n.hasSuffix(".gz") || n.hasSuffix(".zst") || n.hasSuffix(".zstd")
+    }
+
+    public static func expand(_ args: [String]) throws -> [ExpandedInput] {
+        var out: [ExpandedInput] = []
+        for a in args {
+            if a == "-" { out.append(ExpandedInput(path: "-", display: "stdin")); continue }
+            var st = stat()
+            if stat(a, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    let base = basename(a)
+                    for rel in walk(a) { out.append(ExpandedInput(path: join(a, rel), display: base + "/" + rel)) }
+                } else {
+                    out.append(ExpandedInput(path: a, display: basename(a)))
+                }
+                continue
+            }
+            if a.contains("*") || a.contains("?") || a.contains("[") {
+                let matches = glob(a)
+                if matches.isEmpty { throw OutputError("no input matches the pattern \(a)") }
+                for m in matches { out.append(ExpandedInput(path: m, display: basename(m))) }
+                continue
+            }
+            throw OutputError("input not found: \(a)")
+        }
+        // Names must identify records: where two inputs share a display name, use their paths.
+        var seen: [String: Int] = [:]
+        for e in out { seen[e.display, default: 0] += 1 }
+        for i in out.indices where seen[out[i].display]! > 1 && out[i].path != "-" {
+            out[i].display = normalize(out[i].path)
+        }
+        return out
+    }
+
+    static func normalize(_ p: String) -> String {
+        var s = Substring(p)
+        while s.hasPrefix("./") { s = s.dropFirst(2) }
+        return String(s)
+    }
+
+    public static func basename(_ p: String) -> String {
+        var s = Substring(p)
+        while s.count > 1 && s.hasSuffix("/") { s = s.dropLast() }
+        if let i = s.lastIndex(of: "/") { return String(s[s.index(after: i)...]) }
+        return String(s)
+    }
+
+    static func join(_ a: String, _ b: String) -> String { a.hasSuffix("/") ? a + b : a + "/" + b }
+
+    /// Relative paths of data files below `dir`, sorted bytewise.
+    static func walk(_ dir: String) -> [String] {
+        var out: [String] = []
+        func rec(_ rel: String) {
+            let full = rel.isEmpty ? dir : join(dir, rel)
+            guard let d = opendir(full) else { return }
+            var names: [String] = []
+            while let e = readdir(d) {
+                let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+                if name == "." || name == ".." || name.hasPrefix(".") { continue }
+                names.append(name)
+            }
+            closedir(d)
+            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                let r = rel.isEmpty ? name : rel + "/" + name
+                var st = stat()
+                guard stat(join(dir, r), &st) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR { rec(r) } else if isDataFile(name) { out.append(r) }
+            }
+        }
+        rec("")
+        return out
+    }
+
+    static func glob(_ pattern: String) -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
+        var out: [String] = []
+        for i in 0..<Int(g.gl_pathc) {
+            if let p = g.gl_pathv[i] { out.append(String(cString: p)) }
+        }
+        return out.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+    }
+}

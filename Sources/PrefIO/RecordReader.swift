@@ -1,0 +1,316 @@
+// Splits a decoded byte stream into records: JSON Lines, or the elements of a top-level JSON array,
+// streamed in bounded memory. Records are handed out in batches that own their bytes, so
+// batches can be processed on other threads.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A record that could not be read (damaged stream, oversize line, broken array structure).
+public struct RecordFailure: Sendable {
+    public var line: Int
+    public var offset: Int64
+    public var reason: String
+    public var message: String
+    public var raw: [UInt8]
+    public init(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
+        self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
+    }
+}
+
+public final class RecordBatch: @unchecked Sendable {
+    public var data: [UInt8] = []
+    public var starts: [Int] = []
+    public var ends: [Int] = []
+    /// Line of the record's first byte (1-based).
+    public var lines: [Int] = []
+    /// Record number used in `source`: the line for JSON Lines, the 1-based element index for arrays.
+    public var numbers: [Int] = []
+    /// Offset of the record's first byte in the decoded stream.
+    public var offsets: [Int64] = []
+    public var failures: [RecordFailure] = []
+    /// Set by whoever schedules the batch.
+    public var inputIndex = 0
+    public var sequence = 0
+
+    public init() {}
+    public var count: Int { starts.count }
+
+    @inline(__always) public func withRecord<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[starts[i]..<ends[i]]))
+        }
+    }
+
+    func add(_ p: UnsafePointer<UInt8>, _ n: Int, line: Int, number: Int, offset: Int64) {
+        starts.append(data.count)
+        data.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        ends.append(data.count)
+        lines.append(line)
+        numbers.append(number)
+        offsets.append(offset)
+    }
+}
+
+public final class RecordReader {
+    public enum Mode: String, Sendable { case lines = "jsonl", array = "json-array" }
+
+    let src: ByteSource
+    var buf: UnsafeMutablePointer<UInt8>
+    var cap: Int
+    var pos = 0
+    var filled = 0
+    var eof = false
+    var streamError: StreamError?
+    var done = false
+    /// Line number and decoded offset of buf[pos].
+    var line = 1
+    var offset: Int64 = 0
+    public private(set) var mode: Mode = .lines
+    public let maxRecordBytes: Int
+    var skipping = false
+    var elementIndex = 0
+    // Array-mode scanner state.
+    var arrState = ArrayState.expectValueOrEnd
+    enum ArrayState { case expectValueOrEnd, expectValue, afterValue, finished }
+
+    public init(_ src: ByteSource, maxRecordBytes: Int = 256 << 20, chunk: Int = 1 << 20) {
+        self.src = src
+        self.maxRecordBytes = maxRecordBytes
+        cap = chunk
+        buf = .allocate(capacity: cap)
+        _ = fill()
+        // UTF-8 byte order mark.
+        if filled - pos >= 3 && buf[pos] == 0xEF && buf[pos + 1] == 0xBB && buf[pos + 2] == 0xBF {
+            pos += 3; offset += 3
+        }
+        // A top-level array?
+        while true {
+            while pos < filled, isWS(buf[pos]) {
+                if buf[pos] == 0x0A { line += 1 }
+                pos += 1; offset += 1
+            }
+            if pos < filled || eof { break }
+            if !fill() { break }
+        }
+        if pos < filled && buf[pos] == UInt8(ascii: "[") {
+            mode = .array
+            pos += 1; offset += 1
+        }
+    }
+    deinit { buf.deallocate() }
+
+    @inline(__always) func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+
+    /// Reads more input, keeping bytes from `keepFrom` (default: pos) on. Returns false at end.
+    @discardableResult
+    func fill() -> Bool {
+        if eof { return false }
+        if pos > 0 {
+            if filled > pos { memmove(buf, buf + pos, filled - pos) }
+            filled -= pos
+            pos = 0
+        }
+        if filled == cap {
+            let ncap = cap * 2
+            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: ncap)
+            nb.update(from: buf, count: filled)
+            buf.deallocate()
+            buf = nb
+            cap = ncap
+        }
+        do {
+            let n = try src.read(into: UnsafeMutableRawBufferPointer(start: buf + filled, count: cap - filled))
+            if n == 0 { eof = true; return false }
+            filled += n
+            return true
+        } catch let e as StreamError {
+            streamError = e; eof = true; return false
+        } catch {
+            streamError = StreamError(kind: .io, message: "\(error)", fileOffset: src.fileOffset)
+            eof = true; return false
+        }
+    }
+
+    func failStream(_ batch: RecordBatch, raw: [UInt8]) {
+        if let e = streamError {
+            let reason = e.kind == .truncated ? "truncated_input" : (e.kind == .corrupt ? "corrupt_input" : "read_error")
+            batch.failures.append(RecordFailure(line: line, offset: offset, reason: reason,
+                message: "\(e.message) at file byte \(e.fileOffset); \(raw.count) bytes of an incomplete record after decoded byte \(offset) dropped",
+                raw: raw))
+            streamError = nil
+        }
+    }
+
+    /// The next batch of at least one record or failure, or nil at the end of the stream.
+    public func nextBatch(targetBytes: Int = 1 << 20, maxRecords: Int = 8192) -> RecordBatch? {
+        if done { return nil }
+        let batch = RecordBatch()
+        batch.data.reserveCapacity(targetBytes + (targetBytes >> 2))
+        switch mode {
+        case .lines: fillLines(batch, targetBytes, maxRecords)
+        case .array: fillArray(batch, targetBytes, maxRecords)
+        }
+        if batch.count == 0 && batch.failures.isEmpty && done { return nil }
+        return batch
+    }
+
+    func fillLines(_ batch: RecordBatch, _ target: Int, _ maxRecords: Int) {
+        while batch.data.count < target && batch.count < maxRecords {
+            let avail = filled - pos
+            let nlp = avail > 0 ? memchr(buf + pos, 0x0A, avail) : nil
+            if let nlp {
+                let nl = UnsafeMutablePointer<UInt8>(nlp.assumingMemoryBound(to: UInt8.self)) - buf
+                if skipping {
+                    skipping = false
+                } else {
+                    var end = nl
+                    if end > pos && buf[end - 1] == 0x0D { end -= 1 }
+                    if !isBlank(pos, end) {
+                        batch.add(buf + pos, end - pos, line: line, number: line, offset: offset)
+                    }
+                }
+                offset += Int64(nl + 1 - pos)
+                pos = nl + 1
+                line += 1
+                continue
+            }
+            // No newline in the buffer.
+            if skipping {
+                offset += Int64(filled - pos); pos = filled
+            } else if avail >= maxRecordBytes {
+                batch.failures.append(RecordFailure(line: line, offset: offset, reason: "record_too_large",
+                    message: "line longer than --max-record-bytes (\(maxRecordBytes)); skipped", raw: Array(UnsafeBufferPointer(start: buf + pos, count: min(avail, 1024)))))
+                skipping = true
+                offset += Int64(avail); pos = filled
+            }
+            if !fill() {
+                // End of stream: a final line without newline, and any stream error.
+                if pos < filled && !skipping {
+                    var end = filled
+                    if end > pos && buf[end - 1] == 0x0D { end -= 1 }
+                    if streamError != nil {
+                        failStream(batch, raw: Array(UnsafeBufferPointer(start: buf + pos, count: filled - pos)))
+                    } else if !isBlank(pos, end) {
+                        batch.add(buf + pos, end - pos, line: line, number: line, offset: offset)
+                    }
+                    offset += Int64(filled - pos); pos = filled
+                }
+                failStream(batch, raw: [])
+                done = true
+                return
+            }
+        }
+    }
+
+    func isBlank(_ a: Int, _ b: Int) -> Bool {
+        var i = a
+        while i < b { if !isWS(buf[i]) { return false }; i += 1 }
+        return true
+    }
+
+    // MARK: JSON array elements
+
+    func fillArray(_ batch: RecordBatch, _ target: Int, _ maxRecords: Int) {
+        while batch.data.count < target && batch.count < maxRecords {
+            // Skip whitespace and separators.
+            while true {
+                while pos < filled && isWS(buf[pos]) {
+                    if buf[pos] == 0x0A { line += 1 }
+                    pos += 1; offset += 1
+                }
+                if pos < filled { break }
+                if !fill() { break }
+            }
+            if pos >= filled {
+                if arrState != .finished {
+                    if streamError != nil { failStream(batch, raw: []) } else {
+                        batch.failures.append(RecordFailure(line: line, offset: offset, reason: "malformed_json",
+                            message: "JSON array not closed: unexpected end of input", raw: []))
+                    }
+                }
+                done = true
+                return
+            }
+            let c = buf[pos]
+            switch arrState {
+            case .finished:
+                batch.failures.append(RecordFailure(line: line, offset: offset, reason: "malformed_json",
+                    message: "unexpected data after the closing ']' of the JSON array", raw: Array(UnsafeBufferPointer(start: buf + pos, count: min(filled - pos, 1024)))))
+                done = true
+                return
+            case .afterValue:
+                if c == UInt8(ascii: ",") { arrState = .expectValue; pos += 1; offset += 1; continue }
+                if c == UInt8(ascii: "]") { arrState = .finished; pos += 1; offset += 1; continue }
+                structureError(batch, "expected ',' or ']' between array elements")
+                return
+            case .expectValueOrEnd, .expectValue:
+                if c == UInt8(ascii: "]") && arrState == .expectValueOrEnd { arrState = .finished; pos += 1; offset += 1; continue }
+                if c == UInt8(ascii: "]") || c == UInt8(ascii: ",") { structureError(batch, "expected an array element"); return }
+                guard let len = scanElement() else {
+                    // End of input inside an element (or an oversize element).
+                    if skipping { skipping = false; return }
+                    let raw = Array(UnsafeBufferPointer(start: buf + pos, count: filled - pos))
+                    if streamError != nil { failStream(batch, raw: raw) } else {
+                        batch.failures.append(RecordFailure(line: line, offset: offset, reason: "malformed_json",
+                            message: "unexpected end of input inside array element \(elementIndex + 1)", raw: raw))
+                    }
+                    done = true
+                    return
+                }
+                elementIndex += 1
+                batch.add(buf + pos, len, line: line, number: elementIndex, offset: offset)
+                for k in 0..<len where buf[pos + k] == 0x0A { line += 1 }
+                pos += len; offset += Int64(len)
+                arrState = .afterValue
+            }
+        }
+    }
+
+    func structureError(_ batch: RecordBatch, _ msg: String) {
+        batch.failures.append(RecordFailure(line: line, offset: offset, reason: "malformed_json",
+            message: "\(msg); the rest of the input is not read", raw: Array(UnsafeBufferPointer(start: buf + pos, count: min(filled - pos, 1024)))))
+        done = true
+    }
+
+    /// Finds the end of the element starting at pos, reading more input as needed.
+    /// Returns its length, or nil at end of input.
+    func scanElement() -> Int? {
+        var depth = 0
+        var inString = false
+        var escape = false
+        var k = 0
+        let first = buf[pos]
+        let container = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        let isString = first == UInt8(ascii: "\"")
+        while true {
+            while pos + k < filled {
+                let c = buf[pos + k]
+                if inString {
+                    if escape { escape = false }
+                    else if c == UInt8(ascii: "\\") { escape = true }
+                    else if c == UInt8(ascii: "\"") {
+                        inString = false
+                        if isString && depth == 0 { return k + 1 }
+                    }
+                } else if c == UInt8(ascii: "\"") {
+                    inString = true
+                } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    depth += 1
+                } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    if !container && depth == 0 { return k }
+                    depth -= 1
+                    if container && depth == 0 { return k + 1 }
+                } else if !container && !isString && (c == UInt8(ascii: ",") || isWS(c)) {
+                    return k
+                }
+                k += 1
+            }
+            if k >= maxRecordBytes { return nil }
+            let before = pos
+            if !fill() { return (!container && !isString && k > 0 && streamError == nil) ? k : nil }
+            _ = before
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import PrefFormats
+import PrefIO
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert preference corpora into prefkit's normalized pair format (JSON Lines).",
+        discussion: """
+        Inputs may be files, directories (data files below them, in sorted order), glob patterns, or '-' \
+        for stdin. Compression (gzip, zstd) is detected from the bytes, not the name. JSON Lines and \
+        top-level JSON arrays are both read, streaming.
+
+        Every record read is written, removed (e.g. arena ties) or rejected (malformed input, with file, \
+        line and reason in the rejects file). Exit status: 0 when nothing was rejected, 1 when records \
+        were rejected, 2 on a usage or output error, 3 when --strict stopped at a reject.
+        """
+    )
+
+    @Argument(help: "Input files, directories, glob patterns, or '-' for stdin.")
+    var inputs: [String]
+
+    @Option(name: .long, help: "Input format: \(FormatName.names).")
+    var from: String = "auto"
+
+    @Option(name: [.short, .long], help: "Output: a .jsonl / .jsonl.zst / .jsonl.gz file, '-' for stdout, or a directory with --shard-size.")
+    var output: String = "-"
+
+    @Option(name: .long, help: "Write numbered zstd shards of this many pairs into the output directory.")
+    var shardSize: Int?
+
+    @Option(name: .long, help: "zstd compression level for .zst outputs and shards (1-19).")
+    var zstdLevel: Int = 3
+
+    @Option(name: .long, help: "Where rejected records go (default: beside the output, NAME.rejects.jsonl; none for stdout).")
+    var rejects: String?
+
+    @Option(name: .long, help: "Also write removed records (e.g. ties) with their reason to this file.")
+    var removed: String?
+
+    @Option(name: .long, help: "Write the machine-readable run summary to this JSON file.")
+    var summaryJson: String?
+
+    @Flag(name: .long, help: "Stop at the first rejected record (nothing is published).")
+    var strict = false
+
+    @Option(name: .long, help: "Field mapping for --from generic, e.g. prompt=question,chosen=good,rejected=bad (also system=, score_chosen=, score_rejected=, id=).")
+    var map: String?
+
+    @Option(name: .long, help: "PKU-SafeRLHF preference to use: better or safer.")
+    var pkuAxis: String = "better"
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Reject records longer than this many bytes instead of buffering them.")
+    var maxRecordBytes: Int = 256 << 20
+
+    @Flag(name: .long, help: "Replace existing part-*.jsonl.zst shards in the output directory.")
+    var overwrite = false
+
+    @Flag(name: [.short, .long], help: "No summary on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard FormatName(rawValue: from) != nil else { throw ValidationError("--from must be one of \(FormatName.names)") }
+        guard FormatOptions.PKUAxis(rawValue: pkuAxis) != nil else { throw ValidationError("--pku-axis must be better or safer") }
+        if from == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
+        if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
+        if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
+        guard (1...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 1...22") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let expanded: [ExpandedInput]
+        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+        var config = ConvertConfig(inputs: expanded.map { InputFile(path: $0.path, display: $0.display) })
+        config.format = FormatName(rawValue: from)!
+        config.strict = strict
+        config.maxRecordBytes = maxRecordBytes
+        if let t = threads { config.threads = max(1, t) }
+        config.options.pkuAxis = FormatOptions.PKUAxis(rawValue: pkuAxis)!
+        if let m = map {
+            do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
+        }
+        TempFiles.installSignalCleanup()
+        let outcome = try ConvertRun(config: config, output: output, shardSize: shardSize, zstdLevel: zstdLevel,
+                                     rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
+        let seconds = Date().timeIntervalSince(started)
+        let summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
+                                 rejectsPath: outcome.rejectsPath, seconds: seconds)
+        if let p = summaryJson { try summary.writeJSON(to: p) }
+        if !quiet { summary.printScreen() }
+        if let abort = outcome.strictAbort {
+            FileHandle.standardError.write("prefkit: --strict: stopped at \(abort); nothing was published\n".data(using: .utf8)!)
+            throw ExitCode(3)
+        }
+        if outcome.converter.total.rejectedTotal > 0 { throw ExitCode(1) }
+    }
+}

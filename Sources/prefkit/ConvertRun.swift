@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import PrefFormats
+import PrefIO
+
+/// Wires a conversion to its outputs: pairs, rejects and removed records, all published atomically.
+struct ConvertRun {
+    var config: ConvertConfig
+    var output: String
+    var shardSize: Int?
+    var zstdLevel: Int
+    var rejectsPath: String?
+    var removedPath: String?
+    var overwrite: Bool
+    var quiet: Bool
+
+    struct Outcome {
+        var converter: Converter
+        var outputs: [String]
+        var rejectsPath: String?
+        var strictAbort: StrictAbort?
+    }
+
+    /// Default rejects file: beside the output.
+    static func defaultRejects(output: String, sharded: Bool) -> String? {
+        if output == "-" { return nil }
+        if sharded { return (output.hasSuffix("/") ? output : output + "/") + "rejects.jsonl" }
+        var base = output
+        for ext in [".zst", ".zstd", ".gz"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
+        for ext in [".jsonl", ".json", ".ndjson"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
+        return base + ".rejects.jsonl"
+    }
+
+    func execute() throws -> Outcome {
+        let sink: RecordSink
+        do {
+            if let s = shardSize {
+                sink = try RecordSink(.shards(dir: output, size: s), zstdLevel: zstdLevel, overwriteShards: overwrite)
+            } else {
+                sink = try RecordSink(.file(output), zstdLevel: zstdLevel)
+            }
+        } catch { throw ValidationError("\(error)") }
+        let converter = Converter(config)
+        let rejectsFile = rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil)
+        var rejectsOut: EncodedFile?
+        var removedOut: EncodedFile?
+        var shown = 0
+        converter.onReject = { e in
+            if quiet { return }
+            shown += 1
+            if shown <= 10 {
+                FileHandle.standardError.write("prefkit: rejected \(e.file):\(e.line) (byte \(e.offset)): \(e.reason): \(e.message)\n".data(using: .utf8)!)
+            } else if shown == 11 {
+                FileHandle.standardError.write("prefkit: more rejects follow; see the rejects file\n".data(using: .utf8)!)
+            }
+        }
+        converter.onRejectWrite = { e in
+            guard let path = rejectsFile else { return }
+            if rejectsOut == nil { rejectsOut = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: zstdLevel) }
+            try rejectsOut!.write(e.json())
+        }
+        converter.onRemovedWrite = { bytes in
+            guard let path = removedPath else { return }
+            if removedOut == nil { removedOut = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: zstdLevel) }
+            try removedOut!.write(bytes)
+        }
+        do {
+            try converter.run(sink: sink)
+        } catch let abort as StrictAbort {
+            sink.abort()
+            removedOut?.abort()
+            try rejectsOut?.commit()
+            return Outcome(converter: converter, outputs: [], rejectsPath: rejectsOut == nil ? nil : rejectsFile, strictAbort: abort)
+        } catch {
+            sink.abort(); rejectsOut?.abort(); removedOut?.abort()
+            throw error
+        }
+        if removedPath != nil && removedOut == nil, let p = removedPath {
+            removedOut = try EncodedFile(path: p, compression: OutputCompression.forPath(p), level: zstdLevel)
+        }
+        try sink.commit()
+        try rejectsOut?.commit()
+        try removedOut?.commit()
+        return Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsOut == nil ? nil : rejectsFile, strictAbort: nil)
+    }
+}
+
+/// The end-of-run summary: one screen on stderr, and JSON for --summary-json.
+struct RunSummary {
+    var command: String
+    var converter: Converter
+    var outputs: [String]
+    var rejectsPath: String?
+    var seconds: Double
+
+    func json() -> JSONValue {
+        var fields: [(String, JSONValue)] = [("command", .string(command))]
+        fields += converter.total.jsonFields()
+        fields.append(("pairs", .int(Int64(converter.total.written))))
+        fields.append(("inputs", .array(converter.inputs.map { r in
+            .object([("path", .string(r.path)), ("format", .string(r.format)), ("compression", .string(r.compression)),
+                     ("layout", .string(r.layout)), ("bytes", .int(r.bytes))] + r.tally.jsonFields())
+        })))
+        fields.append(("outputs", .array(outputs.map { .string($0) })))
+        fields.append(("rejects_file", rejectsPath.map { .string($0) } ?? .null))
+        fields.append(("seconds", .double((seconds * 1000).rounded() / 1000)))
+        return .object(fields)
+    }
+
+    func writeJSON(to path: String) throws {
+        let f = try EncodedFile(path: path, compression: .none, level: 0)
+        try f.write(Array((json().serialized() + "\n").utf8))
+        try f.commit()
+    }
+
+    func printScreen() {
+        let t = converter.total
+        let bytesIn = converter.inputs.reduce(Int64(0)) { $0 + $1.bytes }
+        var s = "prefkit \(command): \(t.read) read = \(t.written) written + \(t.removedTotal) removed + \(t.rejectedTotal) rejected"
+        s += String(format: "  (%.2f s, %.0f records/s, %.1f MB/s of input)\n", seconds, Double(t.read) / max(seconds, 1e-9), Double(bytesIn) / 1e6 / max(seconds, 1e-9))
+        let shownInputs = converter.inputs.prefix(12)
+        for r in shownInputs {
+            s += "  \(r.path)  [\(r.format), \(r.compression), \(r.layout)]  \(r.tally.read) read, \(r.tally.written) written"
+            if r.tally.removedTotal > 0 { s += ", \(r.tally.removedTotal) removed" }
+            if r.tally.rejectedTotal > 0 { s += ", \(r.tally.rejectedTotal) rejected" }
+            s += "\n"
+        }
+        if converter.inputs.count > shownInputs.count { s += "  ... and \(converter.inputs.count - shownInputs.count) more inputs\n" }
+        if !t.removed.isEmpty { s += "  removed:  " + t.removed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n" }
+        if !t.rejected.isEmpty {
+            s += "  rejected: " + t.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            s += rejectsPath.map { "  -> \($0)\n" } ?? "\n"
+        }
+        if !outputs.isEmpty { s += "  output:   " + (outputs.count == 1 ? outputs[0] : "\(outputs.count) shards in \(InputExpander.basename(outputs[0]).isEmpty ? "" : (outputs[0] as NSString).deletingLastPathComponent)") + "\n" }
+        FileHandle.standardError.write(s.data(using: .utf8)!)
+    }
+}
