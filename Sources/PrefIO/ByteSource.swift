@@ -225,7 +225,7 @@ public final class ZstdSource: ByteSource {
     let inCap = Int(ZSTD_DStreamInSize())
     var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
     var ended = false
-    var lastRet: Int = 0   // 0 when the last frame is complete
+    var lastRet: Int = 1   // 0 when the last frame is complete
     var finished = false
     var pending: StreamError?
     public var fileOffset: Int64 { inner.fileOffset - Int64(input.size - input.pos) }
@@ -249,20 +249,26 @@ public final class ZstdSource: ByteSource {
                     let n = try inner.read(into: UnsafeMutableRawBufferPointer(start: inBuf, count: inCap))
                     if n == 0 { ended = true } else { input = ZSTD_inBuffer(src: inBuf, size: n, pos: 0) }
                 }
-                let before = output.pos
+                if input.pos == input.size && ended {
+                    // All input consumed: done if the last frame completed, else flush what the
+                    // decoder still holds; a frame that cannot finish is a truncated stream.
+                    if lastRet == 0 { finished = true; break }
+                    let before = output.pos
+                    let r = ZSTD_decompressStream(ds, &output, &input)
+                    if ZSTD_isError(r) != 0 {
+                        throw StreamError(kind: .corrupt, message: "zstd: \(String(cString: ZSTD_getErrorName(r)))", fileOffset: fileOffset)
+                    }
+                    lastRet = r
+                    if output.pos == before && r != 0 {
+                        throw StreamError(kind: .truncated, message: "zstd stream truncated (frame incomplete at end of file)", fileOffset: fileOffset)
+                    }
+                    continue
+                }
                 let r = ZSTD_decompressStream(ds, &output, &input)
                 if ZSTD_isError(r) != 0 {
                     throw StreamError(kind: .corrupt, message: "zstd: \(String(cString: ZSTD_getErrorName(r)))", fileOffset: fileOffset)
                 }
                 lastRet = r
-                if input.pos == input.size && ended && output.pos == before {
-                    // No input left and nothing more flushed: the frame must be complete.
-                    if lastRet != 0 {
-                        throw StreamError(kind: .truncated, message: "zstd stream truncated (frame incomplete at end of file)", fileOffset: fileOffset)
-                    }
-                    finished = true
-                    break
-                }
             }
         } catch let e as StreamError {
             if output.pos > 0 { pending = e; return output.pos }
