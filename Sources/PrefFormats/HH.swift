@@ -1,5 +1,8 @@
 // Anthropic HH-RLHF: {"chosen": transcript, "rejected": transcript}, transcripts of
 // "\n\nHuman: ..." / "\n\nAssistant: ..." turns that share everything before the compared reply.
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrefIO
 
 public struct HHAdapter: FormatAdapter {
@@ -68,28 +71,38 @@ public struct HHAdapter: FormatAdapter {
             throw FormatError("malformed_transcript", "\(what) does not start with a \"\\n\\nHuman:\" or \"\\n\\nAssistant:\" turn")
         }
         i = start
-        while true {
-            // Next marker.
-            var next = -1
-            var nextRole = Role.user
-            var k = i
-            while k + 1 < to {
-                if b[k] == 0x0A && b[k + 1] == 0x0A {
-                    if k + human.count <= to && matches(b, k, human) { next = k; nextRole = .user; break }
-                    if k + assistant.count <= to && matches(b, k, assistant) { next = k; nextRole = .assistant; break }
+        b.withUnsafeBufferPointer { bp in
+            let base = bp.baseAddress!
+            while true {
+                // Next "\n\nHuman:" or "\n\nAssistant:" marker, found through memchr on newlines.
+                var next = -1
+                var nextRole = Role.user
+                var k = i
+                while k + 1 < to {
+                    guard let nl = memchr(base + k, 0x0A, to - k - 1) else { break }
+                    k = UnsafeRawPointer(nl).assumingMemoryBound(to: UInt8.self) - base
+                    if base[k + 1] == 0x0A {
+                        if k + human.count <= to && matches(bp, k, human) { next = k; nextRole = .user; break }
+                        if k + assistant.count <= to && matches(bp, k, assistant) { next = k; nextRole = .assistant; break }
+                    }
+                    k += 1
                 }
-                k += 1
+                let end = next >= 0 ? next : to
+                var cs = start
+                if cs < end && base[cs] == 0x20 { cs += 1 }
+                out.append(Message(role, Array(UnsafeBufferPointer(start: base + cs, count: end - cs))))
+                if next < 0 { break }
+                role = nextRole
+                start = next + (nextRole == .user ? human.count : assistant.count)
+                i = start
             }
-            let end = next >= 0 ? next : to
-            var cs = start
-            if cs < end && b[cs] == 0x20 { cs += 1 }
-            out.append(Message(role, Array(b[cs..<end])))
-            if next < 0 { break }
-            role = nextRole
-            start = next + (nextRole == .user ? human.count : assistant.count)
-            i = start
         }
         return out
+    }
+
+    @inline(__always) static func matches(_ b: UnsafeBufferPointer<UInt8>, _ at: Int, _ m: [UInt8]) -> Bool {
+        if at + m.count > b.count { return false }
+        return m.withUnsafeBufferPointer { mp in memcmp(b.baseAddress! + at, mp.baseAddress!, m.count) == 0 }
     }
 
     /// Renders messages back into an HH transcript ("\n\nHuman: ..." / "\n\nAssistant: ...").

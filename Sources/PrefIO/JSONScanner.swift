@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 // A byte-level JSON scanner producing a flat tape of nodes over the caller's buffer.
 // Strings and numbers are not decoded while scanning: a node keeps the byte range,
 // and values are decoded on demand, so unused fields cost only the scan.
@@ -385,10 +390,15 @@ public enum JSONStrings {
         var out = [UInt8]()
         out.reserveCapacity(n)
         var i = 0
-        var run = 0
         while i < n {
-            if p[i] != UInt8(ascii: "\\") { i += 1; continue }
-            if i > run { out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: i - run)) }
+            // Copy the plain run up to the next backslash in one go.
+            guard let bs = memchr(p + i, 0x5C, n - i) else {
+                out.append(contentsOf: UnsafeBufferPointer(start: p + i, count: n - i))
+                break
+            }
+            let j = UnsafeRawPointer(bs).assumingMemoryBound(to: UInt8.self) - p
+            if j > i { out.append(contentsOf: UnsafeBufferPointer(start: p + i, count: j - i)) }
+            i = j
             let e = p[i + 1]
             switch e {
             case UInt8(ascii: "n"): out.append(0x0A); i += 2
@@ -413,9 +423,7 @@ public enum JSONStrings {
                 appendUTF8(&out, cp)
             default: out.append(e); i += 2   // \" \\ \/
             }
-            run = i
         }
-        if n > run { out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: n - run)) }
         return out
     }
 

@@ -13,7 +13,8 @@ struct Convert: ParsableCommand {
 
         Every record read is written, removed (e.g. arena ties) or rejected (malformed input, with file, \
         line and reason in the rejects file). Exit status: 0 when nothing was rejected, 1 when records \
-        were rejected, 2 on a usage or output error, 3 when --strict stopped at a reject.
+        were rejected, 3 when --strict stopped at a reject, 64 on a usage error (bad flag, missing input, \
+        existing shards without --overwrite).
         """
     )
 

@@ -1,0 +1,47 @@
+# prefkit: two commands do everything on a fresh Debian machine.
+#   make demo   installs what is missing, builds, and converts the bundled data
+#   make test   installs what is missing and runs the whole test suite
+SHELL := /bin/bash
+APT_PACKAGES := libzstd-dev zlib1g-dev libxml2-dev libopenblas-dev pkg-config zstd
+REALDATA := ../shared/realdata
+DEMO := demo-out
+
+.PHONY: deps build demo test bench fixtures clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.x toolchain needed)"; exit 1; }
+
+build: deps
+	swift build -c release
+
+demo: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== every bundled fixture, auto-detected, into one zstd file (bad input goes to the rejects file)"
+	-.build/release/prefkit convert fixtures/*.jsonl fixtures/*.json fixtures/*.zst fixtures/*.gz \
+	    -o $(DEMO)/fixtures.jsonl.zst --summary-json $(DEMO)/fixtures.summary.json
+	@if [ -d $(REALDATA) ]; then \
+	  echo "== real HH-RLHF harmless-base test split and LLaMA-Factory demos, sharded"; \
+	  .build/release/prefkit convert $(REALDATA)/hh-rlhf_harmless-base_test.jsonl.gz $(REALDATA)/llamafactory_dpo_en_demo.json \
+	      $(REALDATA)/llamafactory_dpo_zh_demo.json $(REALDATA)/llamafactory_v1_dpo_demo.jsonl \
+	      -o $(DEMO)/real --shard-size 1000 --summary-json $(DEMO)/real.summary.json; \
+	else echo "($(REALDATA) not present: real-data demo skipped)"; fi
+	@echo "== outputs in $(DEMO)/"; ls -la $(DEMO) $(DEMO)/real 2>/dev/null || true
+
+test: deps
+	swift build --build-tests
+	swift test
+
+bench: build
+	bash bench/run.sh
+
+fixtures:
+	python3 scripts/make_fixtures.py
+
+clean:
+	rm -rf .build $(DEMO)

@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+@testable import PrefIO
+
+/// End-to-end tests of the `prefkit` binary built next to this test bundle.
+final class CLITests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    var binary: String {
+        // The test bundle lives in the same build products directory as the executable.
+        var dir = Bundle(for: CLITests.self).bundleURL
+        for _ in 0..<3 {
+            let candidate = dir.deletingLastPathComponent().appendingPathComponent("prefkit").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return CLITests.repo + "/.build/debug/prefkit"
+    }
+
+    func fixture(_ n: String) -> String { CLITests.repo + "/fixtures/" + n }
+
+    func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "prefkit-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @discardableResult
+    func run(_ args: [String], stdin: Data? = nil) throws -> (code: Int32, out: String, err: String) {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("prefkit binary not built at \(binary)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o; p.standardError = e
+        let i = Pipe()
+        p.standardInput = i
+        try p.run()
+        if let stdin { i.fileHandleForWriting.write(stdin) }
+        try i.fileHandleForWriting.close()
+        let od = o.fileHandleForReading.readDataToEndOfFile()
+        let ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+    }
+
+    func summary(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+
+    func testSummaryJSONBalancesAndExitCodeSignalsRejects() throws {
+        let d = tempDir()
+        let r = try run(["convert", fixture("bad_trl.jsonl"), fixture("arena.jsonl"), "-o", d + "/out.jsonl", "--summary-json", d + "/s.json", "--removed", d + "/removed.jsonl"])
+        XCTAssertEqual(r.code, 1, r.err)
+        let s = try summary(d + "/s.json")
+        let read = s["read"] as! Int, written = s["written"] as! Int
+        let removed = (s["removed"] as! [String: Int]).values.reduce(0, +)
+        let rejected = (s["rejected"] as! [String: Int]).values.reduce(0, +)
+        XCTAssertEqual(read, written + removed + rejected)
+        XCTAssertEqual(read, 13); XCTAssertEqual(written, 5); XCTAssertEqual(removed, 2); XCTAssertEqual(rejected, 6)
+        XCTAssertEqual((s["inputs"] as! [[String: Any]]).count, 2)
+        XCTAssertNotNil(s["seconds"] as? Double)
+        let rejects = try String(contentsOfFile: d + "/out.rejects.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rejects.count, 6, "default rejects file sits beside the output")
+        XCTAssertEqual(try String(contentsOfFile: d + "/removed.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
+        XCTAssertTrue(r.err.contains("bad_trl.jsonl:2"), r.err)
+        XCTAssertTrue(r.err.contains("13 read = 5 written + 2 removed + 6 rejected"), r.err)
+    }
+
+    func testStrictStopsAtFirstRejectAndPublishesNothing() throws {
+        let d = tempDir()
+        let r = try run(["convert", fixture("bad_trl.jsonl"), "-o", d + "/out.jsonl", "--strict"])
+        XCTAssertEqual(r.code, 3, r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/out.jsonl"))
+        XCTAssertTrue(r.err.contains("bad_trl.jsonl:2"), r.err)
+        let left = try FileManager.default.contentsOfDirectory(atPath: d).filter { $0.contains(".tmp.") }
+        XCTAssertEqual(left, [], "no temp files are left")
+    }
+
+    func testCleanRunExitsZeroAndStdinWorks() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture("hh_small.jsonl.zst")))
+        let r = try run(["convert", "-", "--from", "hh", "-q"], stdin: data)
+        XCTAssertEqual(r.code, 0, r.err)
+        let lines = r.out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 41)
+        XCTAssertTrue(lines[0].contains("\"source\": \"hh:stdin:1\""))
+        XCTAssertEqual(r.err, "", "quiet")
+    }
+
+    func testShardedZstdOutputAndDeterminism() throws {
+        let d = tempDir()
+        let args = ["convert", fixture("hh_small.jsonl"), "--shard-size", "15", "-q"]
+        XCTAssertEqual(try run(args + ["-o", d + "/a"]).code, 0)
+        XCTAssertEqual(try run(args + ["-o", d + "/b"]).code, 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: d + "/a").sorted()
+        XCTAssertEqual(files, ["part-00000.jsonl.zst", "part-00001.jsonl.zst", "part-00002.jsonl.zst"])
+        for f in files {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/a/" + f)), try Data(contentsOf: URL(fileURLWithPath: d + "/b/" + f)), "byte-identical \(f)")
+        }
+        // Re-running into a directory with shards needs --overwrite.
+        XCTAssertEqual(try run(args + ["-o", d + "/a"]).code, 64)
+        XCTAssertEqual(try run(args + ["-o", d + "/a", "--overwrite"]).code, 0)
+        // The shards read back as the same 41 pairs, through prefkit itself.
+        let again = try run(["convert", d + "/a", "--from", "trl", "-q"])
+        XCTAssertEqual(again.out.split(separator: "\n").count, 41)
+    }
+
+    func testUsageErrors() throws {
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
+        XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
+        XCTAssertEqual(try run(["convert", "/no/such/file.jsonl"]).code, 64)
+        let help = try run(["convert", "--help"])
+        XCTAssertTrue(help.out.contains("--shard-size"))
+    }
+
+    /// The converted output loads with Hugging Face `datasets` when Python has it installed.
+    func testOutputLoadsWithHuggingFaceDatasetsIfAvailable() throws {
+        let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with datasets (set PREFKIT_PYTHON)") }
+        let d = tempDir()
+        let files = ["hh_small.jsonl", "shp.jsonl", "ultrafeedback.jsonl", "openai.jsonl", "arena.jsonl", "pku.jsonl", "trl_conversational.jsonl"].map(fixture)
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/out.jsonl", "-q"]).code, 0)
+        let script = """
+        import sys
+        try:
+            import datasets
+        except ImportError:
+            sys.exit(77)
+        ds = datasets.load_dataset("json", data_files=sys.argv[1], split="train")
+        assert ds.num_rows == 54, ds.num_rows
+        row = ds[0]
+        assert row["prompt"][-1]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
+        print("ok", ds.num_rows)
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = ["-c", script, d + "/out.jsonl"]
+        p.environment = ["HF_DATASETS_CACHE": d + "/cache", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"]
+        let o = Pipe(); p.standardOutput = o; p.standardError = o
+        try p.run(); p.waitUntilExit()
+        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if p.terminationStatus == 77 { throw XCTSkip("datasets is not installed for \(py)") }
+        XCTAssertEqual(p.terminationStatus, 0, text)
+    }
+}

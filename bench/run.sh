@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# prefkit benchmarks: prints throughput, and ratios against the Python peer when it is installed.
+#   PEER_PYTHON  a Python with orjson and zstandard (default: /root/peers/bin/python, else python3)
+#   BENCH_MB     size of the generated HH-style file in MB, uncompressed (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out; mkdir -p "$OUT"
+MB=${BENCH_MB:-200}
+PY=${PEER_PYTHON:-/root/peers/bin/python}; [ -x "$PY" ] || PY=python3
+BIN=.build/release/prefkit
+[ -x "$BIN" ] || swift build -c release >/dev/null
+
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+best() { local b=""; for _ in 1 2 3; do t=$(secs "$@"); if [ -z "$b" ] || (( $(echo "$t < $b" | bc -l) )); then b=$t; fi; done; echo "$b"; }
+
+SRC=$OUT/hh_${MB}mb.jsonl
+if [ ! -f "$SRC.zst" ]; then
+  echo "generating ${MB} MB HH-style JSONL ..."
+  python3 bench/gen_hh.py --mb "$MB" -o "$SRC"
+  zstd -q -3 -f "$SRC" -o "$SRC.zst"
+  rm -f "$SRC"
+fi
+ZB=$(stat -c %s "$SRC.zst"); UB=$(zstd -dc "$SRC.zst" | wc -c); ROWS=$(zstd -dc "$SRC.zst" | wc -l)
+echo "input: $SRC.zst  ${ZB} bytes compressed, ${UB} bytes of JSONL, ${ROWS} rows"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+
+T_ZSTD=$(best sh -c "zstd -dc '$SRC.zst' > /dev/null")
+T_PK=$(best $BIN convert "$SRC.zst" --from hh -o $OUT/prefkit_out.jsonl -q)
+T_PK1=$(best $BIN convert "$SRC.zst" --from hh -o $OUT/prefkit_out.jsonl -q --threads 1)
+mbps() { echo "scale=1; $UB / $1 / 1000000" | bc -l; }
+printf "%-38s %7.2f s  %7s MB/s (uncompressed JSONL)\n" "zstd -d (to /dev/null)" "$T_ZSTD" "$(mbps $T_ZSTD)"
+printf "%-38s %7.2f s  %7s MB/s  %5.2f pairs/s(M)\n" "prefkit convert --from hh (2 threads)" "$T_PK" "$(mbps $T_PK)" "$(echo "$ROWS / $T_PK / 1000000" | bc -l)"
+printf "%-38s %7.2f s  %7s MB/s\n" "prefkit convert --from hh (1 thread)" "$T_PK1" "$(mbps $T_PK1)"
+echo "prefkit / zstd -d throughput: $(echo "scale=3; $T_ZSTD / $T_PK" | bc -l)"
+if "$PY" -c "import orjson, zstandard" 2>/dev/null; then
+  T_PY=$(secs "$PY" bench/hh_convert.py "$SRC.zst" $OUT/python_out.jsonl)
+  printf "%-38s %7.2f s  %7s MB/s\n" "python orjson+zstandard" "$T_PY" "$(mbps $T_PY)"
+  echo "prefkit speed-up over python: $(echo "scale=2; $T_PY / $T_PK" | bc -l)x"
+  # Same conversion? Compare the messages (ids differ by design: xxh64 vs blake2b).
+  "$PY" - "$OUT/prefkit_out.jsonl" "$OUT/python_out.jsonl" <<'PYEOF'
+import sys, orjson
+a = open(sys.argv[1], "rb"); b = open(sys.argv[2], "rb"); n = 0
+for la, lb in zip(a, b):
+    x, y = orjson.loads(la), orjson.loads(lb)
+    assert (x["prompt"], x["chosen"], x["rejected"], x["source"]) == (y["prompt"], y["chosen"], y["rejected"], y["source"]), n
+    n += 1
+print("outputs agree on", n, "pairs")
+PYEOF
+else
+  echo "python peer not installed (pip install orjson zstandard into \$PEER_PYTHON): ratio skipped"
+fi
