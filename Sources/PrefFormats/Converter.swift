@@ -120,6 +120,40 @@ final class BoundedQueue<T>: @unchecked Sendable {
     func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
 }
 
+/// Results keyed by batch sequence number, handed out strictly in order.
+final class OrderedResults: @unchecked Sendable {
+    private var items: [Int: (Int, BatchResult)] = [:]
+    private var nextSeq = 0
+    private var closed = false
+    private var running = 0
+    private var expected = -1
+    private let cond = NSCondition()
+    private let capacity: Int
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Blocks while too many results wait (except the one the reader needs next). False once closed.
+    func put(_ seq: Int, _ r: (Int, BatchResult)) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        while !closed && seq != nextSeq && items.count >= capacity { cond.wait() }
+        if closed { return false }
+        items[seq] = r
+        cond.broadcast()
+        return true
+    }
+    func expectWorkers(_ n: Int) { cond.lock(); expected = n; cond.broadcast(); cond.unlock() }
+    func workerDone() { cond.lock(); running += 1; cond.broadcast(); cond.unlock() }
+    /// The next result in order, or nil when every worker has finished and nothing is left.
+    func next() -> (Int, BatchResult)? {
+        cond.lock(); defer { cond.unlock() }
+        while true {
+            if let r = items.removeValue(forKey: nextSeq) { nextSeq += 1; cond.broadcast(); return r }
+            if closed || (expected >= 0 && running >= expected) { return nil }
+            cond.wait()
+        }
+    }
+    func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
+}
+
 struct WorkItem: @unchecked Sendable {
     var batch: RecordBatch
     var format: FormatName?
@@ -156,34 +190,38 @@ public final class Converter {
         for f in FormatName.allCases where f != .auto && f != .generic { adapters[f] = Formats.adapter(f, config.options) }
         if !config.options.fieldMap.isEmpty { adapters[.generic] = Formats.adapter(.generic, config.options) }
 
-        while true {
-            let items = queue.take(max: config.threads)
-            if items.isEmpty { break }
-            var results = [BatchResult?](repeating: nil, count: items.count)
-            let displays = config.inputs.map(\.display)
-            results.withUnsafeMutableBufferPointer { res in
-                let resPtr = res
-                DispatchQueue.concurrentPerform(iterations: items.count) { k in
-                    let it = items[k]
-                    let adapter = it.format.flatMap { adapters[$0] }
-                    resPtr[k] = Converter.process(it.batch, adapter: adapter, format: it.format,
-                                                  display: displays[it.batch.inputIndex])
+        // Workers convert batches as they come; this thread publishes results in input order.
+        let results = OrderedResults(capacity: 4 * config.threads + 4)
+        let displays = config.inputs.map(\.display)
+        let frozenAdapters = adapters
+        var workers: [Thread] = []
+        for _ in 0..<config.threads {
+            let w = Thread {
+                while true {
+                    guard let it = queue.take(max: 1).first else { break }
+                    let adapter = it.format.flatMap { frozenAdapters[$0] }
+                    let r = Converter.process(it.batch, adapter: adapter, format: it.format, display: displays[it.batch.inputIndex])
+                    if !results.put(it.batch.sequence, (it.batch.inputIndex, r)) { break }
                 }
+                results.workerDone()
             }
-            for (k, r) in results.enumerated() {
-                let r = r!
-                let idx = items[k].batch.inputIndex
-                for e in r.rejects {
-                    onReject?(e)
-                    try onRejectWrite?(e)
-                    if config.strict { throw StrictAbort(entry: e) }
-                }
-                try sink.write(r.out.bytes, ends: r.ends)
-                bytesOut += Int64(r.out.count)
-                if r.removedRecords.count > 0 { try onRemovedWrite?(r.removedRecords.bytes) }
-                total.add(r.tally)
-                inputs[idx].tally.add(r.tally)
+            w.stackSize = 8 << 20
+            workers.append(w)
+            w.start()
+        }
+        results.expectWorkers(config.threads)
+        defer { results.close() }
+        while let (idx, r) = results.next() {
+            for e in r.rejects {
+                onReject?(e)
+                try onRejectWrite?(e)
+                if config.strict { throw StrictAbort(entry: e) }
             }
+            try sink.write(r.out.bytes, ends: r.ends)
+            bytesOut += Int64(r.out.count)
+            if r.removedRecords.count > 0 { try onRemovedWrite?(r.removedRecords.bytes) }
+            total.add(r.tally)
+            inputs[idx].tally.add(r.tally)
         }
         let infos = reports.snapshot()
         for i in inputs.indices {

@@ -23,6 +23,9 @@ public final class AtomicFile {
     var fd: Int32
     var closed = false
     nonisolated(unsafe) static var counter = 0
+    /// fsync before the rename, so the published file also survives a power loss (not needed for
+    /// atomicity against an interrupted run: the rename alone guarantees that).
+    nonisolated(unsafe) public static var syncOnCommit = false
 
     public init(path: String) throws {
         self.path = path
@@ -48,7 +51,9 @@ public final class AtomicFile {
     public func commit() throws {
         guard !closed else { return }
         closed = true
-        if fsync(fd) != 0 && errno != EINVAL { let e = errnoText(); close(fd); throw OutputError("fsync \(tempPath): \(e)") }
+        if AtomicFile.syncOnCommit && fsync(fd) != 0 && errno != EINVAL {
+            let e = errnoText(); close(fd); throw OutputError("fsync \(tempPath): \(e)")
+        }
         if close(fd) != 0 { throw OutputError("close \(tempPath): \(errnoText())") }
         if rename(tempPath, path) != 0 { throw OutputError("rename \(tempPath) -> \(path): \(errnoText())") }
         TempFiles.unregister(tempPath)

@@ -60,6 +60,9 @@ struct Convert: ParsableCommand {
     @Flag(name: .long, help: "Replace existing part-*.jsonl.zst shards in the output directory.")
     var overwrite = false
 
+    @Flag(name: .long, help: "fsync outputs before publishing them, so they also survive a power loss.")
+    var fsync = false
+
     @Flag(name: [.short, .long], help: "No summary on stderr.")
     var quiet = false
 
@@ -86,6 +89,7 @@ struct Convert: ParsableCommand {
             do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
         }
         TempFiles.installSignalCleanup()
+        AtomicFile.syncOnCommit = fsync
         let outcome = try ConvertRun(config: config, output: output, shardSize: shardSize, zstdLevel: zstdLevel,
                                      rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
         let seconds = Date().timeIntervalSince(started)
