@@ -36,8 +36,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PrefIOTests", dependencies: ["PrefIO"]),
-        .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,24 +1,9 @@
 import Foundation
 import XCTest
+@_exported import TestSupport
 @testable import PrefFormats
 @testable import PrefIO
 
-enum Paths {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static func fixture(_ name: String) -> String { repo + "/fixtures/" + name }
-    static func realdata(_ name: String) throws -> String {
-        let p = repo + "/../shared/realdata/" + name
-        guard FileManager.default.fileExists(atPath: p) else {
-            throw XCTSkip("real sample ../shared/realdata/\(name) is absent on this machine")
-        }
-        return p
-    }
-    static func tempDir() -> String {
-        let d = NSTemporaryDirectory() + "prefkit-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
-}
 
 struct ConvertResult {
     var converter: Converter
