@@ -21,7 +21,7 @@ let package = Package(
 
         .target(
             name: "PrefIO",
-            dependencies: ["CZstd", "CZlib"],
+            dependencies: ["CZstd", "CZlib", "CXML2"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(

@@ -37,7 +37,10 @@ public struct RejectEntry {
 /// Counts for one input or the whole run: read = written + removed + rejected.
 public struct Tally: Sendable {
     public var read = 0
+    /// Records (or, for joins, source rows) that went into at least one written pair.
     public var written = 0
+    /// Pairs written (equal to `written` for the one-record-per-pair formats).
+    public var pairs = 0
     public var removed: [String: Int] = [:]
     public var rejected: [String: Int] = [:]
     public init() {}
@@ -46,13 +49,13 @@ public struct Tally: Sendable {
     public var balanced: Bool { read == written + removedTotal + rejectedTotal }
 
     public mutating func add(_ o: Tally) {
-        read += o.read; written += o.written
+        read += o.read; written += o.written; pairs += o.pairs
         for (k, v) in o.removed { removed[k, default: 0] += v }
         for (k, v) in o.rejected { rejected[k, default: 0] += v }
     }
 
     public func jsonFields() -> [(String, JSONValue)] {
-        [("read", .int(Int64(read))), ("written", .int(Int64(written))),
+        [("read", .int(Int64(read))), ("written", .int(Int64(written))), ("pairs", .int(Int64(pairs))),
          ("removed", .object(removed.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
          ("rejected", .object(rejected.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))]
     }
@@ -75,6 +78,8 @@ public struct ConvertConfig {
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var maxRecordBytes = 256 << 20
     public var batchBytes = 1 << 20
+    public var stackexchange = StackExchangeOptions()
+    public var oasst = OASSTOptions()
     public init(inputs: [InputFile]) { self.inputs = inputs }
 }
 
@@ -175,11 +180,91 @@ public final class Converter {
     }
 
     /// Runs the conversion, writing pairs to `sink`. Throws `StrictAbort` in strict mode.
+    /// Inputs are converted in order; record-per-pair formats go through the parallel pipeline,
+    /// join formats (Stack Exchange, OpenAssistant) through their own single-file joins.
     public func run(sink: RecordSink) throws {
+        let formats = config.inputs.map { input -> FormatName? in
+            if config.format != .auto { return config.format }
+            return input.path == "-" ? nil : Converter.detectFile(input.path)
+        }
+        var i = 0
+        while i < config.inputs.count {
+            if let f = formats[i], f.isJoin {
+                try runJoin(i, f, sink: sink)
+                i += 1
+                continue
+            }
+            var j = i
+            while j < config.inputs.count && !(formats[j]?.isJoin ?? false) { j += 1 }
+            try runPipeline(Array(i..<j), formats: formats, sink: sink)
+            i = j
+        }
+    }
+
+    /// Detects a file's corpus from its first bytes and records (XML means a Stack Exchange dump).
+    static func detectFile(_ path: String) -> FormatName? {
+        guard let (src, _) = try? Sources.open(path) else { return nil }
+        let reader = RecordReader(src, chunk: 1 << 16)
+        if reader.mode == .lines, let first = reader.peekByte(), first == UInt8(ascii: "<") { return .stackexchange }
+        guard let batch = reader.nextBatch(targetBytes: 1 << 16, maxRecords: 64) else { return nil }
+        return detect(batch)
+    }
+
+    /// Publishes one unit of results in order: rejects (strict mode stops here), pairs, removed records, counts.
+    func publish(_ idx: Int, out: ByteBuffer, ends: [Int], tally: Tally, rejects: [RejectEntry], removed: ByteBuffer, sink: RecordSink) throws {
+        for e in rejects {
+            onReject?(e)
+            try onRejectWrite?(e)
+            if config.strict { throw StrictAbort(entry: e) }
+        }
+        try sink.write(out.bytes, ends: ends)
+        bytesOut += Int64(out.count)
+        if removed.count > 0 { try onRemovedWrite?(removed.bytes) }
+        total.add(tally)
+        inputs[idx].tally.add(tally)
+    }
+
+    func runJoin(_ idx: Int, _ format: FormatName, sink: RecordSink) throws {
+        let input = config.inputs[idx]
+        inputs[idx].format = format.rawValue
+        let emit = JoinEmitter(format: format.rawValue, display: input.display) { [unowned self] e in
+            try self.publish(idx, out: e.out, ends: e.ends, tally: e.tally, rejects: e.rejects, removed: e.removedOut, sink: sink)
+        }
+        let raw: FileSource, src: ByteSource, comp: Compression
+        do {
+            raw = try FileSource(path: input.path)
+            (src, comp) = try Sources.decoding(raw)
+        } catch {
+            let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
+            emit.reject(line: 0, offset: 0, reason: reason, message: "\(error)", raw: [])
+            try emit.flushNow()
+            inputs[idx].compression = "-"; inputs[idx].layout = "-"
+            return
+        }
+        inputs[idx].compression = comp.rawValue
+        switch format {
+        case .stackexchange:
+            inputs[idx].layout = "xml"
+            let sorter = try StackExchange.convert(source: src, options: config.stackexchange, emit: emit)
+            spillReport.append((input.display, sorter.spilledRecords, sorter.peakBufferedBytes))
+        default:
+            let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
+            inputs[idx].layout = reader.mode.rawValue
+            let sorter = try OpenAssistant.convert(reader: reader, options: config.oasst, emit: emit)
+            spillReport.append((input.display, sorter.spilledRecords, sorter.peakBufferedBytes))
+        }
+        try emit.flushNow()
+        inputs[idx].bytes = raw.fileOffset
+    }
+
+    /// For reports and tests: per join input, records spilled to disk and the peak buffered bytes.
+    public private(set) var spillReport: [(input: String, spilled: Int, peakBytes: Int)] = []
+
+    func runPipeline(_ indices: [Int], formats: [FormatName?], sink: RecordSink) throws {
         let queue = BoundedQueue<WorkItem>(capacity: 2 * config.threads + 2)
         let reports = ReportBox(inputs)
         let producer = Thread { [config] in
-            Converter.produce(config, queue, reports)
+            Converter.produce(config, indices, formats, queue, reports)
         }
         producer.stackSize = 8 << 20
         producer.start()
@@ -212,19 +297,10 @@ public final class Converter {
         results.expectWorkers(config.threads)
         defer { results.close() }
         while let (idx, r) = results.next() {
-            for e in r.rejects {
-                onReject?(e)
-                try onRejectWrite?(e)
-                if config.strict { throw StrictAbort(entry: e) }
-            }
-            try sink.write(r.out.bytes, ends: r.ends)
-            bytesOut += Int64(r.out.count)
-            if r.removedRecords.count > 0 { try onRemovedWrite?(r.removedRecords.bytes) }
-            total.add(r.tally)
-            inputs[idx].tally.add(r.tally)
+            try publish(idx, out: r.out, ends: r.ends, tally: r.tally, rejects: r.rejects, removed: r.removedRecords, sink: sink)
         }
         let infos = reports.snapshot()
-        for i in inputs.indices {
+        for i in indices {
             inputs[i].format = infos[i].format
             inputs[i].compression = infos[i].compression
             inputs[i].layout = infos[i].layout
@@ -240,9 +316,10 @@ public final class Converter {
         func snapshot() -> [InputReport] { lock.lock(); defer { lock.unlock() }; return items }
     }
 
-    static func produce(_ config: ConvertConfig, _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
+    static func produce(_ config: ConvertConfig, _ indices: [Int], _ formats: [FormatName?], _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
         var seq = 0
-        for (idx, input) in config.inputs.enumerated() {
+        for idx in indices {
+            let input = config.inputs[idx]
             let raw: FileSource
             let src: ByteSource
             let comp: Compression
@@ -259,7 +336,7 @@ public final class Converter {
                 continue
             }
             let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
-            var format: FormatName? = config.format == .auto ? nil : config.format
+            var format: FormatName? = formats[idx]
             var first = true
             while let batch = reader.nextBatch(targetBytes: config.batchBytes) {
                 batch.inputIndex = idx
@@ -351,6 +428,7 @@ public final class Converter {
                 pair.write(to: &res.out)
                 res.ends.append(res.out.count)
                 res.tally.written += 1
+                res.tally.pairs += 1
             }
         }
         return res

@@ -2,9 +2,12 @@
 import PrefIO
 
 public enum FormatName: String, CaseIterable, Sendable {
-    case auto, hh, shp, ultrafeedback, trl, openai, llamafactory, arena, pku, generic
+    case auto, hh, shp, ultrafeedback, trl, openai, llamafactory, arena, pku, generic, stackexchange, oasst
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: "|") }
+
+    /// Formats whose pairs come from joining many records (not one record per pair).
+    public var isJoin: Bool { self == .stackexchange || self == .oasst }
 }
 
 public enum Formats {
@@ -20,6 +23,7 @@ public enum Formats {
         case .arena: return ArenaAdapter()
         case .pku: return PKUAdapter(axis: o.pkuAxis)
         case .generic: return GenericAdapter(map: o.fieldMap)
+        case .stackexchange, .oasst: return nil
         }
     }
 
@@ -27,6 +31,8 @@ public enum Formats {
     public static func detect(_ r: JRef) -> FormatName? {
         guard r.kind == .object else { return nil }
         func has(_ k: StaticString) -> Bool { r[k] != nil }
+        if has("message_tree_id") && r["prompt"]?.kind == .object { return .oasst }
+        if has("message_id") && (has("replies") || has("parent_id")) && has("role") { return .oasst }
         if has("preferred_output") && has("non_preferred_output") { return .openai }
         if has("history") && has("human_ref_A") && has("human_ref_B") { return .shp }
         if has("conversation_a") && has("conversation_b") && has("winner") { return .arena }

@@ -101,6 +101,9 @@ public final class RecordReader {
     }
     deinit { buf.deallocate() }
 
+    /// The next unread byte (after the byte order mark and leading whitespace), if any.
+    public func peekByte() -> UInt8? { pos < filled ? buf[pos] : nil }
+
     @inline(__always) func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
     /// Reads more input, keeping bytes from `keepFrom` (default: pos) on. Returns false at end.

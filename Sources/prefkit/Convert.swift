@@ -51,6 +51,24 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "PKU-SafeRLHF preference to use: better or safer.")
     var pkuAxis: String = "better"
 
+    @Option(name: .long, help: "Stack Exchange: keep at most this many pairs per question (largest score gap first).")
+    var maxPairsPerQuestion: Int = 10
+
+    @Option(name: .long, help: "Memory budget for joins (Stack Exchange, OpenAssistant flat export), e.g. 512M or 2G; beyond it sorted runs spill to disk.")
+    var memoryLimit: String = "1G"
+
+    @Option(name: .long, help: "Directory for spilled runs (default: $TMPDIR or /tmp).")
+    var tmpDir: String?
+
+    @Option(name: .long, help: "OpenAssistant: keep only these languages, e.g. en,de (default: all).")
+    var lang: String?
+
+    @Flag(name: .long, help: "OpenAssistant: also use synthetic messages.")
+    var includeSynthetic = false
+
+    @Flag(name: .long, help: "OpenAssistant: also use messages whose review failed.")
+    var includeFailedReview = false
+
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -73,6 +91,8 @@ struct Convert: ParsableCommand {
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
         if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
         guard (1...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 1...22") }
+        guard Convert.parseBytes(memoryLimit) != nil else { throw ValidationError("--memory-limit takes a size such as 512M or 2G") }
+        guard maxPairsPerQuestion >= 1 else { throw ValidationError("--max-pairs-per-question must be at least 1") }
     }
 
     func run() throws {
@@ -85,6 +105,14 @@ struct Convert: ParsableCommand {
         config.maxRecordBytes = maxRecordBytes
         if let t = threads { config.threads = max(1, t) }
         config.options.pkuAxis = FormatOptions.PKUAxis(rawValue: pkuAxis)!
+        config.stackexchange.maxPairsPerQuestion = maxPairsPerQuestion
+        config.stackexchange.memoryLimit = Convert.parseBytes(memoryLimit)!
+        config.stackexchange.tempDir = tmpDir
+        config.oasst.memoryLimit = Convert.parseBytes(memoryLimit)!
+        config.oasst.tempDir = tmpDir
+        config.oasst.includeSynthetic = includeSynthetic
+        config.oasst.includeFailedReview = includeFailedReview
+        if let l = lang { config.oasst.languages = Set(l.split(separator: ",").map { String($0) }) }
         if let m = map {
             do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
         }
@@ -102,5 +130,22 @@ struct Convert: ParsableCommand {
             throw ExitCode(3)
         }
         if outcome.converter.total.rejectedTotal > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Convert {
+    /// "1G", "512M", "64K" or plain bytes.
+    static func parseBytes(_ s: String) -> Int? {
+        let t = s.uppercased()
+        let mult: Int
+        var digits = Substring(t)
+        switch t.last {
+        case "K": mult = 1 << 10; digits = digits.dropLast()
+        case "M": mult = 1 << 20; digits = digits.dropLast()
+        case "G": mult = 1 << 30; digits = digits.dropLast()
+        default: mult = 1
+        }
+        guard let v = Int(digits), v > 0 else { return nil }
+        return v * mult
     }
 }

@@ -96,7 +96,6 @@ struct RunSummary {
     func json() -> JSONValue {
         var fields: [(String, JSONValue)] = [("command", .string(command))]
         fields += converter.total.jsonFields()
-        fields.append(("pairs", .int(Int64(converter.total.written))))
         fields.append(("inputs", .array(converter.inputs.map { r in
             .object([("path", .string(r.path)), ("format", .string(r.format)), ("compression", .string(r.compression)),
                      ("layout", .string(r.layout)), ("bytes", .int(r.bytes))] + r.tally.jsonFields())
@@ -117,6 +116,7 @@ struct RunSummary {
         let t = converter.total
         let bytesIn = converter.inputs.reduce(Int64(0)) { $0 + $1.bytes }
         var s = "prefkit \(command): \(t.read) read = \(t.written) written + \(t.removedTotal) removed + \(t.rejectedTotal) rejected"
+        if t.pairs != t.written { s += " -> \(t.pairs) pairs" }
         s += String(format: "  (%.2f s, %.0f records/s, %.1f MB/s of input)\n", seconds, Double(t.read) / max(seconds, 1e-9), Double(bytesIn) / 1e6 / max(seconds, 1e-9))
         let shownInputs = converter.inputs.prefix(12)
         for r in shownInputs {

@@ -16,12 +16,18 @@ struct ConvertResult {
 /// Runs the converter on files and reads its output back.
 func convert(_ paths: [String], format: FormatName = .auto, options: FormatOptions = FormatOptions(),
              threads: Int = 2, batchBytes: Int = 1 << 20) throws -> ConvertResult {
+    try convertWith(paths) { cfg in
+        cfg.format = format
+        cfg.options = options
+        cfg.threads = threads
+        cfg.batchBytes = batchBytes
+    }
+}
+
+func convertWith(_ paths: [String], _ configure: (inout ConvertConfig) -> Void) throws -> ConvertResult {
     let inputs = try InputExpander.expand(paths).map { InputFile(path: $0.path, display: $0.display) }
     var cfg = ConvertConfig(inputs: inputs)
-    cfg.format = format
-    cfg.options = options
-    cfg.threads = threads
-    cfg.batchBytes = batchBytes
+    configure(&cfg)
     let dir = Paths.tempDir()
     let out = dir + "/out.jsonl"
     let sink = try RecordSink(.file(out))
@@ -42,7 +48,7 @@ func convert(_ paths: [String], format: FormatName = .auto, options: FormatOptio
         }
     }
     XCTAssertTrue(c.total.balanced, "read = written + removed + rejected")
-    XCTAssertEqual(pairs.count, c.total.written)
+    XCTAssertEqual(pairs.count, c.total.pairs)
     return ConvertResult(converter: c, pairs: pairs, bytes: bytes, rejects: rejects, removed: removed)
 }
 
