@@ -30,6 +30,9 @@ demo: build
 	  .build/release/prefkit convert $(REALDATA)/hh-rlhf_harmless-base_test.jsonl.gz $(REALDATA)/llamafactory_dpo_en_demo.json \
 	      $(REALDATA)/llamafactory_dpo_zh_demo.json $(REALDATA)/llamafactory_v1_dpo_demo.jsonl \
 	      -o $(DEMO)/real --shard-size 1000 --summary-json $(DEMO)/real.summary.json; \
+	  echo "== real Stack Exchange dumps (XML) and OpenAssistant trees, joined into pairs"; \
+	  .build/release/prefkit convert $(REALDATA)/se_coffee_Posts.xml $(REALDATA)/se_beer_Posts.xml $(REALDATA)/se_tpxml_Posts.xml \
+	      $(REALDATA)/oasst_en_100_tree.jsonl -o $(DEMO)/joined.jsonl.zst --summary-json $(DEMO)/joined.summary.json; \
 	else echo "($(REALDATA) not present: real-data demo skipped)"; fi
 	@echo "== outputs in $(DEMO)/"; ls -la $(DEMO) $(DEMO)/real 2>/dev/null || true
 

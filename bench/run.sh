@@ -49,3 +49,23 @@ PYEOF
 else
   echo "python peer not installed (pip install orjson zstandard into \$PEER_PYTHON): ratio skipped"
 fi
+
+# --- Stack Exchange Posts.xml: prefkit (spilling under a memory budget) against lxml iterparse ---
+SE_MB=${BENCH_SE_MB:-500}
+POSTS=$OUT/posts_${SE_MB}mb.xml
+[ -f "$POSTS" ] || { echo "generating ${SE_MB} MB Posts.xml ..."; python3 bench/gen_posts.py --mb "$SE_MB" -o "$POSTS"; }
+PB=$(stat -c %s "$POSTS")
+echo
+echo "input: $POSTS  ${PB} bytes, $(grep -c '<row ' "$POSTS") rows"
+for LIMIT in 1G 64M; do
+  /usr/bin/time -f "%e %M" -o $OUT/time.txt $BIN convert "$POSTS" --from stackexchange --memory-limit $LIMIT -o $OUT/se_prefkit_$LIMIT.jsonl -q --summary-json $OUT/se_summary_$LIMIT.json || true
+  read T RSS < $OUT/time.txt
+  printf "%-44s %7.2f s  %7.1f MB/s  peak RSS %5d MB\n" "prefkit convert --from stackexchange ($LIMIT)" "$T" "$(echo "$PB / $T / 1000000" | bc -l)" "$((RSS / 1024))"
+done
+cmp -s $OUT/se_prefkit_1G.jsonl $OUT/se_prefkit_64M.jsonl && echo "spilled (64M) output == in-memory (1G) output" || echo "WARNING: spilled output differs"
+if "$PY" -c "import lxml, orjson" 2>/dev/null; then
+  /usr/bin/time -f "%e %M" -o $OUT/time.txt "$PY" bench/se_pairs.py "$POSTS" $OUT/se_python.jsonl 2>/dev/null || true
+  read TP RSSP < $OUT/time.txt
+  printf "%-44s %7.2f s  %7.1f MB/s  peak RSS %5d MB\n" "python lxml iterparse (in memory)" "$TP" "$(echo "$PB / $TP / 1000000" | bc -l)" "$((RSSP / 1024))"
+  echo "prefkit (64M budget) speed-up over lxml: $(echo "scale=2; $TP / $T" | bc -l)x;  pairs: prefkit $(wc -l < $OUT/se_prefkit_64M.jsonl), python $(wc -l < $OUT/se_python.jsonl)"
+fi

@@ -26,6 +26,10 @@ public enum HTMLText {
             guard nameStart < n, isAlpha(html[nameStart]) else { i += 1; continue }   // literal '<'
             var j = nameStart
             while j < n && (isAlpha(html[j]) || (html[j] >= 0x30 && html[j] <= 0x39)) { j += 1 }
+            // A tag name ends at white space, '/' or '>'; anything else means a literal '<'.
+            if j < n && !(html[j] == 0x20 || html[j] == 0x0A || html[j] == 0x09 || html[j] == 0x0D || html[j] == UInt8(ascii: "/") || html[j] == UInt8(ascii: ">")) {
+                i += 1; continue
+            }
             let name = String(decoding: html[nameStart..<j], as: UTF8.self).lowercased()
             // Find the end of the tag, skipping quoted attribute values.
             var k = j
@@ -94,71 +98,67 @@ enum JSONStringsBridge {
     static func appendUTF8(_ out: inout [UInt8], _ cp: UInt32) { JSONStrings.appendUTF8(&out, cp) }
 }
 
-/// Accumulates Markdown output with whitespace collapsing, block separation and line prefixes.
+/// Accumulates Markdown output. Line and paragraph breaks are requested, and written only when
+/// the next content arrives (with the block-quote prefix of that moment), so nested blocks never
+/// produce doubled or dangling separators.
 struct MarkdownWriter {
     var out: [UInt8] = []
     var pre = 0
     var pendingSpace = false
     var atLineStart = true
+    var breakLevel = 0           // 0: none, 1: new line, 2: blank line
     var quoteDepth = 0
     var lists: [(ordered: Bool, counter: Int)] = []
     var codeStart: [Int] = []
-    var linkDepth = 0
 
-    mutating func emitPrefix() {
-        guard atLineStart else { return }
-        for _ in 0..<quoteDepth { out += [UInt8(ascii: ">"), 0x20] }
-        if !lists.isEmpty && pre == 0 { }
-        atLineStart = false
-    }
+    mutating func newline() { breakLevel = max(breakLevel, 1); pendingSpace = false }
+    mutating func blankLine() { breakLevel = 2; pendingSpace = false }
 
-    mutating func newline() {
-        // Trailing spaces are never kept at a line end.
-        while let l = out.last, l == 0x20 { out.removeLast() }
-        out.append(0x0A)
-        atLineStart = true
-        pendingSpace = false
-    }
-
-    /// Ensures the next text starts a new paragraph.
-    mutating func blankLine() {
-        if out.isEmpty { atLineStart = true; pendingSpace = false; return }
-        while let l = out.last, l == 0x20 { out.removeLast() }
-        var trailing = 0
-        for b in out.reversed() { if b == 0x0A { trailing += 1 } else { break } }
-        // Inside a block quote the separating line keeps its "> " marker.
-        if quoteDepth > 0 {
-            if trailing == 0 { out.append(0x0A) }
-            if trailing < 2 { for _ in 0..<quoteDepth { out += [UInt8(ascii: ">")] }; out.append(0x0A) }
-        } else {
-            if trailing < 2 { for _ in trailing..<2 { out.append(0x0A) } }
+    /// Writes pending breaks and the line prefix before content.
+    mutating func materialize() {
+        if breakLevel > 0 && !out.isEmpty {
+            while let l = out.last, l == 0x20 { out.removeLast() }
+            if out.last != 0x0A { out.append(0x0A) }
+            if breakLevel == 2 {
+                for _ in 0..<quoteDepth { out.append(UInt8(ascii: ">")) }
+                out.append(0x0A)
+            }
+            atLineStart = true
         }
-        atLineStart = true
-        pendingSpace = false
+        breakLevel = 0
+        if atLineStart {
+            for _ in 0..<quoteDepth { out += [UInt8(ascii: ">"), 0x20] }
+            atLineStart = false
+            pendingSpace = false
+        }
     }
 
     mutating func text(_ t: [UInt8]) {
         if pre > 0 {
             for c in t {
-                if c == 0x0A { out.append(0x0A); atLineStart = true; continue }
-                if atLineStart { emitPrefix() }
+                if c == 0x0D { continue }
+                if c == 0x0A {
+                    if breakLevel > 0 || atLineStart { materialize() }
+                    out.append(0x0A); atLineStart = true; continue
+                }
+                materialize()
                 out.append(c)
             }
             return
         }
         for c in t {
             if c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D {
-                if !atLineStart { pendingSpace = true }
+                if !atLineStart && breakLevel == 0 { pendingSpace = true }
                 continue
             }
-            if atLineStart { emitPrefix(); pendingSpace = false }
+            materialize()
             if pendingSpace { out.append(0x20); pendingSpace = false }
             out.append(c)
         }
     }
 
     mutating func literal(_ s: String) {
-        if atLineStart { emitPrefix() }
+        materialize()
         if pendingSpace { out.append(0x20); pendingSpace = false }
         out += Array(s.utf8)
     }
@@ -168,7 +168,7 @@ struct MarkdownWriter {
         case "p", "div", "table", "dl":
             blankLine()
         case "br":
-            if pre > 0 { out.append(0x0A); atLineStart = true } else { newline() }
+            if pre > 0 { materialize(); out.append(0x0A); atLineStart = true } else { newline() }
         case "hr":
             blankLine(); literal("---"); blankLine()
         case "h1", "h2", "h3", "h4", "h5", "h6":
@@ -176,18 +176,16 @@ struct MarkdownWriter {
         case "pre":
             blankLine(); literal("```"); newline(); pre += 1
         case "code":
-            if pre == 0 { if pendingSpace && !atLineStart { out.append(0x20); pendingSpace = false }; if atLineStart { emitPrefix() }; codeStart.append(out.count) }
+            if pre == 0 { materialize(); if pendingSpace { out.append(0x20); pendingSpace = false }; codeStart.append(out.count) }
         case "blockquote":
-            blankLine(); quoteDepth += 1; atLineStart = true
+            blankLine(); quoteDepth += 1
         case "ul", "ol":
             if lists.isEmpty { blankLine() } else { newline() }
             lists.append((name == "ol", 0))
         case "li":
-            if !out.isEmpty && !(out.last == 0x0A) { newline() }
-            atLineStart = true
-            emitPrefix()
-            let depth = max(0, lists.count - 1)
-            out += Array(String(repeating: "  ", count: depth).utf8)
+            newline()
+            materialize()
+            out += Array(String(repeating: "  ", count: max(0, lists.count - 1)).utf8)
             if var top = lists.last {
                 top.counter += 1
                 lists[lists.count - 1] = top
@@ -198,15 +196,13 @@ struct MarkdownWriter {
         case "tr":
             newline()
         case "td", "th":
-            if !atLineStart { literal(" | ") }
+            if !atLineStart && breakLevel == 0 { literal(" | ") }
         case "strong", "b":
             literal("**")
         case "em", "i":
             literal("*")
-        case "a":
-            linkDepth += 1
         default:
-            break   // img, span, sup, sub, kbd, del, ...: the text is kept, the markup dropped
+            break   // a, img, span, sup, sub, kbd, del, ...: the text is kept, the markup dropped
         }
     }
 
@@ -217,13 +213,12 @@ struct MarkdownWriter {
         case "pre":
             if pre > 0 {
                 pre -= 1
-                if out.last != 0x0A { out.append(0x0A) }
-                atLineStart = true
+                if out.last == 0x0A { atLineStart = true; breakLevel = 0 } else { newline() }
                 literal("```")
                 blankLine()
             }
         case "code":
-            if pre == 0, let s = codeStart.popLast() {
+            if pre == 0, let s = codeStart.popLast(), s <= out.count {
                 let content = Array(out[s...])
                 let fence = content.contains(UInt8(ascii: "`")) ? "``" : "`"
                 let pad = content.first == UInt8(ascii: "`") || content.last == UInt8(ascii: "`") ? " " : ""
@@ -231,31 +226,29 @@ struct MarkdownWriter {
                 out += Array((fence + pad).utf8) + content + Array((pad + fence).utf8)
             }
         case "blockquote":
-            if quoteDepth > 0 { blankLine(); quoteDepth -= 1 }
+            if quoteDepth > 0 { quoteDepth -= 1 }
             blankLine()
         case "ul", "ol":
             if !lists.isEmpty { lists.removeLast() }
-            if lists.isEmpty { blankLine() }
+            if lists.isEmpty { blankLine() } else { newline() }
         case "strong", "b":
             literal("**")
         case "em", "i":
             literal("*")
-        case "a":
-            linkDepth = max(0, linkDepth - 1)
         default:
             break
         }
     }
 
     mutating func finish() -> [UInt8] {
-        // Trim, drop trailing spaces on lines, and squeeze runs of blank lines.
+        // Trim, drop trailing spaces on lines, and squeeze runs of blank lines outside code.
         var lines = out.split(separator: 0x0A, omittingEmptySubsequences: false).map { line -> ArraySlice<UInt8> in
             var l = line
             while let x = l.last, x == 0x20 || x == 0x09 { l.removeLast() }
             return l
         }
         while let f = lines.first, f.isEmpty { lines.removeFirst() }
-        while let l = lines.last, l.isEmpty { lines.removeLast() }
+        while let l = lines.last, l.isEmpty || l.allSatisfy({ $0 == UInt8(ascii: ">") }) { lines.removeLast() }
         var res: [UInt8] = []
         var blank = 0
         var inFence = false

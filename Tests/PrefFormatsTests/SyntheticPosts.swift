@@ -2,7 +2,7 @@ import Foundation
 @testable import PrefIO
 
 /// A deterministic Posts.xml with questions, answers arriving later (interleaved), orphan answers,
-/// other post types, HTML bodies with code, lists and entities. Same generator as bench/gen_posts.py.
+/// other post types, HTML bodies with code, lists and entities (the test-size sibling of bench/gen_posts.py).
 enum SyntheticPosts {
     static func write(path: String, questions: Int, seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)

@@ -105,6 +105,34 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(again.out.split(separator: "\n").count, 41)
     }
 
+    func testStackExchangeFromStdinWithSpilling() throws {
+        let path = CLITests.repo + "/../shared/realdata/se_beer_Posts.xml"
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("../shared/realdata/se_beer_Posts.xml is absent") }
+        let d = tempDir()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let a = try run(["convert", "-", "--from", "stackexchange", "-o", d + "/a.jsonl", "--summary-json", d + "/a.json", "-q"], stdin: data)
+        XCTAssertEqual(a.code, 0, a.err)
+        let b = try run(["convert", path, "--memory-limit", "64K", "--tmp-dir", d, "-o", d + "/b.jsonl", "-q"])
+        XCTAssertEqual(b.code, 0, b.err)
+        // Same pairs (source and id name the input, so they differ between stdin and the file).
+        func pairs(_ p: String) throws -> [String] {
+            try String(contentsOfFile: p, encoding: .utf8).split(separator: "\n").map { line in
+                var o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                o["id"] = nil; o["source"] = nil
+                return String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+            }
+        }
+        let pa = try pairs(d + "/a.jsonl"), pb = try pairs(d + "/b.jsonl")
+        XCTAssertEqual(pa.count, pb.count)
+        XCTAssertTrue(pa == pb, "stdin and the spilled file run give the same pairs")
+        let s = try summary(d + "/a.json")
+        XCTAssertEqual(s["read"] as? Int, 2354)
+        XCTAssertGreaterThan(s["pairs"] as! Int, 1000)
+        let left = try FileManager.default.contentsOfDirectory(atPath: d).filter { $0.hasPrefix("prefkit-run-") }
+        XCTAssertEqual(left, [], "spill runs are removed")
+        XCTAssertEqual(try run(["convert", path, "--memory-limit", "lots"]).code, 64)
+    }
+
     func testUsageErrors() throws {
         XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
         XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
