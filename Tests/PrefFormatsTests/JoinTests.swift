@@ -95,6 +95,32 @@ final class JoinTests: XCTestCase {
         }
     }
 
+    func testTagFormatsAndPreferenceScore() {
+        XCTAssertEqual(StackExchange.parseTags("<storage><whole-bean>"), ["storage", "whole-bean"])
+        XCTAssertEqual(StackExchange.parseTags("|storage|whole-bean|"), ["storage", "whole-bean"])
+        XCTAssertEqual(StackExchange.parseTags(""), [])
+        // round(log2(1 + score)); -1 for negative scores; +1 when accepted.
+        XCTAssertEqual([0, 1, 2, 3, 5, 10, 100].map { StackExchange.pmScore(score: $0, accepted: false) }, [0, 1, 2, 2, 3, 3, 7])
+        XCTAssertEqual(StackExchange.pmScore(score: -4, accepted: false), -1)
+        XCTAssertEqual(StackExchange.pmScore(score: -4, accepted: true), 0)
+        XCTAssertEqual(StackExchange.pmScore(score: 3, accepted: true), 3)
+    }
+
+    /// Opt-in (PREFKIT_LARGE_TESTS=1): a multi-hundred-MB dump with a small budget.
+    func testLargeDumpSpillsAndMatches() throws {
+        guard ProcessInfo.processInfo.environment["PREFKIT_LARGE_TESTS"] == "1" else {
+            throw XCTSkip("set PREFKIT_LARGE_TESTS=1 for the 200 MB spill test (bench/run.sh runs it at 500 MB)")
+        }
+        let dir = Paths.tempDir()
+        let path = dir + "/Posts.xml"
+        try SyntheticPosts.write(path: path, questions: 400_000, seed: 11)
+        let small = try convertSE([path], memoryLimit: 32 << 20)
+        let large = try convertSE([path])
+        XCTAssertGreaterThan(small.converter.spillReport[0].spilled, 0)
+        XCTAssertTrue(small.bytes == large.bytes)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     func testSpillToDiskGivesTheSameOutputAsInMemory() throws {
         let dir = Paths.tempDir()
         let path = dir + "/Posts.xml"
