@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "prefkit", targets: ["prefkit"]),
         .library(name: "PrefIO", targets: ["PrefIO"]),
         .library(name: "PrefFormats", targets: ["PrefFormats"]),
+        .library(name: "PrefCurate", targets: ["PrefCurate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,16 +30,22 @@ let package = Package(
             dependencies: ["PrefIO"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(
+            name: "PrefCurate",
+            dependencies: ["PrefIO", "PrefFormats"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "prefkit",
             dependencies: [
-                "PrefIO", "PrefFormats",
+                "PrefIO", "PrefFormats", "PrefCurate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v5]

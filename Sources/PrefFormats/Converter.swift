@@ -18,6 +18,10 @@ public struct RejectEntry {
     public var message: String
     public var raw: [UInt8]
 
+    public init(file: String, line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
+        self.file = file; self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
+    }
+
     public func json() -> [UInt8] {
         var b = ByteBuffer()
         b.append("{\"file\": "); b.appendJSONString(file)
@@ -68,6 +72,7 @@ public struct InputReport: Sendable {
     public var layout = "?"
     public var bytes: Int64 = 0
     public var tally = Tally()
+    public init(path: String) { self.path = path }
 }
 
 public struct ConvertConfig {

@@ -88,20 +88,33 @@ struct ConvertRun {
 /// The end-of-run summary: one screen on stderr, and JSON for --summary-json.
 struct RunSummary {
     var command: String
-    var converter: Converter
+    var total: Tally
+    var inputs: [InputReport]
     var outputs: [String]
     var rejectsPath: String?
     var seconds: Double
+    /// Command-specific fields added to the JSON (and listed on screen).
+    var extra: [(String, JSONValue)] = []
+
+    init(command: String, converter: Converter, outputs: [String], rejectsPath: String?, seconds: Double) {
+        self.init(command: command, total: converter.total, inputs: converter.inputs, outputs: outputs, rejectsPath: rejectsPath, seconds: seconds)
+    }
+
+    init(command: String, total: Tally, inputs: [InputReport], outputs: [String], rejectsPath: String?, seconds: Double, extra: [(String, JSONValue)] = []) {
+        self.command = command; self.total = total; self.inputs = inputs; self.outputs = outputs
+        self.rejectsPath = rejectsPath; self.seconds = seconds; self.extra = extra
+    }
 
     func json() -> JSONValue {
         var fields: [(String, JSONValue)] = [("command", .string(command))]
-        fields += converter.total.jsonFields()
-        fields.append(("inputs", .array(converter.inputs.map { r in
+        fields += total.jsonFields()
+        fields.append(("inputs", .array(inputs.map { r in
             .object([("path", .string(r.path)), ("format", .string(r.format)), ("compression", .string(r.compression)),
                      ("layout", .string(r.layout)), ("bytes", .int(r.bytes))] + r.tally.jsonFields())
         })))
         fields.append(("outputs", .array(outputs.map { .string($0) })))
         fields.append(("rejects_file", rejectsPath.map { .string($0) } ?? .null))
+        fields += extra
         fields.append(("seconds", .double((seconds * 1000).rounded() / 1000)))
         return .object(fields)
     }
@@ -113,25 +126,26 @@ struct RunSummary {
     }
 
     func printScreen() {
-        let t = converter.total
-        let bytesIn = converter.inputs.reduce(Int64(0)) { $0 + $1.bytes }
+        let t = total
+        let bytesIn = inputs.reduce(Int64(0)) { $0 + $1.bytes }
         var s = "prefkit \(command): \(t.read) read = \(t.written) written + \(t.removedTotal) removed + \(t.rejectedTotal) rejected"
         if t.pairs != t.written { s += " -> \(t.pairs) pairs" }
         s += String(format: "  (%.2f s, %.0f records/s, %.1f MB/s of input)\n", seconds, Double(t.read) / max(seconds, 1e-9), Double(bytesIn) / 1e6 / max(seconds, 1e-9))
-        let shownInputs = converter.inputs.prefix(12)
+        let shownInputs = inputs.prefix(12)
         for r in shownInputs {
             s += "  \(r.path)  [\(r.format), \(r.compression), \(r.layout)]  \(r.tally.read) read, \(r.tally.written) written"
             if r.tally.removedTotal > 0 { s += ", \(r.tally.removedTotal) removed" }
             if r.tally.rejectedTotal > 0 { s += ", \(r.tally.rejectedTotal) rejected" }
             s += "\n"
         }
-        if converter.inputs.count > shownInputs.count { s += "  ... and \(converter.inputs.count - shownInputs.count) more inputs\n" }
+        if inputs.count > shownInputs.count { s += "  ... and \(inputs.count - shownInputs.count) more inputs\n" }
         if !t.removed.isEmpty { s += "  removed:  " + t.removed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n" }
         if !t.rejected.isEmpty {
             s += "  rejected: " + t.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             s += rejectsPath.map { "  -> \($0)\n" } ?? "\n"
         }
-        if !outputs.isEmpty { s += "  output:   " + (outputs.count == 1 ? outputs[0] : "\(outputs.count) shards in \(InputExpander.basename(outputs[0]).isEmpty ? "" : (outputs[0] as NSString).deletingLastPathComponent)") + "\n" }
+        for (k, v) in extra { s += "  \(k): \(v.serialized())\n" }
+        if !outputs.isEmpty { s += "  output:   " + outputs.joined(separator: ", ") + "\n" }
         FileHandle.standardError.write(s.data(using: .utf8)!)
     }
 }

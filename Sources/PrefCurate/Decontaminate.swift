@@ -1,0 +1,73 @@
+// `prefkit decontaminate`: removes pairs sharing a normalized word n-gram (default 13) with any
+// prompt or response of the evaluation sets, and says which set and n-gram matched.
+import PrefFormats
+import PrefIO
+
+public struct DecontamFeature: Sendable {
+    public var match: (eval: Int, field: String, gram: String)?
+}
+
+public final class EvalIndex: @unchecked Sendable {
+    public let n: Int
+    var grams: [UInt64: Int] = [:]
+    public private(set) var names: [String] = []
+    public private(set) var textsIndexed = 0
+
+    public init(n: Int) { self.n = n }
+    public var count: Int { grams.count }
+
+    /// Adds an eval file: normalized pairs (prompt and responses), or any JSON records (every string value).
+    public func add(path: String, name: String) throws {
+        let idx = names.count
+        names.append(name)
+        let (src, _) = try Sources.open(path)
+        let reader = RecordReader(src)
+        var scanner = JSONScanner()
+        while let b = reader.nextBatch() {
+            for i in 0..<b.count {
+                let texts: [[UInt8]] = b.withRecord(i) { buf in
+                    guard let doc = try? scanner.parse(buf) else { return [] }
+                    if let p = try? Pair.parse(doc.root) { return [TextNorm.text(p.prompt), TextNorm.text(p.chosen), TextNorm.text(p.rejected)] }
+                    var out: [[UInt8]] = []
+                    func walk(_ v: JSONValue) {
+                        switch v {
+                        case .string(let s): out.append(Array(s.utf8))
+                        case .array(let a): a.forEach(walk)
+                        case .object(let o): o.forEach { walk($0.1) }
+                        default: break
+                        }
+                    }
+                    walk(doc.root.value)
+                    return out
+                }
+                for t in texts {
+                    textsIndexed += 1
+                    for h in EvalIndex.grams(TextNorm.normalize(t), n: n) where grams[h] == nil { grams[h] = idx }
+                }
+            }
+        }
+    }
+
+    /// Hashes of all n-word windows (texts shorter than n words have none).
+    static func grams(_ norm: [UInt8], n: Int) -> [UInt64] {
+        let ws = TextNorm.words(norm)
+        guard ws.count >= n else { return [] }
+        return TextNorm.ngramHashes(norm, n: n)
+    }
+
+    public func feature(_ p: Pair) -> DecontamFeature {
+        for (field, ms) in [("prompt", p.prompt), ("chosen", p.chosen), ("rejected", p.rejected)] {
+            let norm = TextNorm.normalize(TextNorm.text(ms))
+            let ws = TextNorm.words(norm)
+            guard ws.count >= n else { continue }
+            let hs = TextNorm.ngramHashes(norm, n: n)
+            for (k, h) in hs.enumerated() {
+                if let e = grams[h] {
+                    let gram = ws[k..<(k + n)].map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+                    return DecontamFeature(match: (e, field, gram))
+                }
+            }
+        }
+        return DecontamFeature(match: nil)
+    }
+}

@@ -1,0 +1,128 @@
+// Reads normalized pair files twice: a parallel first pass that turns each pair into compact
+// features, and a sequential second pass that copies each record's original line to where the
+// command's decision sends it. Inputs from stdin are spooled to a temporary file first.
+import Foundation
+import PrefFormats
+import PrefIO
+
+public struct RecordInfo: Sendable {
+    public var input: Int
+    public var line: Int
+}
+
+public final class PairSource {
+    public let inputs: [InputFile]
+    var paths: [String]
+    var spooled: [String] = []
+    public let threads: Int
+    public private(set) var reports: [InputReport]
+
+    public init(_ inputs: [InputFile], threads: Int) throws {
+        self.inputs = inputs
+        self.threads = max(1, threads)
+        paths = inputs.map(\.path)
+        reports = inputs.map { InputReport(path: $0.path) }
+        for (i, p) in paths.enumerated() where p == "-" {
+            let tmp = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/prefkit-stdin-\(getpid())-\(i).jsonl"
+            let (src, _) = try Sources.decoding(FileSource(path: "-"))
+            let f = try EncodedFile(path: tmp, compression: .none, level: 0)
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try src.read(into: $0) }
+                if n == 0 { break }
+                try f.write(Array(chunk[0..<n]))
+            }
+            try f.commit()
+            paths[i] = tmp
+            spooled.append(tmp)
+        }
+    }
+
+    deinit { for s in spooled { unlink(s) } }
+
+    /// Each record of every input, in order: a parsed pair (or the reason it is rejected).
+    public enum Item {
+        case pair(Pair)
+        case rejected(reason: String, message: String)
+    }
+
+    func batches(_ body: (Int, RecordBatch) throws -> Void) throws {
+        for (idx, p) in paths.enumerated() {
+            let raw: FileSource, src: ByteSource, comp: Compression
+            do {
+                raw = try FileSource(path: p)
+                (src, comp) = try Sources.decoding(raw)
+            } catch {
+                let b = RecordBatch()
+                b.failures.append(RecordFailure(line: 0, offset: 0, reason: "unreadable_input", message: "\(error)", raw: []))
+                try body(idx, b)
+                continue
+            }
+            reports[idx].compression = comp.rawValue
+            reports[idx].format = "pairs"
+            let reader = RecordReader(src)
+            reports[idx].layout = reader.mode.rawValue
+            while let b = reader.nextBatch() { try body(idx, b) }
+            reports[idx].bytes = raw.fileOffset
+        }
+    }
+
+    /// Pass 1: `feature` runs on worker threads for every record, in parallel; results come back in
+    /// record order. Rejected records get `feature(.rejected)` too, so indices line up with pass 2.
+    public func scan<F>(_ feature: @escaping @Sendable (Item) -> F) throws -> [F] {
+        var out: [F] = []
+        var group: [(Int, RecordBatch)] = []
+        func run() {
+            var results = [[F]](repeating: [], count: group.count)
+            let g = group
+            results.withUnsafeMutableBufferPointer { res in
+                let r = res
+                DispatchQueue.concurrentPerform(iterations: g.count) { k in
+                    r[k] = PairSource.items(g[k].1).map(feature)
+                }
+            }
+            for r in results { out += r }
+            group.removeAll()
+        }
+        try batches { idx, b in
+            group.append((idx, b))
+            if group.count >= threads * 2 { run() }
+        }
+        if !group.isEmpty { run() }
+        return out
+    }
+
+    static func items(_ b: RecordBatch) -> [Item] {
+        var out: [Item] = []
+        out.reserveCapacity(b.count + b.failures.count)
+        for f in b.failures { out.append(.rejected(reason: f.reason, message: f.message)) }
+        var scanner = JSONScanner()
+        for i in 0..<b.count {
+            out.append(b.withRecord(i) { buf -> Item in
+                if let bad = UTF8Check.firstInvalid(buf) { return .rejected(reason: "invalid_utf8", message: "invalid UTF-8 at byte \(bad) of the record") }
+                guard let doc = try? scanner.parse(buf) else { return .rejected(reason: "malformed_json", message: "malformed JSON") }
+                do {
+                    let p = try Pair.parse(doc.root)
+                    if let (reason, message) = p.validate() { return .rejected(reason: reason, message: message) }
+                    return .pair(p)
+                } catch let e as FormatError {
+                    return .rejected(reason: e.reason, message: e.message)
+                } catch { return .rejected(reason: "not_a_pair", message: "\(error)") }
+            })
+        }
+        return out
+    }
+
+    /// Pass 2: calls `body` with each record's index, its raw line (no newline) and where it came from.
+    public func copy(_ body: (Int, [UInt8], RecordInfo) throws -> Void) throws {
+        var index = 0
+        try batches { idx, b in
+            for f in b.failures {
+                try body(index, f.raw, RecordInfo(input: idx, line: f.line)); index += 1
+            }
+            for i in 0..<b.count {
+                try body(index, b.withRecord(i) { Array($0) }, RecordInfo(input: idx, line: b.lines[i])); index += 1
+            }
+        }
+    }
+}

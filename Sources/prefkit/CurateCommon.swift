@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import PrefCurate
+import PrefFormats
+import PrefIO
+
+/// Options every curation command shares: normalized pair inputs, outputs and accounting files.
+struct CurateIO: ParsableArguments {
+    @Argument(help: "Normalized pair files (prefkit convert output), directories, globs, or '-' for stdin.")
+    var inputs: [String]
+
+    @Option(name: .long, help: "Write removed records, each with its \"removed_reason\", to this file.")
+    var removed: String?
+
+    @Option(name: .long, help: "Where malformed records go (default: beside the output).")
+    var rejects: String?
+
+    @Option(name: .long, help: "Write the machine-readable run summary to this JSON file.")
+    var summaryJson: String?
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "zstd level for .zst outputs.")
+    var zstdLevel: Int = 3
+
+    @Flag(name: [.short, .long], help: "No summary on stderr.")
+    var quiet = false
+
+    func source() throws -> PairSource {
+        let expanded: [ExpandedInput]
+        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+        TempFiles.installSignalCleanup()
+        return try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
+                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Writes the decisions to the outputs, publishes everything, prints and saves the summary.
+    func finish(command: String, source: PairSource, outputs: [String], decide: (Int) -> Decision,
+                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = []) throws {
+        let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
+        let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
+        let rejectsPath = rejects ?? rejectsDefault
+        var rejectsOut: EncodedFile?
+        let writer = CurationWriter()
+        var shown = 0
+        writer.onReject = { e in
+            shown += 1
+            if !quiet && shown <= 10 {
+                FileHandle.standardError.write("prefkit: rejected \(e.file):\(e.line): \(e.reason): \(e.message)\n".data(using: .utf8)!)
+            }
+        }
+        do {
+            try writer.write(source, decide: decide, outputs: sinks, removed: removedOut) { e in
+                // The rejects file is created only when something is rejected.
+                guard let p = rejectsPath else { return }
+                if rejectsOut == nil { rejectsOut = try EncodedFile(path: p, compression: OutputCompression.forPath(p), level: zstdLevel) }
+                try rejectsOut!.write(e.json())
+            }
+        } catch {
+            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut?.abort()
+            throw error
+        }
+        for s in sinks { try s.commit() }
+        try removedOut?.commit()
+        try rejectsOut?.commit()
+        let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
+                                 rejectsPath: rejectsOut == nil ? nil : rejectsPath, seconds: Date().timeIntervalSince(started), extra: extra)
+        if let p = summaryJson { try summary.writeJSON(to: p) }
+        if !quiet { summary.printScreen() }
+        if writer.total.rejectedTotal > 0 { throw ExitCode(1) }
+    }
+}
+
+func defaultRejects(_ output: String) -> String? { ConvertRun.defaultRejects(output: output, sharded: false) }

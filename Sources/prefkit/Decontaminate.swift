@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import PrefCurate
+import PrefFormats
+import PrefIO
+
+struct Decontaminate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove pairs that share a word n-gram with any prompt or response of evaluation sets.",
+        discussion: "Text is normalized (NFC, lower case, punctuation dropped) before taking n-word windows; texts shorter than n words have none. Removed records name the eval set, the field and the n-gram."
+    )
+
+    @OptionGroup var io: CurateIO
+    @Option(name: [.short, .long], help: "Output file.") var output: String
+    @Option(name: .long, parsing: .upToNextOption, help: "Evaluation sets: normalized pair files, or any JSON Lines (every string value is used).") var against: [String]
+    @Option(name: .long, help: "n-gram size in words.") var ngram: Int = 13
+
+    func run() throws {
+        let started = Date()
+        guard !against.isEmpty else { throw ValidationError("--against needs at least one evaluation file") }
+        guard ngram >= 1 else { throw ValidationError("--ngram must be positive") }
+        let index = EvalIndex(n: ngram)
+        for e in try InputExpander.expand(against) { try index.add(path: e.path, name: e.display) }
+        let source = try io.source()
+        let scanned = try source.scanPairs { index.feature($0) }
+        var matched: [String: Int] = [:]
+        let decisions: [Decision] = scanned.map { s in
+            switch s {
+            case .rejected(let r, let m): return .reject(reason: r, message: m)
+            case .pair(let f):
+                guard let m = f.match else { return .keep(output: 0) }
+                let name = index.names[m.eval]
+                matched[name, default: 0] += 1
+                return .remove(reason: "contaminated", extra: [("eval_set", .string(name)), ("field", .string(m.field)), ("ngram", .string(m.gram))])
+            }
+        }
+        try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { decisions[$0] }, started: started,
+                      rejectsDefault: defaultRejects(output),
+                      extra: [("eval_ngrams", .int(Int64(index.count))),
+                              ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))])
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import PrefCurate
+import PrefFormats
+import PrefIO
+
+struct DedupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dedup",
+        abstract: "Remove exact and near-duplicate pairs, and pairs with conflicting labels.",
+        discussion: """
+        Exact: same normalized prompt, chosen and rejected (NFC, lower case, punctuation dropped, white space \
+        collapsed). Near: prompts whose MinHash (word n-grams) estimates Jaccard >= --threshold, found by LSH and \
+        verified, AND responses that match the same way (a smaller MinHash over both responses): pairs sharing a \
+        prompt with different responses are not duplicates. Same prompt and responses with opposite labels is a \
+        conflict: both are removed unless --keep-conflicts.
+        """
+    )
+
+    @OptionGroup var io: CurateIO
+    @Option(name: [.short, .long], help: "Output file.") var output: String
+    @Option(name: .long, help: "Word n-gram size for MinHash.") var ngram: Int = 5
+    @Option(name: .long, help: "MinHash permutations for prompts.") var numPerm: Int = 128
+    @Option(name: .long, help: "Jaccard threshold for near duplicates.") var threshold: Double = 0.8
+    @Option(name: .long, help: "LSH bands (with --rows; default: chosen for the threshold as datasketch does).") var bands: Int?
+    @Option(name: .long, help: "LSH rows per band.") var rows: Int?
+    @Option(name: .long, help: "MinHash permutations for the response check.") var responsePerm: Int = 32
+    @Flag(name: .long, help: "Exact duplicates and conflicts only.") var exactOnly = false
+    @Option(name: .long, help: "Which member of a cluster survives: first, largest-margin, longest, source-priority (ties by id).") var keep: String = "first"
+    @Option(name: .long, help: "Corpus order for --keep source-priority, e.g. hh,shp,ultrafeedback.") var sourcePriority: String?
+    @Flag(name: .long, help: "Keep pairs with conflicting labels instead of removing both sides.") var keepConflicts = false
+    @Option(name: .long, help: "Write each cluster (kept id, members, similarities) to this JSON Lines file.") var clusters: String?
+    @Option(name: .long, help: "Seed of the MinHash permutations.") var seed: UInt64 = 1
+
+    func run() throws {
+        let started = Date()
+        guard let k = DedupOptions.Keep(rawValue: keep) else { throw ValidationError("--keep must be first, largest-margin, longest or source-priority") }
+        guard (bands == nil) == (rows == nil) else { throw ValidationError("--bands and --rows go together") }
+        if let b = bands, let r = rows, b * r > numPerm { throw ValidationError("--bands x --rows must not exceed --num-perm") }
+        guard threshold > 0 && threshold <= 1 else { throw ValidationError("--threshold must be in (0, 1]") }
+        var o = DedupOptions()
+        o.ngram = ngram; o.numPerm = numPerm; o.threshold = threshold; o.bands = bands; o.rows = rows
+        o.responsePerm = responsePerm; o.near = !exactOnly; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed
+        o.sourcePriority = sourcePriority?.split(separator: ",").map(String.init) ?? []
+        let source = try io.source()
+        let ph = MinHasher(numPerm: numPerm, seed: seed), rh = MinHasher(numPerm: responsePerm, seed: seed &+ 17)
+        let opts = o
+        let scanned = try source.scanPairs { Dedup.feature($0, opts, ph, rh) }
+        let result = Dedup.run(scanned, o, threads: source.threads)
+        if let path = clusters {
+            let f = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: io.zstdLevel)
+            for c in result.clusters {
+                var b = ByteBuffer()
+                b.appendJSONValue(.object([
+                    ("kept", .string(result.ids[c.kept])),
+                    ("members", .array(c.members.map { m in
+                        .object([("id", .string(result.ids[m.index])), ("exact", .bool(m.exact)),
+                                 ("prompt_similarity", .double(m.promptSim)), ("response_similarity", .double(m.responseSim))])
+                    })),
+                ]))
+                b.append(0x0A)
+                try f.write(b.bytes)
+            }
+            try f.commit()
+        }
+        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decisions[$0] }, started: started,
+                      rejectsDefault: defaultRejects(output),
+                      extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
+                              ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),
+                                               ("candidate_pairs", .int(Int64(result.candidatePairs)))]))])
+    }
+}

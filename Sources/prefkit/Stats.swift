@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import PrefCurate
+import PrefFormats
+import PrefIO
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Describe a pair dataset: counts, lengths, turns, scores, margins, ties, duplicates and length bias."
+    )
+
+    @Argument(help: "Normalized pair files, directories, globs, or '-'.") var inputs: [String]
+    @Option(name: .long, help: "Write the statistics as JSON.") var json: String?
+    @Option(name: .long, help: "Write a self-contained HTML report with SVG histograms.") var html: String?
+    @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        let expanded: [ExpandedInput]
+        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+        let source = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
+                                    threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let scanned = try source.scanPairs { Stats.feature($0) }
+        let st = Stats.compute(scanned)
+        if let p = json {
+            let f = try EncodedFile(path: p, compression: .none, level: 0)
+            try f.write(Array((st.json.serialized() + "\n").utf8)); try f.commit()
+        }
+        if let p = html {
+            let f = try EncodedFile(path: p, compression: .none, level: 0)
+            try f.write(Array(Stats.html(st, title: "Preference data: " + expanded.map(\.display).joined(separator: ", ")).utf8)); try f.commit()
+        }
+        print(StatsCommand.screen(st.json))
+    }
+
+    static func screen(_ j: JSONValue) -> String {
+        func pct(_ v: JSONValue?) -> String { v?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+        func p50(_ k: String) -> String {
+            guard let o = j[k] else { return "n/a" }
+            return "p50 \(o["p50"]?.doubleValue.map { String(Int($0)) } ?? "-"), p95 \(o["p95"]?.doubleValue.map { String(Int($0)) } ?? "-")"
+        }
+        var s = "pairs: \(j["pairs"]?.intValue ?? 0)  (rejected records: \(j["rejected_records"]?.intValue ?? 0))\n"
+        if case .object(let o)? = j["per_source"] { s += "per source: " + o.map { "\($0.0) \($0.1.intValue ?? 0)" }.joined(separator: ", ") + "\n" }
+        s += "prompt chars: \(p50("prompt_chars")); chosen chars: \(p50("chosen_chars")); rejected chars: \(p50("rejected_chars")); turns: \(p50("turns"))\n"
+        s += "scored pairs: \(j["scored_pairs"]?.intValue ?? 0); tie rate \(pct(j["tie_rate"])); identical \(pct(j["identical_rate"])); exact duplicates \(pct(j["duplicate_rate"]))\n"
+        s += "length bias: chosen longer in \(pct(j["length_bias"]?["chosen_longer"])), rejected longer in \(pct(j["length_bias"]?["rejected_longer"]))"
+        return s
+    }
+}

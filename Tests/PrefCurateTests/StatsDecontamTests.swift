@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+@testable import PrefCurate
+@testable import PrefFormats
+@testable import PrefIO
+
+final class StatsDecontamTests: XCTestCase {
+    func testStatsCountsRatesAndLengthBias() throws {
+        let lines = [
+            pairLine(id: "1", prompt: "p one", chosen: "long chosen reply", rejected: "short", sc: 3, sr: 1, source: "shp:a:1"),
+            pairLine(id: "2", prompt: "p two", chosen: "longer chosen", rejected: "no", sc: 2, sr: 2, source: "shp:a:2"),
+            pairLine(id: "3", prompt: "p three", chosen: "a", rejected: "much longer rejected", source: "hh:b:3"),
+            pairLine(id: "4", prompt: "p three", chosen: "a", rejected: "much longer rejected", source: "hh:b:4"),
+            pairLine(id: "5", prompt: "p five", chosen: "same", rejected: "same", source: "hh:b:5"),
+        ]
+        let src = try source([writeLines(lines)])
+        let st = Stats.compute(try src.scanPairs { Stats.feature($0) })
+        let j = st.json
+        XCTAssertEqual(j["pairs"], .int(5))
+        XCTAssertEqual(j["per_source"], .object([("hh", .int(3)), ("shp", .int(2))]))
+        XCTAssertEqual(j["tie_rate"], .double(0.5))
+        XCTAssertEqual(j["identical_rate"], .double(0.2))
+        XCTAssertEqual(j["duplicate_rate"], .double(0.2))
+        XCTAssertEqual(j["length_bias"]?["chosen_longer"], .double(0.4))
+        XCTAssertEqual(j["length_bias"]?["rejected_longer"], .double(0.4))
+        XCTAssertEqual(j["margin"]?["max"], .double(2))
+        let html = Stats.html(st, title: "t")
+        XCTAssertTrue(html.hasPrefix("<!doctype html>"))
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 5)
+        XCTAssertFalse(html.contains("http"), "self-contained: no external resources")
+    }
+
+    func testDecontaminationFindsSharedThirteenGrams() throws {
+        let evalText = "the capital of france is paris and it has been the capital for a very long time indeed"
+        let evalFile = writeLines([pairLine(id: "e", prompt: evalText, chosen: "yes", rejected: "no")], name: "eval.jsonl")
+        let lines = [
+            pairLine(id: "leak", prompt: "Quiz: The capital of France is Paris, and it has been the capital for a very long time indeed!", chosen: "ok", rejected: "no"),
+            pairLine(id: "short", prompt: "the capital of france is paris", chosen: "ok", rejected: "no"),
+            pairLine(id: "clean", prompt: "what is the capital of spain and why has it been the capital for so long", chosen: "Madrid", rejected: "no"),
+            pairLine(id: "inreply", prompt: "tell me", chosen: "Well: the capital of france is paris and it has been the capital for a very long time", rejected: "no"),
+        ]
+        let idx = EvalIndex(n: 13)
+        try idx.add(path: evalFile, name: "eval.jsonl")
+        let src = try source([writeLines(lines)])
+        let scanned = try src.scanPairs { idx.feature($0) }
+        let o = try apply(src) { i in
+            if case .pair(let f) = scanned[i], f.match != nil { return .remove(reason: "contaminated", extra: []) }
+            return .keep(output: 0)
+        }
+        XCTAssertEqual(o.removed, ["leak": "contaminated", "inreply": "contaminated"])
+        XCTAssertEqual(o.kept[0], ["short", "clean"], "texts shorter than 13 words have no 13-grams")
+        if case .pair(let f) = scanned[0] {
+            XCTAssertEqual(f.match?.field, "prompt")
+            XCTAssertEqual(f.match?.gram, "the capital of france is paris and it has been the capital for")
+        }
+    }
+
+    func testNormalization() {
+        XCTAssertEqual(String(decoding: TextNorm.normalize(Array("  Héllo,   WORLD!\n  ça va? ".utf8)), as: UTF8.self), "héllo world ça va")
+        // NFC: a decomposed é equals the composed one.
+        XCTAssertEqual(TextNorm.normalize(Array("e\u{301}té".utf8)), TextNorm.normalize(Array("\u{e9}té".utf8)))
+        XCTAssertEqual(String(decoding: TextNorm.normalize(Array("It's a co-op.".utf8)), as: UTF8.self), "its a coop")
+        XCTAssertEqual(String(decoding: TextNorm.normalize(Array("Its a coop".utf8)), as: UTF8.self), "its a coop")
+    }
+}
