@@ -30,9 +30,10 @@ let package = Package(
             dependencies: ["PrefIO"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "PrefCurate",
-            dependencies: ["PrefIO", "PrefFormats"],
+            dependencies: ["PrefIO", "PrefFormats", "CMinHash"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

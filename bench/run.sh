@@ -69,3 +69,19 @@ if "$PY" -c "import lxml, orjson" 2>/dev/null; then
   printf "%-44s %7.2f s  %7.1f MB/s  peak RSS %5d MB\n" "python lxml iterparse (in memory)" "$TP" "$(echo "$PB / $TP / 1000000" | bc -l)" "$((RSSP / 1024))"
   echo "prefkit (64M budget) speed-up over lxml: $(echo "scale=2; $TP / $T" | bc -l)x;  pairs: prefkit $(wc -l < $OUT/se_prefkit_64M.jsonl), python $(wc -l < $OUT/se_python.jsonl)"
 fi
+
+# --- dedup: exact + near (MinHash LSH, 128 permutations, threshold 0.8, word 5-grams) on 1M pairs ---
+N=${BENCH_PAIRS:-1000000}
+PAIRS=$OUT/pairs_$N.jsonl
+[ -f "$PAIRS" ] || { echo "generating $N pairs ..."; python3 bench/gen_pairs.py -n "$N" -o "$PAIRS"; }
+echo
+echo "input: $PAIRS  $(stat -c %s "$PAIRS") bytes, $N pairs"
+/usr/bin/time -f "%e %M" -o $OUT/time.txt $BIN dedup "$PAIRS" -o $OUT/dedup_out.jsonl --summary-json $OUT/dedup_summary.json -q || true
+read TD RSSD < $OUT/time.txt
+printf "%-44s %7.2f s  peak RSS %5d MB  %s\n" "prefkit dedup (2 threads)" "$TD" "$((RSSD / 1024))" "$(python3 -c "import json;s=json.load(open('$OUT/dedup_summary.json'));print('removed', s['removed'])")"
+if "$PY" -c "import datasketch, orjson" 2>/dev/null; then
+  /usr/bin/time -f "%e %M" -o $OUT/time.txt "$PY" bench/dedup_datasketch.py "$PAIRS" 2> $OUT/ds.txt || true
+  read TDS RSSDS < $OUT/time.txt
+  printf "%-44s %7.2f s  peak RSS %5d MB  %s\n" "python datasketch MinHashLSH" "$TDS" "$((RSSDS / 1024))" "$(head -1 $OUT/ds.txt)"
+  echo "prefkit dedup speed-up over datasketch: $(echo "scale=1; $TDS / $TD" | bc -l)x"
+fi

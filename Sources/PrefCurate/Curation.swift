@@ -38,7 +38,7 @@ public final class CurationWriter {
                 t.removed[reason] = 1
                 if let r = removed {
                     // The original record with "removed_reason" (and details) added as last keys.
-                    var line = raw
+                    var line = Array(raw)
                     while let l = line.last, l == 0x20 || l == 0x0D { line.removeLast() }
                     if line.last == UInt8(ascii: "}") { line.removeLast() }
                     var b = ByteBuffer()
@@ -49,7 +49,7 @@ public final class CurationWriter {
                 }
             case .reject(let reason, let message):
                 t.rejected[reason] = 1
-                let e = RejectEntry(file: source.inputs[info.input].display, line: info.line, offset: 0, reason: reason, message: message, raw: raw)
+                let e = RejectEntry(file: source.inputs[info.input].display, line: info.line, offset: 0, reason: reason, message: message, raw: Array(raw))
                 onReject?(e)
                 try rejects?(e)
             }

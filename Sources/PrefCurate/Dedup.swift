@@ -66,12 +66,19 @@ public enum Dedup {
         for (i, s) in scanned.enumerated() { if case .rejected(let r, let m) = s { decisions[i] = .reject(reason: r, message: m) } }
 
         // Conflicts: same prompt and responses, opposite labels. Both sides are dropped (by default).
-        var orientations: [Hash128: Set<Hash128>] = [:]
-        for f in feats.compactMap({ $0 }) { orientations[f.conflict, default: []].insert(f.exact) }
+        // Per conflict key: the first orientation seen, and whether another one exists.
+        var orientation: [Hash128: (first: Hash128, mixed: Bool)] = [:]
+        orientation.reserveCapacity(n)
+        for i in 0..<n {
+            guard let f = feats[i] else { continue }
+            if let o = orientation[f.conflict] {
+                if !o.mixed && o.first != f.exact { orientation[f.conflict] = (o.first, true) }
+            } else { orientation[f.conflict] = (f.exact, false) }
+        }
         var conflicts = 0
         if o.dropConflicts {
             for i in 0..<n {
-                guard let f = feats[i], orientations[f.conflict]!.count > 1 else { continue }
+                guard let f = feats[i], orientation[f.conflict]!.mixed else { continue }
                 decisions[i] = .remove(reason: "conflict", extra: [])
                 feats[i] = nil
                 conflicts += 1
@@ -80,6 +87,7 @@ public enum Dedup {
 
         var uf = UnionFind(n)
         var firstOf: [Hash128: Int] = [:]
+        firstOf.reserveCapacity(n)
         for i in 0..<n {
             guard let f = feats[i] else { continue }
             if let j = firstOf[f.exact] { uf.union(j, i) } else { firstOf[f.exact] = i }
@@ -106,9 +114,12 @@ public enum Dedup {
             }
         }
 
-        // Clusters and survivors.
+        // Clusters and survivors (only roots with more than one member are gathered).
+        var size = [Int32](repeating: 0, count: n)
+        var rootOf = [Int32](repeating: -1, count: n)
+        for i in 0..<n where feats[i] != nil { let r = uf.find(i); rootOf[i] = Int32(r); size[r] += 1 }
         var members: [Int: [Int]] = [:]
-        for i in 0..<n where feats[i] != nil { members[uf.find(i), default: []].append(i) }
+        for i in 0..<n where rootOf[i] >= 0 && size[Int(rootOf[i])] > 1 { members[Int(rootOf[i]), default: []].append(i) }
         var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])] = []
         let priority = Dictionary(uniqueKeysWithValues: o.sourcePriority.enumerated().map { ($1, $0) })
         for root in members.keys.sorted() {

@@ -1,9 +1,11 @@
+import CMinHash
 // MinHash signatures over hashed word n-grams, banded LSH with datasketch's choice of bands and
 // rows for a Jaccard threshold, and union-find for clusters.
 
 public struct MinHasher: Sendable {
     public let numPerm: Int
-    let a: [UInt64]
+    let aLo: [UInt32]
+    let aHi: [UInt32]
     let b: [UInt64]
 
     public init(numPerm: Int, seed: UInt64 = 1) {
@@ -16,21 +18,25 @@ public struct MinHasher: Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        a = (0..<numPerm).map { _ in next() | 1 }
+        let a = (0..<numPerm).map { _ in next() | 1 }
+        aLo = a.map { UInt32(truncatingIfNeeded: $0) }
+        aHi = a.map { UInt32(truncatingIfNeeded: $0 >> 32) }
         b = (0..<numPerm).map { _ in next() }
     }
 
-    /// Signature: per permutation, the minimum of the high 32 bits of (a * h + b) (multiply-shift hashing).
+    /// Signature: per permutation, the minimum over shingles of the high 32 bits of
+    /// (a * x + b) mod 2^64 with random 64-bit a (odd) and b, x the shingle hash folded to 32 bits
+    /// (Dietzfelbinger's multiply-add-shift, 2-independent).
     public func signature(_ shingles: [UInt64]) -> [UInt32] {
         var sig = [UInt32](repeating: .max, count: numPerm)
         if shingles.isEmpty { return sig }
+        let xs = shingles.map { UInt32(truncatingIfNeeded: $0 ^ ($0 >> 32)) }
         sig.withUnsafeMutableBufferPointer { s in
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    for h in shingles {
-                        for k in 0..<numPerm {
-                            let v = UInt32(truncatingIfNeeded: (ap[k] &* h &+ bp[k]) >> 32)
-                            if v < s[k] { s[k] = v }
+            aLo.withUnsafeBufferPointer { lp in
+                aHi.withUnsafeBufferPointer { hp in
+                    b.withUnsafeBufferPointer { bp in
+                        xs.withUnsafeBufferPointer { xp in
+                            pk_minhash(lp.baseAddress, hp.baseAddress, bp.baseAddress, Int32(numPerm), xp.baseAddress, Int32(xp.count), s.baseAddress)
                         }
                     }
                 }

@@ -67,29 +67,37 @@ public final class PairSource {
         }
     }
 
-    /// Pass 1: `feature` runs on worker threads for every record, in parallel; results come back in
-    /// record order. Rejected records get `feature(.rejected)` too, so indices line up with pass 2.
+    /// Pass 1: `feature` runs on worker threads for every record while a reader thread decodes
+    /// the inputs; results come back in record order. Rejected records get `feature(.rejected)` too,
+    /// so indices line up with pass 2.
     public func scan<F>(_ feature: @escaping @Sendable (Item) -> F) throws -> [F] {
-        var out: [F] = []
-        var group: [(Int, RecordBatch)] = []
-        func run() {
-            var results = [[F]](repeating: [], count: group.count)
-            let g = group
-            results.withUnsafeMutableBufferPointer { res in
-                let r = res
-                DispatchQueue.concurrentPerform(iterations: g.count) { k in
-                    r[k] = PairSource.items(g[k].1).map(feature)
-                }
+        let queue = BoundedQueue<(Int, RecordBatch)>(capacity: 2 * threads + 2)
+        let box = ScanBox<F>()
+        let reader = Thread { [self] in
+            var seq = 0
+            do { try self.batches { _, b in queue.put((seq, b)); seq += 1 } } catch {
+                box.lock.lock(); box.error = error; box.lock.unlock()
             }
-            for r in results { out += r }
-            group.removeAll()
+            queue.close()
         }
-        try batches { idx, b in
-            group.append((idx, b))
-            if group.count >= threads * 2 { run() }
+        reader.stackSize = 8 << 20
+        reader.start()
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while let (seq, b) = queue.take(max: 1).first {
+                let r = PairSource.items(b).map(feature)
+                box.lock.lock(); box.parts[seq] = r; box.lock.unlock()
+            }
         }
-        if !group.isEmpty { run() }
+        if let e = box.error { throw e }
+        var out: [F] = []
+        for k in box.parts.keys.sorted() { out += box.parts[k]! }
         return out
+    }
+
+    final class ScanBox<F>: @unchecked Sendable {
+        var parts: [Int: [F]] = [:]
+        var error: Error?
+        let lock = NSLock()
     }
 
     static func items(_ b: RecordBatch) -> [Item] {
@@ -113,15 +121,19 @@ public final class PairSource {
         return out
     }
 
-    /// Pass 2: calls `body` with each record's index, its raw line (no newline) and where it came from.
-    public func copy(_ body: (Int, [UInt8], RecordInfo) throws -> Void) throws {
+    /// Pass 2: calls `body` with each record's index, its raw line (no newline; valid during the
+    /// call) and where it came from.
+    public func copy(_ body: (Int, UnsafeRawBufferPointer, RecordInfo) throws -> Void) throws {
         var index = 0
         try batches { idx, b in
             for f in b.failures {
-                try body(index, f.raw, RecordInfo(input: idx, line: f.line)); index += 1
+                try f.raw.withUnsafeBytes { try body(index, $0, RecordInfo(input: idx, line: f.line)) }; index += 1
             }
-            for i in 0..<b.count {
-                try body(index, b.withRecord(i) { Array($0) }, RecordInfo(input: idx, line: b.lines[i])); index += 1
+            try b.data.withUnsafeBytes { all in
+                for i in 0..<b.count {
+                    try body(index, UnsafeRawBufferPointer(rebasing: all[b.starts[i]..<b.ends[i]]), RecordInfo(input: idx, line: b.lines[i]))
+                    index += 1
+                }
             }
         }
     }

@@ -102,14 +102,14 @@ final class BatchResult {
 }
 
 /// A bounded blocking queue between the reader thread and the workers.
-final class BoundedQueue<T>: @unchecked Sendable {
+public final class BoundedQueue<T>: @unchecked Sendable {
     private var items: [T] = []
     private var closed = false
     private let cond = NSCondition()
     private let capacity: Int
-    init(capacity: Int) { self.capacity = capacity }
+    public init(capacity: Int) { self.capacity = capacity }
 
-    func put(_ x: T) {
+    public func put(_ x: T) {
         cond.lock()
         while items.count >= capacity && !closed { cond.wait() }
         if !closed { items.append(x) }
@@ -117,7 +117,7 @@ final class BoundedQueue<T>: @unchecked Sendable {
         cond.unlock()
     }
     /// Blocks for one item; nil once closed and drained.
-    func take(max: Int) -> [T] {
+    public func take(max: Int) -> [T] {
         cond.lock()
         while items.isEmpty && !closed { cond.wait() }
         let n = Swift.min(max, items.count)
@@ -127,7 +127,7 @@ final class BoundedQueue<T>: @unchecked Sendable {
         cond.unlock()
         return out
     }
-    func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
+    public func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
 }
 
 /// Results keyed by batch sequence number, handed out strictly in order.

@@ -1,4 +1,7 @@
 // The normalized preference pair (docs/format.md) and its JSON Lines serialization.
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrefIO
 
 public enum Role: UInt8, Sendable {
@@ -15,6 +18,25 @@ public enum Role: UInt8, Sendable {
         case "user", "human", "prompter", "question": self = .user
         case "assistant", "gpt", "bot", "model", "chatbot", "answer": self = .assistant
         default: return nil
+        }
+    }
+}
+
+extension Role {
+    /// The three role names of the normalized format, matched on the raw bytes (no allocation).
+    init?(normalized r: JRef) {
+        guard r.kind == .string, !r.node.flag else {
+            guard let s = r.string, let x = Role(corpusName: s) else { return nil }
+            self = x; return
+        }
+        let p = r.doc.base + Int(r.node.start), n = Int(r.node.end - r.node.start)
+        func eq(_ w: StaticString) -> Bool {
+            n == w.utf8CodeUnitCount && memcmp(p, w.utf8Start, n) == 0
+        }
+        if eq("user") { self = .user } else if eq("assistant") { self = .assistant } else if eq("system") { self = .system }
+        else {
+            guard let s = r.string, let x = Role(corpusName: s) else { return nil }
+            self = x
         }
     }
 }
@@ -86,7 +108,7 @@ public struct Pair: Sendable {
         func msgs(_ key: StaticString) throws -> [Message] {
             guard let a = r[key], a.kind == .array else { throw FormatError("missing_field", "'\(key)' must be a list of messages") }
             return try a.elements.map { e in
-                guard let role = e["role"]?.string, let rr = Role(corpusName: role) else { throw FormatError("bad_message", "message without a known role") }
+                guard let rr = e["role"].flatMap(Role.init(normalized:)) else { throw FormatError("bad_message", "message without a known role") }
                 guard let c = e["content"]?.bytes else { throw FormatError("bad_message", "message without string content") }
                 return Message(rr, c)
             }

@@ -62,6 +62,7 @@ struct CurateIO: ParsableArguments {
             throw error
         }
         for s in sinks { try s.commit() }
+        phase("pass 2 (write)", started)
         try removedOut?.commit()
         try rejectsOut?.commit()
         let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
@@ -73,3 +74,9 @@ struct CurateIO: ParsableArguments {
 }
 
 func defaultRejects(_ output: String) -> String? { ConvertRun.defaultRejects(output: output, sharded: false) }
+
+/// With PREFKIT_TIMING=1, prints how long a phase took (for profiling; not part of any output).
+func phase(_ name: String, _ since: Date) {
+    guard ProcessInfo.processInfo.environment["PREFKIT_TIMING"] == "1" else { return }
+    FileHandle.standardError.write(String(format: "  [timing] %@: %.2f s\n", name, Date().timeIntervalSince(since)).data(using: .utf8)!)
+}

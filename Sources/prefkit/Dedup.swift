@@ -46,7 +46,10 @@ struct DedupCommand: ParsableCommand {
         let ph = MinHasher(numPerm: numPerm, seed: seed), rh = MinHasher(numPerm: responsePerm, seed: seed &+ 17)
         let opts = o
         let scanned = try source.scanPairs { Dedup.feature($0, opts, ph, rh) }
+        phase("pass 1 (parse, normalize, MinHash)", started)
+        let t1 = Date()
         let result = Dedup.run(scanned, o, threads: source.threads)
+        phase("exact, LSH, union-find", t1)
         if let path = clusters {
             let f = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: io.zstdLevel)
             for c in result.clusters {

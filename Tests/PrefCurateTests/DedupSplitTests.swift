@@ -73,6 +73,28 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(try dedup(lines) { $0.near = false; $0.keep = .longest }.0.kept[0], ["a"], "'fresh beans!' is one character longer")
     }
 
+    /// The signature estimates Jaccard similarity without bias: a monotone hash family (every
+    /// permutation picking the same minimum) would pass the other tests but fail this one.
+    func testMinHashEstimatesJaccard() {
+        let h = MinHasher(numPerm: 128)
+        var rng = SeededGenerator(seed: 5)
+        for trueJ in [0.2, 0.5, 0.8] {
+            var errors: [Double] = []
+            for _ in 0..<40 {
+                let shared = Int(200 * trueJ), own = (200 - shared) / 2
+                let common = (0..<shared).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) }
+                let x = common + (0..<own).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) }
+                let y = common + (0..<own).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) }
+                let exact = Double(shared) / Double(shared + 2 * own)
+                errors.append(MinHasher.similarity(h.signature(x)[...], h.signature(y)[...]) - exact)
+            }
+            let bias = errors.reduce(0, +) / Double(errors.count)
+            let rmse = (errors.map { $0 * $0 }.reduce(0, +) / Double(errors.count)).squareRoot()
+            XCTAssertLessThan(abs(bias), 0.03, "bias at J=\(trueJ)")
+            XCTAssertLessThan(rmse, 0.07, "spread at J=\(trueJ) (128 permutations: about 0.04 expected)")
+        }
+    }
+
     func testOptimalLSHParametersMatchDatasketch() {
         // What datasketch's MinHashLSH(threshold, num_perm) chooses (read from datasketch 1.6 here).
         for (t, n, b, r) in [(0.8, 128, 9, 13), (0.5, 128, 25, 5), (0.9, 128, 5, 25), (0.8, 64, 5, 11)] {

@@ -133,6 +133,42 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try run(["convert", path, "--memory-limit", "lots"]).code, 64)
     }
 
+    func testCurationCommandsChainAndAccount() throws {
+        let d = tempDir()
+        let pairs = d + "/pairs.jsonl"
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), fixture("shp.jsonl"), fixture("ultrafeedback.jsonl"), fixture("hh_small.jsonl.gz"), "-o", pairs, "-q"]).code, 0)
+        // filter -> dedup -> decontaminate -> split, each balanced.
+        let f = try run(["filter", pairs, "-o", d + "/f.jsonl", "--empty", "--identical", "--tie", "--summary-json", d + "/f.json", "-q"])
+        XCTAssertEqual(f.code, 0, f.err)
+        let dd = try run(["dedup", d + "/f.jsonl", "-o", d + "/d.jsonl", "--clusters", d + "/clusters.jsonl", "--removed", d + "/dups.jsonl", "--summary-json", d + "/d.json", "-q"])
+        XCTAssertEqual(dd.code, 0, dd.err)
+        let ds = try summary(d + "/d.json")
+        XCTAssertEqual(ds["read"] as? Int, 86)
+        XCTAssertEqual((ds["removed"] as! [String: Int])["exact_duplicate"], 41, "the gzip copy of hh_small duplicates every pair")
+        XCTAssertEqual(ds["written"] as? Int, 45)
+        XCTAssertEqual(try String(contentsOfFile: d + "/clusters.jsonl", encoding: .utf8).split(separator: "\n").count, 41)
+        let removedLine = try String(contentsOfFile: d + "/dups.jsonl", encoding: .utf8).split(separator: "\n").first!
+        XCTAssertTrue(removedLine.contains("\"removed_reason\": \"exact_duplicate\", \"duplicate_of\""), String(removedLine))
+        let dc = try run(["decontaminate", d + "/d.jsonl", "--against", fixture("shp.jsonl"), "-o", d + "/c.jsonl", "--ngram", "5", "--summary-json", d + "/c.json", "-q"])
+        XCTAssertEqual(dc.code, 0, dc.err)
+        XCTAssertEqual((try summary(d + "/c.json")["removed"] as! [String: Int])["contaminated"], 2, "the SHP pairs themselves match the raw SHP file")
+        let sp = try run(["split", d + "/c.jsonl", "-o", d + "/split", "--test", "0.2", "--seed", "1", "--summary-json", d + "/s.json", "-q"])
+        XCTAssertEqual(sp.code, 0, sp.err)
+        let train = try String(contentsOfFile: d + "/split/train.jsonl", encoding: .utf8).split(separator: "\n").count
+        let test = try String(contentsOfFile: d + "/split/test.jsonl", encoding: .utf8).split(separator: "\n").count
+        XCTAssertEqual(train + test, 43)
+        XCTAssertGreaterThan(test, 5)
+        let st = try run(["stats", d + "/c.jsonl", "--json", d + "/stats.json", "--html", d + "/stats.html"])
+        XCTAssertEqual(st.code, 0, st.err)
+        XCTAssertTrue(st.out.contains("pairs: 43"), st.out)
+        XCTAssertTrue(try String(contentsOfFile: d + "/stats.html", encoding: .utf8).contains("<svg"))
+        for cmd in ["filter", "dedup", "decontaminate", "split", "stats"] {
+            let h = try run([cmd, "--help"])
+            XCTAssertEqual(h.code, 0); XCTAssertTrue(h.out.contains("USAGE"), cmd)
+        }
+        XCTAssertEqual(try run(["filter", pairs, "-o", d + "/x.jsonl"]).code, 64, "no filter chosen is a usage error")
+    }
+
     func testUsageErrors() throws {
         XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
         XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
