@@ -33,7 +33,7 @@ final class AccountingTests: XCTestCase {
     func testUnreadableAndUnsupportedInputsAreAccounted() throws {
         let dir = Paths.tempDir()
         let xz = dir + "/x.jsonl.xz"
-        FileManager.default.createFile(atPath: xz, contents: Data([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0, 0]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: xz, contents: Data([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0, 0])))
         let r = try convert([xz, Paths.fixture("trl_standard_explicit.jsonl")])
         XCTAssertEqual(r.converter.total.rejected, ["unsupported_compression": 1])
         XCTAssertEqual(r.pairs.count, 2)

@@ -63,7 +63,7 @@ final class OutputTests: XCTestCase {
         for n in ["b.jsonl", "a.jsonl.zst", "notes.md", ".hidden.jsonl", "sub/c.json.gz"] {
             let p = dir + "/" + n
             try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: p, contents: Data())
+            XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data()))
         }
         let e = try InputExpander.expand([dir])
         let base = InputExpander.basename(dir)
