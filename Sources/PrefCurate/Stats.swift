@@ -166,7 +166,7 @@ public enum Stats {
         figure{margin:0} figcaption{font-weight:600;margin-bottom:6px;color:#39415a} svg{width:100%;height:auto}
         .axis{stroke:#9aa3b8} .tick{font-size:11px;fill:#5b6478} .legend span{margin-right:14px;font-size:13px;color:#39415a}
         .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px} .note{color:#39415a}
-        .empty{color:#8a92a6}
+        .empty{color:#8a92a6} tr.head th{text-align:right;color:#5b6478;font-weight:500}
         </style></head><body><main>
         <h1>\(esc(title))</h1><p class="sub">prefkit stats</p>
         <div class="cards">
@@ -184,7 +184,7 @@ public enum Stats {
         \(histogram("Score margin (chosen − rejected)", [("margin", s["margin"]!, blue)], log: false))
         \(histogram("Scores", [("chosen", s["score_chosen"]!, blue), ("rejected", s["score_rejected"]!, orange)], log: false))
         </div></section>
-        <section><h2>Percentiles</h2><table><tr><th></th><th>min</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>p99</th><th>max</th><th>mean</th></tr>\(rows)</table></section>
+        <section><h2>Percentiles</h2><table><tr class="head"><th></th><th>min</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>p99</th><th>max</th><th>mean</th></tr>\(rows)</table></section>
         <section><h2>Pairs per source</h2><table>\(sources)</table></section>
         </main></body></html>
         """
