@@ -21,25 +21,72 @@ public struct DedupOptions: Sendable {
     public init() {}
 }
 
+/// Signatures and long ids: only near dedup (or ids over 16 bytes) needs them.
+public final class DedupExtra: @unchecked Sendable {
+    let promptSig: [UInt32]
+    let responseSig: [UInt32]
+    let longID: String?
+    init(promptSig: [UInt32], responseSig: [UInt32], longID: String?) {
+        self.promptSig = promptSig; self.responseSig = responseSig; self.longID = longID
+    }
+}
+
+/// What pass 1 keeps of a pair: 64 bytes inline, with no heap allocation for exact dedup.
 public struct DedupFeature: Sendable {
     var exact: Hash128
-    var conflict: Hash128
-    var promptSig: [UInt32]
-    var responseSig: [UInt32]
-    var margin: Double
-    var length: Int
-    var format: String
-    var id: String
+    var conflict: UInt64
+    var idA: UInt64, idB: UInt64      // the id's bytes, big-endian, zero-padded (ids up to 16 bytes)
+    var margin: Float
+    var length: Int32
+    var format: UInt32                // hash of the source corpus name (for --keep source-priority)
+    var idLen: UInt8                  // 255: longer id, kept in extra
+    var extra: DedupExtra?
+
+    var longID: String? { extra?.longID }
+    var promptSig: [UInt32] { extra?.promptSig ?? [] }
+    var responseSig: [UInt32] { extra?.responseSig ?? [] }
+
+    var id: String {
+        if let l = longID { return l }
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: idA.bigEndian) { bytes += $0 }
+        withUnsafeBytes(of: idB.bigEndian) { bytes += $0 }
+        return String(decoding: bytes[..<Int(idLen)], as: UTF8.self)
+    }
+
+    /// Orders like the id strings for ids up to 16 bytes.
+    static func idLess(_ x: DedupFeature, _ y: DedupFeature) -> Bool {
+        if x.longID != nil || y.longID != nil { return x.id < y.id }
+        return (x.idA, x.idB, x.idLen) < (y.idA, y.idB, y.idLen)
+    }
 }
 
 public struct DedupResult {
-    public var decisions: [Decision]
+    /// Per record: 0 kept, 1 exact duplicate, 2 near duplicate, 3 conflict, 4 rejected.
+    public var status: [UInt8]
+    /// The survivor of a duplicate's cluster.
+    public var survivor: [Int32]
+    public var similarity: [Float]
     public var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])]
-    public var ids: [String]
     public var bands: Int
     public var rows: Int
     public var conflicts: Int
     public var candidatePairs: Int
+    let ids: (Int) -> String
+
+    public func id(_ i: Int) -> String { ids(i) }
+
+    /// The decision for record i (rejections come from pass 1's messages).
+    public func decision(_ i: Int, rejected: (Int) -> (String, String)) -> Decision {
+        switch status[i] {
+        case 0: return .keep(output: 0)
+        case 1, 2:
+            return .remove(reason: status[i] == 1 ? "exact_duplicate" : "near_duplicate",
+                           extra: [("duplicate_of", .string(ids(Int(survivor[i])))), ("prompt_similarity", .double(Double(similarity[i])))])
+        case 3: return .remove(reason: "conflict", extra: [])
+        default: let (r, m) = rejected(i); return .reject(reason: r, message: m)
+        }
+    }
 }
 
 public enum Dedup {
@@ -49,64 +96,86 @@ public enum Dedup {
         let nr = TextNorm.normalize(TextNorm.text(p.rejected))
         let exact = Hash128(Measure.hash128([np, nc, nr]))
         let (lo, hi) = nc.lexicographicallyPrecedes(nr) ? (nc, nr) : (nr, nc)
-        let conflict = Hash128(Measure.hash128([np, lo, hi]))
+        let conflict = Measure.hash128([np, lo, hi]).0
         var ps: [UInt32] = [], rs: [UInt32] = []
         if o.near {
             ps = prompt.signature(TextNorm.ngramHashes(np, n: o.ngram))
             rs = response.signature(TextNorm.ngramHashes(nc, n: o.ngram) + TextNorm.ngramHashes(nr, n: o.ngram, seed: 1))
         }
-        return DedupFeature(exact: exact, conflict: conflict, promptSig: ps, responseSig: rs, margin: Measure.margin(p) ?? 0,
-                            length: Measure.chars(p.chosen) + Measure.chars(p.rejected), format: Measure.sourceFormat(p), id: p.id)
+        let idBytes = Array(p.id.utf8)
+        var a: UInt64 = 0, b: UInt64 = 0
+        if idBytes.count <= 16 {
+            for (k, c) in idBytes.enumerated() {
+                if k < 8 { a |= UInt64(c) << (56 - 8 * k) } else { b |= UInt64(c) << (56 - 8 * (k - 8)) }
+            }
+        }
+        let long = idBytes.count > 16 ? p.id : nil
+        return DedupFeature(exact: exact, conflict: conflict, idA: a, idB: b,
+                            margin: Float(Measure.margin(p) ?? 0), length: Int32(Measure.chars(p.chosen) + Measure.chars(p.rejected)),
+                            format: formatKey(Measure.sourceFormat(p)), idLen: idBytes.count <= 16 ? UInt8(idBytes.count) : 255,
+                            extra: (o.near || long != nil) ? DedupExtra(promptSig: ps, responseSig: rs, longID: long) : nil)
     }
+
+    static func formatKey(_ s: String) -> UInt32 { UInt32(truncatingIfNeeded: XXH64.hash(s)) }
 
     public static func run(_ scanned: [Scanned<DedupFeature>], _ o: DedupOptions, threads: Int) -> DedupResult {
         let n = scanned.count
-        var decisions = [Decision](repeating: .keep(output: 0), count: n)
-        var feats: [DedupFeature?] = scanned.map { if case .pair(let f) = $0 { return f }; return nil }
-        for (i, s) in scanned.enumerated() { if case .rejected(let r, let m) = s { decisions[i] = .reject(reason: r, message: m) } }
+        var status = [UInt8](repeating: 0, count: n)
+        var survivor = [Int32](repeating: -1, count: n)
+        var similarity = [Float](repeating: 1, count: n)
+        func feat(_ i: Int) -> DedupFeature? { if case .pair(let f) = scanned[i] { return f }; return nil }
+        for i in 0..<n where feat(i) == nil { status[i] = 4 }
+        var live = (0..<n).filter { status[$0] == 0 }.map { Int32($0) }
 
-        // Conflicts: same prompt and responses, opposite labels. Both sides are dropped (by default).
-        // Per conflict key: the first orientation seen, and whether another one exists.
-        var orientation: [Hash128: (first: Hash128, mixed: Bool)] = [:]
-        orientation.reserveCapacity(n)
-        for i in 0..<n {
-            guard let f = feats[i] else { continue }
-            if let o = orientation[f.conflict] {
-                if !o.mixed && o.first != f.exact { orientation[f.conflict] = (o.first, true) }
-            } else { orientation[f.conflict] = (f.exact, false) }
-        }
+        // Conflicts: same prompt and responses, opposite labels. Found by sorting on the
+        // unordered key; a run with two different exact keys is a conflict. Both sides are dropped.
         var conflicts = 0
         if o.dropConflicts {
-            for i in 0..<n {
-                guard let f = feats[i], orientation[f.conflict]!.mixed else { continue }
-                decisions[i] = .remove(reason: "conflict", extra: [])
-                feats[i] = nil
-                conflicts += 1
+            live.sort { (feat(Int($0))!.conflict, $0) < (feat(Int($1))!.conflict, $1) }
+            var s = 0
+            while s < live.count {
+                var e = s + 1
+                let key = feat(Int(live[s]))!.conflict
+                while e < live.count && feat(Int(live[e]))!.conflict == key { e += 1 }
+                if e - s > 1 {
+                    let first = feat(Int(live[s]))!.exact
+                    if live[s..<e].contains(where: { feat(Int($0))!.exact != first }) {
+                        for k in s..<e { status[Int(live[k])] = 3; conflicts += 1 }
+                    }
+                }
+                s = e
             }
+            live = live.filter { status[Int($0)] == 0 }
         }
 
+        // Exact groups by sorting on the 128-bit key; the first in input order represents the group.
         var uf = UnionFind(n)
-        var firstOf: [Hash128: Int] = [:]
-        firstOf.reserveCapacity(n)
-        for i in 0..<n {
-            guard let f = feats[i] else { continue }
-            if let j = firstOf[f.exact] { uf.union(j, i) } else { firstOf[f.exact] = i }
+        live.sort { let a = feat(Int($0))!.exact, b = feat(Int($1))!.exact; return (a.a, a.b, $0) < (b.a, b.b, $1) }
+        var reps: [Int32] = []
+        var s = 0
+        while s < live.count {
+            var e = s + 1
+            let key = feat(Int(live[s]))!.exact
+            while e < live.count && feat(Int(live[e]))!.exact == key { uf.union(Int(live[s]), Int(live[e])); e += 1 }
+            reps.append(live[s])
+            s = e
         }
+        reps.sort()
+        live = []
+
         var bands = 0, rows = 0, candidates = 0
         if o.near {
             if let b = o.bands, let r = o.rows { bands = b; rows = r } else {
                 (bands, rows) = LSHParams.optimal(threshold: o.threshold, numPerm: o.numPerm)
             }
-            // Only one representative per exact group takes part.
-            let reps = (0..<n).filter { i in feats[i] != nil && firstOf[feats[i]!.exact] == i }
             var flat = [UInt32]()
             flat.reserveCapacity(reps.count * o.numPerm)
-            for i in reps { flat += feats[i]!.promptSig }
+            for i in reps { flat += feat(Int(i))!.promptSig }
             lshCandidates(signatures: flat, numPerm: o.numPerm, count: reps.count, bands: bands, rows: rows, threads: threads) { a, b in
                 candidates += 1
-                let i = reps[a], j = reps[b]
+                let i = Int(reps[a]), j = Int(reps[b])
                 if uf.find(i) == uf.find(j) { return }
-                let fi = feats[i]!, fj = feats[j]!
+                let fi = feat(i)!, fj = feat(j)!
                 if MinHasher.similarity(fi.promptSig[...], fj.promptSig[...]) >= o.threshold &&
                     MinHasher.similarity(fi.responseSig[...], fj.responseSig[...]) >= o.threshold {
                     uf.union(i, j)
@@ -114,37 +183,36 @@ public enum Dedup {
             }
         }
 
-        // Clusters and survivors (only roots with more than one member are gathered).
+        // Clusters (roots with more than one member) and their survivors.
         var size = [Int32](repeating: 0, count: n)
-        var rootOf = [Int32](repeating: -1, count: n)
-        for i in 0..<n where feats[i] != nil { let r = uf.find(i); rootOf[i] = Int32(r); size[r] += 1 }
+        for i in 0..<n where status[i] == 0 { size[uf.find(i)] += 1 }
         var members: [Int: [Int]] = [:]
-        for i in 0..<n where rootOf[i] >= 0 && size[Int(rootOf[i])] > 1 { members[Int(rootOf[i]), default: []].append(i) }
+        for i in 0..<n where status[i] == 0 { let r = uf.find(i); if size[r] > 1 { members[r, default: []].append(i) } }
         var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])] = []
-        let priority = Dictionary(uniqueKeysWithValues: o.sourcePriority.enumerated().map { ($1, $0) })
+        let priority = Dictionary(o.sourcePriority.enumerated().map { (formatKey($1), $0) }, uniquingKeysWith: { a, _ in a })
         for root in members.keys.sorted() {
             let m = members[root]!
-            guard m.count > 1 else { continue }
-            let kept = m.min { a, b in better(feats[a]!, a, feats[b]!, b, o, priority) }!
-            let fk = feats[kept]!
-            var list: [(Int, Bool, Double, Double)] = []
+            let kept = m.min { a, b in better(feat(a)!, a, feat(b)!, b, o, priority) }!
+            let fk = feat(kept)!
+            var list: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)] = []
             for i in m where i != kept {
-                let f = feats[i]!
+                let f = feat(i)!
                 let exact = f.exact == fk.exact
-                let ps = o.near ? MinHasher.similarity(f.promptSig[...], fk.promptSig[...]) : 1
-                let rs = o.near ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
-                decisions[i] = .remove(reason: exact ? "exact_duplicate" : "near_duplicate",
-                                       extra: [("duplicate_of", .string(fk.id)), ("prompt_similarity", .double(ps))])
+                let ps = o.near && !exact ? MinHasher.similarity(f.promptSig[...], fk.promptSig[...]) : 1
+                let rs = o.near && !exact ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
+                status[i] = exact ? 1 : 2
+                survivor[i] = Int32(kept)
+                similarity[i] = Float(ps)
                 list.append((i, exact, ps, rs))
             }
-            clusters.append((kept, list.map { (index: $0.0, exact: $0.1, promptSim: $0.2, responseSim: $0.3) }))
+            clusters.append((kept, list))
         }
-        return DedupResult(decisions: decisions, clusters: clusters, ids: feats.map { $0?.id ?? "" }, bands: bands, rows: rows,
-                           conflicts: conflicts, candidatePairs: candidates)
+        return DedupResult(status: status, survivor: survivor, similarity: similarity, clusters: clusters, bands: bands, rows: rows,
+                           conflicts: conflicts, candidatePairs: candidates, ids: { feat($0)?.id ?? "" })
     }
 
     /// Survivor order: the policy, then id, then position (so the choice never depends on threads).
-    static func better(_ a: DedupFeature, _ ia: Int, _ b: DedupFeature, _ ib: Int, _ o: DedupOptions, _ pr: [String: Int]) -> Bool {
+    static func better(_ a: DedupFeature, _ ia: Int, _ b: DedupFeature, _ ib: Int, _ o: DedupOptions, _ pr: [UInt32: Int]) -> Bool {
         switch o.keep {
         case .first: return ia < ib
         case .largestMargin: if a.margin != b.margin { return a.margin > b.margin }
@@ -153,6 +221,7 @@ public enum Dedup {
             let x = pr[a.format] ?? Int.max, y = pr[b.format] ?? Int.max
             if x != y { return x < y }
         }
-        return a.id != b.id ? a.id < b.id : ia < ib
+        if a.id != b.id { return DedupFeature.idLess(a, b) }
+        return ia < ib
     }
 }

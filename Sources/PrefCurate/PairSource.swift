@@ -89,8 +89,10 @@ public final class PairSource {
             }
         }
         if let e = box.error { throw e }
+        // Assemble in order without holding two copies: exact capacity, each part freed once moved.
         var out: [F] = []
-        for k in box.parts.keys.sorted() { out += box.parts[k]! }
+        out.reserveCapacity(box.parts.values.reduce(0) { $0 + $1.count })
+        for k in box.parts.keys.sorted() { out += box.parts.removeValue(forKey: k)! }
         return out
     }
 

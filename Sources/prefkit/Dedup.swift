@@ -55,9 +55,9 @@ struct DedupCommand: ParsableCommand {
             for c in result.clusters {
                 var b = ByteBuffer()
                 b.appendJSONValue(.object([
-                    ("kept", .string(result.ids[c.kept])),
+                    ("kept", .string(result.id(c.kept))),
                     ("members", .array(c.members.map { m in
-                        .object([("id", .string(result.ids[m.index])), ("exact", .bool(m.exact)),
+                        .object([("id", .string(result.id(m.index))), ("exact", .bool(m.exact)),
                                  ("prompt_similarity", .double(m.promptSim)), ("response_similarity", .double(m.responseSim))])
                     })),
                 ]))
@@ -66,7 +66,11 @@ struct DedupCommand: ParsableCommand {
             }
             try f.commit()
         }
-        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decisions[$0] }, started: started,
+        let rejected: (Int) -> (String, String) = { i in
+            if case .rejected(let r, let m) = scanned[i] { return (r, m) }
+            return ("error", "")
+        }
+        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0, rejected: rejected) }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
                               ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),

@@ -13,7 +13,7 @@ final class DedupSplitTests: XCTestCase {
         let opts = o
         let scanned = try src.scanPairs { Dedup.feature($0, opts, ph, rh) }
         let r = Dedup.run(scanned, o, threads: 2)
-        return (try apply(src) { r.decisions[$0] }, r)
+        return (try apply(src) { i in r.decision(i) { _ in ("malformed_json", "") } }, r)
     }
 
     let base = "How do I make a good cup of coffee at home with a simple drip machine and fresh beans"
