@@ -37,8 +37,9 @@ final class DedupSplitTests: XCTestCase {
             pairLine(id: "a", prompt: long + "tell me a story", chosen: "Once upon a time there was a fox who jumped over a dog every single day.", rejected: "No."),
             pairLine(id: "b", prompt: long + "tell me a story please", chosen: "Once upon a time there was a fox who jumped over a dog every single day.", rejected: "No."),
             pairLine(id: "c", prompt: long + "tell me a story", chosen: "A completely different reply about something else entirely unrelated here.", rejected: "Nope, I refuse to."),
-            // Reordered words: MinHash over word 5-grams sees a different text.
-            pairLine(id: "d", prompt: "story a me tell " + long, chosen: "Once upon a time there was a fox who jumped over a dog every single day.", rejected: "No."),
+            // The same words in reverse order share no word 5-gram: not a near duplicate.
+            pairLine(id: "d", prompt: (long + "tell me a story").split(separator: " ").reversed().joined(separator: " "),
+                     chosen: "Once upon a time there was a fox who jumped over a dog every single day.", rejected: "No."),
         ]
         let (o, r) = try dedup(lines)
         XCTAssertEqual(o.removed["b"], "near_duplicate")
@@ -46,7 +47,8 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(o.kept[0].first, "a")
         XCTAssertEqual(r.bands * r.rows <= 128, true)
         XCTAssertEqual(r.bands, 9); XCTAssertEqual(r.rows, 13)
-        _ = o.removed["d"]   // reordering changes most 5-grams; either outcome is allowed by the estimate
+        XCTAssertNil(o.removed["d"], "reordered words are a different text for word n-grams")
+        XCTAssertEqual(o.kept[0], ["a", "c", "d"])
     }
 
     func testConflictingLabelsAreDroppedBoth() throws {
@@ -134,6 +136,10 @@ final class DedupSplitTests: XCTestCase {
                 if let s = sideOf[g] { XCTAssertEqual(s, side, "group \(g) leaks") } else { sideOf[g] = side }
             }
         }
-        _ = try split(7, stratify: true)
+        // Stratified: each corpus gets its own 10% test share.
+        let st = try split(7, stratify: true)
+        let testIds = st.kept[1].map { Int($0.dropFirst())! }
+        XCTAssertEqual(testIds.filter { $0 % 2 == 0 }.count, 30, "hh: 10% of 300")
+        XCTAssertEqual(testIds.filter { $0 % 2 == 1 }.count, 30, "shp: 10% of 300")
     }
 }
