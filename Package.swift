@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PrefIO", targets: ["PrefIO"]),
         .library(name: "PrefFormats", targets: ["PrefFormats"]),
         .library(name: "PrefCurate", targets: ["PrefCurate"]),
+        .library(name: "PrefTrain", targets: ["PrefTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,10 +37,15 @@ let package = Package(
             dependencies: ["PrefIO", "PrefFormats", "CMinHash"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(
+            name: "PrefTrain",
+            dependencies: ["PrefIO", "PrefFormats", "CBLAS"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "prefkit",
             dependencies: [
-                "PrefIO", "PrefFormats", "PrefCurate",
+                "PrefIO", "PrefFormats", "PrefCurate", "PrefTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +53,7 @@ let package = Package(
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,431 @@
+// GPT-2 with hand-written forward and backward passes over flat buffers (the layout of llm.c's
+// train_gpt2.c): parameters in one allocation, gradients in another, one forward and one backward
+// function per layer. The output of a forward pass is the summed log-probability of each
+// sequence's target tokens where the mask is 1; backward takes d(loss)/d(logp) per sequence.
+import Foundation
+
+public struct GPTConfig: Codable, Equatable, Sendable {
+    public var vocabSize: Int
+    public var maxT: Int
+    public var nLayer: Int
+    public var nHead: Int
+    public var nEmbd: Int
+    public init(vocabSize: Int, maxT: Int, nLayer: Int, nHead: Int, nEmbd: Int) {
+        self.vocabSize = vocabSize; self.maxT = maxT; self.nLayer = nLayer; self.nHead = nHead; self.nEmbd = nEmbd
+    }
+}
+
+/// Names and sizes of the parameter tensors, in storage order.
+public enum ParamTensor: Int, CaseIterable, Sendable {
+    case wte, wpe, ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb
+
+    func size(_ c: GPTConfig) -> Int {
+        let C = c.nEmbd, L = c.nLayer
+        switch self {
+        case .wte: return c.vocabSize * C
+        case .wpe: return c.maxT * C
+        case .ln1w, .ln1b, .ln2w, .ln2b, .attprojb, .fcprojb: return L * C
+        case .qkvw: return L * 3 * C * C
+        case .qkvb: return L * 3 * C
+        case .attprojw: return L * C * C
+        case .fcw, .fcprojw: return L * 4 * C * C
+        case .fcb: return L * 4 * C
+        case .lnfw, .lnfb: return C
+        }
+    }
+
+    /// Weight decay applies to matrices (embeddings and linear weights), not biases or LayerNorm.
+    var decays: Bool {
+        switch self {
+        case .wte, .wpe, .qkvw, .attprojw, .fcw, .fcprojw: return true
+        default: return false
+        }
+    }
+}
+
+public final class GPT<S: GPTScalar>: @unchecked Sendable {
+    public let config: GPTConfig
+    public let params: Buffer<S>
+    public let grads: Buffer<S>
+    public let offsets: [Int]
+    public var threads: Int
+    // Activations, sized for (maxB, maxT).
+    let maxB: Int
+    var acts: [String: Buffer<S>] = [:]
+    var B = 0, T = 0
+    var tokens: [Int32] = []
+    var targets: [Int32] = []
+    var mask: [S] = []
+
+    public init(config: GPTConfig, maxBatch: Int, threads: Int = 1) {
+        self.config = config
+        self.maxB = maxBatch
+        self.threads = max(1, threads)
+        var off: [Int] = [], total = 0
+        for t in ParamTensor.allCases { off.append(total); total += t.size(config) }
+        offsets = off
+        params = Buffer(total)
+        grads = Buffer(total)
+        let C = config.nEmbd, L = config.nLayer, BT = maxBatch * config.maxT, NH = config.nHead, T = config.maxT
+        let sizes: [(String, Int)] = [
+            ("encoded", BT * C), ("ln1", L * BT * C), ("ln1mean", L * BT), ("ln1rstd", L * BT), ("qkv", L * BT * 3 * C),
+            ("atty", L * BT * C), ("att", L * maxBatch * NH * T * T), ("attproj", L * BT * C), ("residual2", L * BT * C),
+            ("ln2", L * BT * C), ("ln2mean", L * BT), ("ln2rstd", L * BT), ("fch", L * BT * 4 * C), ("fchgelu", L * BT * 4 * C),
+            ("fcproj", L * BT * C), ("residual3", L * BT * C), ("lnf", BT * C), ("lnfmean", BT), ("lnfrstd", BT),
+            ("logits", BT * config.vocabSize),
+            // Gradient scratch, reused layer by layer.
+            ("dres", BT * C), ("dres2", BT * C), ("dln", BT * C), ("datty", BT * C), ("dqkv", BT * 3 * C),
+            ("dfch", BT * 4 * C), ("dfchgelu", BT * 4 * C), ("datt", maxBatch * NH * T * T), ("dtmp", BT * C),
+        ]
+        for (n, s) in sizes { acts[n] = Buffer(s) }
+    }
+
+    public var parameterCount: Int { params.count }
+
+    @inline(__always) public func param(_ t: ParamTensor) -> UnsafeMutablePointer<S> { params.p + offsets[t.rawValue] }
+    @inline(__always) public func grad(_ t: ParamTensor) -> UnsafeMutablePointer<S> { grads.p + offsets[t.rawValue] }
+    @inline(__always) func a(_ n: String) -> UnsafeMutablePointer<S> { acts[n]!.p }
+
+    /// GPT-2 initialization: N(0, 0.02) weights, residual projections scaled by 1/sqrt(2 L),
+    /// zero biases, unit LayerNorm gains. Deterministic for a seed.
+    public func initialize(seed: UInt64) {
+        var rng = Normal(seed: seed)
+        params.zero()
+        let residualScale = 1 / Double(2 * config.nLayer).squareRoot()
+        for t in ParamTensor.allCases {
+            let p = param(t), n = t.size(config)
+            switch t {
+            case .ln1w, .ln2w, .lnfw: for i in 0..<n { p[i] = 1 }
+            case .wte, .wpe, .qkvw, .fcw: for i in 0..<n { p[i] = S(rng.next() * 0.02) }
+            case .attprojw, .fcprojw: for i in 0..<n { p[i] = S(rng.next() * 0.02 * residualScale) }
+            default: break
+            }
+        }
+    }
+
+    // MARK: - Forward
+
+    /// Runs the model on B sequences of length T (row-major [B][T]); returns per-sequence summed
+    /// log-probabilities of `targets` where `mask` is 1, and the masked token counts.
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32], mask: [S], B: Int, T: Int) -> (logp: [Double], count: [Int]) {
+        precondition(B <= maxB && T <= config.maxT && tokens.count == B * T && targets.count == B * T && mask.count == B * T)
+        self.B = B; self.T = T
+        self.tokens = tokens; self.targets = targets; self.mask = mask
+        let C = config.nEmbd, L = config.nLayer, BT = B * T, V = config.vocabSize
+        encoderForward()
+        for l in 0..<L {
+            let residual = l == 0 ? a("encoded") : a("residual3") + (l - 1) * BT * C
+            let ln1 = a("ln1") + l * BT * C, qkv = a("qkv") + l * BT * 3 * C, atty = a("atty") + l * BT * C
+            let att = a("att") + l * B * config.nHead * T * T, attproj = a("attproj") + l * BT * C
+            let res2 = a("residual2") + l * BT * C, ln2 = a("ln2") + l * BT * C
+            let fch = a("fch") + l * BT * 4 * C, fchg = a("fchgelu") + l * BT * 4 * C
+            let fcproj = a("fcproj") + l * BT * C, res3 = a("residual3") + l * BT * C
+            layernormForward(ln1, a("ln1mean") + l * BT, a("ln1rstd") + l * BT, residual, param(.ln1w) + l * C, param(.ln1b) + l * C, BT)
+            matmulForward(qkv, ln1, param(.qkvw) + l * 3 * C * C, param(.qkvb) + l * 3 * C, BT, C, 3 * C)
+            attentionForward(atty, att, qkv)
+            matmulForward(attproj, atty, param(.attprojw) + l * C * C, param(.attprojb) + l * C, BT, C, C)
+            residualForward(res2, residual, attproj, BT * C)
+            layernormForward(ln2, a("ln2mean") + l * BT, a("ln2rstd") + l * BT, res2, param(.ln2w) + l * C, param(.ln2b) + l * C, BT)
+            matmulForward(fch, ln2, param(.fcw) + l * 4 * C * C, param(.fcb) + l * 4 * C, BT, C, 4 * C)
+            geluForward(fchg, fch, BT * 4 * C)
+            matmulForward(fcproj, fchg, param(.fcprojw) + l * 4 * C * C, param(.fcprojb) + l * C, BT, 4 * C, C)
+            residualForward(res3, res2, fcproj, BT * C)
+        }
+        let last = a("residual3") + (L - 1) * BT * C
+        layernormForward(a("lnf"), a("lnfmean"), a("lnfrstd"), last, param(.lnfw), param(.lnfb), BT)
+        // Tied LM head: logits = lnf @ wte^T.
+        S.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1, a: a("lnf"), lda: C, b: param(.wte), ldb: C, beta: 0, c: a("logits"), ldc: V)
+        // Log-softmax at each position; keep probabilities for backward.
+        var logp = [Double](repeating: 0, count: B), count = [Int](repeating: 0, count: B)
+        var tokLogp = [Double](repeating: 0, count: BT)
+        let logits = a("logits")
+        let tg = targets, mk = mask
+        tokLogp.withUnsafeMutableBufferPointer { tl in
+            let tlp = tl
+            parallelRows(BT) { r in
+                let row = logits + r * V
+                var mx = row[0]
+                for v in 1..<V where row[v] > mx { mx = row[v] }
+                var sum: S = 0
+                for v in 0..<V { let e = S.exp(row[v] - mx); row[v] = e; sum += e }
+                let inv = 1 / sum
+                for v in 0..<V { row[v] *= inv }
+                if mk[r] != 0 { tlp[r] = Double(S.log(max(row[Int(tg[r])], S.leastNormalMagnitude))) }
+            }
+        }
+        for r in 0..<BT where mask[r] != 0 {
+            logp[r / T] += Double(mask[r]) * tokLogp[r]
+            count[r / T] += 1
+        }
+        return (logp, count)
+    }
+
+    func parallelRows(_ n: Int, _ body: (Int) -> Void) {
+        if threads <= 1 || n < 64 { for r in 0..<n { body(r) }; return }
+        let chunks = threads * 4
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            for r in lo..<hi { body(r) }
+        }
+    }
+
+    func encoderForward() {
+        let C = config.nEmbd
+        let out = a("encoded"), wte = param(.wte), wpe = param(.wpe)
+        for b in 0..<B {
+            for t in 0..<T {
+                let o = out + (b * T + t) * C, e = wte + Int(tokens[b * T + t]) * C, p = wpe + t * C
+                for i in 0..<C { o[i] = e[i] + p[i] }
+            }
+        }
+    }
+
+    func layernormForward(_ out: UnsafeMutablePointer<S>, _ mean: UnsafeMutablePointer<S>, _ rstd: UnsafeMutablePointer<S>,
+                          _ inp: UnsafeMutablePointer<S>, _ w: UnsafeMutablePointer<S>, _ bias: UnsafeMutablePointer<S>, _ rows: Int) {
+        let C = config.nEmbd
+        parallelRows(rows) { r in
+            let x = inp + r * C, o = out + r * C
+            var m: S = 0
+            for i in 0..<C { m += x[i] }
+            m /= S(C)
+            var v: S = 0
+            for i in 0..<C { let d = x[i] - m; v += d * d }
+            v /= S(C)
+            let s = 1 / S.sqrt(v + S(1e-5))
+            for i in 0..<C { o[i] = (x[i] - m) * s * w[i] + bias[i] }
+            mean[r] = m; rstd[r] = s
+        }
+    }
+
+    /// out (rows x OC) = inp (rows x IC) @ W^T (W is OC x IC) + bias.
+    func matmulForward(_ out: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ w: UnsafeMutablePointer<S>,
+                       _ bias: UnsafeMutablePointer<S>, _ rows: Int, _ IC: Int, _ OC: Int) {
+        for r in 0..<rows { (out + r * OC).update(from: bias, count: OC) }
+        S.gemm(transA: false, transB: true, m: rows, n: OC, k: IC, alpha: 1, a: inp, lda: IC, b: w, ldb: IC, beta: 1, c: out, ldc: OC)
+    }
+
+    func attentionForward(_ out: UnsafeMutablePointer<S>, _ att: UnsafeMutablePointer<S>, _ qkv: UnsafeMutablePointer<S>) {
+        let C = config.nEmbd, NH = config.nHead, hs = C / NH, T = self.T, B = self.B
+        let scale = 1 / S.sqrt(S(hs))
+        let work = { (bh: Int) in
+            let b = bh / NH, h = bh % NH
+            for t in 0..<T {
+                let q = qkv + (b * T + t) * 3 * C + h * hs
+                let arow = att + ((b * NH + h) * T + t) * T
+                var mx = -S.greatestFiniteMagnitude
+                for t2 in 0...t {
+                    let k = qkv + (b * T + t2) * 3 * C + C + h * hs
+                    var dot: S = 0
+                    for i in 0..<hs { dot += q[i] * k[i] }
+                    dot *= scale
+                    arow[t2] = dot
+                    if dot > mx { mx = dot }
+                }
+                var sum: S = 0
+                for t2 in 0...t { let e = S.exp(arow[t2] - mx); arow[t2] = e; sum += e }
+                let inv = 1 / sum
+                for t2 in 0..<T { arow[t2] = t2 <= t ? arow[t2] * inv : 0 }
+                let o = out + (b * T + t) * C + h * hs
+                for i in 0..<hs { o[i] = 0 }
+                for t2 in 0...t {
+                    let v = qkv + (b * T + t2) * 3 * C + 2 * C + h * hs
+                    let w = arow[t2]
+                    for i in 0..<hs { o[i] += w * v[i] }
+                }
+            }
+        }
+        if threads > 1 { DispatchQueue.concurrentPerform(iterations: B * NH, execute: work) } else { for bh in 0..<(B * NH) { work(bh) } }
+    }
+
+    func residualForward(_ out: UnsafeMutablePointer<S>, _ x: UnsafeMutablePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+        for i in 0..<n { out[i] = x[i] + y[i] }
+    }
+
+    static var geluScale: S { S(0.7978845608028654) }   // sqrt(2 / pi)
+
+    func geluForward(_ out: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ n: Int) {
+        let k = GPT.geluScale
+        parallelRows(n / 1024 + 1) { c in
+            let lo = c * 1024, hi = min(n, lo + 1024)
+            var i = lo
+            while i < hi {
+                let x = inp[i]
+                out[i] = S(0.5) * x * (1 + S.tanh(k * (x + S(0.044715) * x * x * x)))
+                i += 1
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    public func zeroGrad() { grads.zero() }
+
+    /// Accumulates into `grads` the gradient of a loss whose derivative with respect to each
+    /// sequence's summed log-probability is `dlogp[b]`.
+    public func backward(dlogp: [Double]) {
+        let C = config.nEmbd, L = config.nLayer, BT = B * T, V = config.vocabSize
+        // dlogits = dlogp * mask * (onehot(target) - probs), in place of the probabilities.
+        let logits = a("logits")
+        let tg = targets, mk = mask
+        parallelRows(BT) { r in
+            let row = logits + r * V
+            let g = S(dlogp[r / self.T]) * mk[r]
+            if g == 0 { for v in 0..<V { row[v] = 0 }; return }
+            for v in 0..<V { row[v] = -g * row[v] }
+            row[Int(tg[r])] += g
+        }
+        // LM head (tied): dwte += dlogits^T @ lnf; dlnf = dlogits @ wte.
+        S.gemm(transA: true, transB: false, m: V, n: C, k: BT, alpha: 1, a: logits, lda: V, b: a("lnf"), ldb: C, beta: 1, c: grad(.wte), ldc: C)
+        let dres = a("dres")
+        dres.update(repeating: 0, count: BT * C)
+        let dln = a("dln")
+        S.gemm(transA: false, transB: false, m: BT, n: C, k: V, alpha: 1, a: logits, lda: V, b: param(.wte), ldb: C, beta: 0, c: dln, ldc: C)
+        layernormBackward(dres, grad(.lnfw), grad(.lnfb), dln, a("residual3") + (L - 1) * BT * C, param(.lnfw), a("lnfmean"), a("lnfrstd"), BT)
+
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let residual = l == 0 ? a("encoded") : a("residual3") + (l - 1) * BT * C
+            let ln1 = a("ln1") + l * BT * C, qkv = a("qkv") + l * BT * 3 * C, atty = a("atty") + l * BT * C
+            let att = a("att") + l * B * config.nHead * T * T
+            let res2 = a("residual2") + l * BT * C, ln2 = a("ln2") + l * BT * C
+            let fch = a("fch") + l * BT * 4 * C, fchg = a("fchgelu") + l * BT * 4 * C
+            // dres holds d(residual3[l]). The residual branch passes it to residual2 unchanged.
+            let dres2 = a("dres2")
+            dres2.update(from: dres, count: BT * C)
+            let dfchg = a("dfchgelu"), dfch = a("dfch")
+            dfchg.update(repeating: 0, count: BT * 4 * C)
+            matmulBackward(dfchg, grad(.fcprojw) + l * 4 * C * C, grad(.fcprojb) + l * C, dres, fchg, param(.fcprojw) + l * 4 * C * C, BT, 4 * C, C)
+            geluBackward(dfch, fch, dfchg, BT * 4 * C)
+            dln.update(repeating: 0, count: BT * C)
+            matmulBackward(dln, grad(.fcw) + l * 4 * C * C, grad(.fcb) + l * 4 * C, dfch, ln2, param(.fcw) + l * 4 * C * C, BT, C, 4 * C)
+            layernormBackward(dres2, grad(.ln2w) + l * C, grad(.ln2b) + l * C, dln, res2, param(.ln2w) + l * C, a("ln2mean") + l * BT, a("ln2rstd") + l * BT, BT)
+            // dres2 = d(residual2[l]); it flows to the layer input and into the attention branch.
+            dres.update(from: dres2, count: BT * C)
+            let datty = a("datty"), dqkv = a("dqkv")
+            datty.update(repeating: 0, count: BT * C)
+            matmulBackward(datty, grad(.attprojw) + l * C * C, grad(.attprojb) + l * C, dres2, atty, param(.attprojw) + l * C * C, BT, C, C)
+            dqkv.update(repeating: 0, count: BT * 3 * C)
+            attentionBackward(dqkv, datty, qkv, att)
+            dln.update(repeating: 0, count: BT * C)
+            matmulBackward(dln, grad(.qkvw) + l * 3 * C * C, grad(.qkvb) + l * 3 * C, dqkv, ln1, param(.qkvw) + l * 3 * C * C, BT, C, 3 * C)
+            layernormBackward(dres, grad(.ln1w) + l * C, grad(.ln1b) + l * C, dln, residual, param(.ln1w) + l * C, a("ln1mean") + l * BT, a("ln1rstd") + l * BT, BT)
+        }
+        // Embeddings.
+        let dwte = grad(.wte), dwpe = grad(.wpe)
+        for b in 0..<B {
+            for t in 0..<T {
+                let d = dres + (b * T + t) * C, e = dwte + Int(tokens[b * T + t]) * C, p = dwpe + t * C
+                for i in 0..<C { e[i] += d[i]; p[i] += d[i] }
+            }
+        }
+    }
+
+    /// dinp += dout @ W; dW += dout^T @ inp; dbias += column sums of dout.
+    func matmulBackward(_ dinp: UnsafeMutablePointer<S>, _ dw: UnsafeMutablePointer<S>, _ dbias: UnsafeMutablePointer<S>,
+                        _ dout: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ w: UnsafeMutablePointer<S>,
+                        _ rows: Int, _ IC: Int, _ OC: Int) {
+        S.gemm(transA: false, transB: false, m: rows, n: IC, k: OC, alpha: 1, a: dout, lda: OC, b: w, ldb: IC, beta: 1, c: dinp, ldc: IC)
+        S.gemm(transA: true, transB: false, m: OC, n: IC, k: rows, alpha: 1, a: dout, lda: OC, b: inp, ldb: IC, beta: 1, c: dw, ldc: IC)
+        for r in 0..<rows {
+            let d = dout + r * OC
+            for o in 0..<OC { dbias[o] += d[o] }
+        }
+    }
+
+    func layernormBackward(_ dinp: UnsafeMutablePointer<S>, _ dw: UnsafeMutablePointer<S>, _ db: UnsafeMutablePointer<S>,
+                           _ dout: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ w: UnsafeMutablePointer<S>,
+                           _ mean: UnsafeMutablePointer<S>, _ rstd: UnsafeMutablePointer<S>, _ rows: Int) {
+        let C = config.nEmbd
+        // Parameter gradients are summed over rows serially (a fixed order keeps results reproducible).
+        for r in 0..<rows {
+            let x = inp + r * C, d = dout + r * C
+            let m = mean[r], s = rstd[r]
+            for i in 0..<C { let n = (x[i] - m) * s; dw[i] += n * d[i]; db[i] += d[i] }
+        }
+        parallelRows(rows) { r in
+            let x = inp + r * C, d = dout + r * C, dx = dinp + r * C
+            let m = mean[r], s = rstd[r]
+            var dnMean: S = 0, dnNorm: S = 0
+            for i in 0..<C { let n = (x[i] - m) * s; let dn = w[i] * d[i]; dnMean += dn; dnNorm += dn * n }
+            dnMean /= S(C); dnNorm /= S(C)
+            for i in 0..<C {
+                let n = (x[i] - m) * s
+                dx[i] += (w[i] * d[i] - dnMean - n * dnNorm) * s
+            }
+        }
+    }
+
+    func geluBackward(_ dinp: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ dout: UnsafeMutablePointer<S>, _ n: Int) {
+        let k = GPT.geluScale
+        parallelRows(n / 1024 + 1) { c in
+            let lo = c * 1024, hi = min(n, lo + 1024)
+            var i = lo
+            while i < hi {
+                let x = inp[i]
+                let u = k * (x + S(0.044715) * x * x * x)
+                let th = S.tanh(u)
+                let sech2 = 1 - th * th
+                let grad = S(0.5) * (1 + th) + S(0.5) * x * sech2 * k * (1 + 3 * S(0.044715) * x * x)
+                dinp[i] = grad * dout[i]
+                i += 1
+            }
+        }
+    }
+
+    func attentionBackward(_ dqkv: UnsafeMutablePointer<S>, _ dout: UnsafeMutablePointer<S>, _ qkv: UnsafeMutablePointer<S>, _ att: UnsafeMutablePointer<S>) {
+        let C = config.nEmbd, NH = config.nHead, hs = C / NH, T = self.T, B = self.B
+        let scale = 1 / S.sqrt(S(hs))
+        let datt = a("datt")
+        let work = { (bh: Int) in
+            let b = bh / NH, h = bh % NH
+            let drow = datt + (b * NH + h) * T * T
+            for t in 0..<T {
+                let arow = att + ((b * NH + h) * T + t) * T
+                let dd = drow + t * T
+                let dO = dout + (b * T + t) * C + h * hs
+                // datt and dv.
+                for t2 in 0...t {
+                    let v = qkv + (b * T + t2) * 3 * C + 2 * C + h * hs
+                    let dv = dqkv + (b * T + t2) * 3 * C + 2 * C + h * hs
+                    var s: S = 0
+                    for i in 0..<hs { s += v[i] * dO[i]; dv[i] += arow[t2] * dO[i] }
+                    dd[t2] = s
+                }
+                // Softmax backward, then dq and dk.
+                var dot: S = 0
+                for t2 in 0...t { dot += arow[t2] * dd[t2] }
+                let q = qkv + (b * T + t) * 3 * C + h * hs
+                let dq = dqkv + (b * T + t) * 3 * C + h * hs
+                for t2 in 0...t {
+                    let dpre = arow[t2] * (dd[t2] - dot) * scale
+                    let k = qkv + (b * T + t2) * 3 * C + C + h * hs
+                    let dk = dqkv + (b * T + t2) * 3 * C + C + h * hs
+                    for i in 0..<hs { dq[i] += dpre * k[i]; dk[i] += dpre * q[i] }
+                }
+            }
+        }
+        if threads > 1 { DispatchQueue.concurrentPerform(iterations: B * NH, execute: work) } else { for bh in 0..<(B * NH) { work(bh) } }
+    }
+}
+
+/// Standard normal numbers from a seeded splitmix64 stream (Box-Muller), reproducible everywhere.
+public struct Normal {
+    var state: UInt64
+    var spare: Double?
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func u64() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    public mutating func uniform() -> Double { Double(u64() >> 11) / Double(1 << 53) }
+    public mutating func next() -> Double {
+        if let s = spare { spare = nil; return s }
+        let u1 = max(uniform(), 1e-300), u2 = uniform()
+        let r = (-2 * Foundation.log(u1)).squareRoot()
+        spare = r * Foundation.sin(2 * .pi * u2)
+        return r * Foundation.cos(2 * .pi * u2)
+    }
+}
