@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import PrefCurate
+import PrefFormats
+import PrefIO
+import PrefTrain
+
+/// Model and tokenization options shared by the training commands.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Transformer layers.") var nLayer: Int = 2
+    @Option(name: .long, help: "Attention heads.") var nHead: Int = 4
+    @Option(name: .long, help: "Embedding width.") var nEmbd: Int = 128
+    @Option(name: .long, help: "Tokenizer vocabulary size (including 5 special tokens).") var vocabSize: Int = 4096
+    @Option(name: .long, help: "Maximum tokens per sequence (prompt + response).") var maxLength: Int = 256
+    @Option(name: .long, help: "Maximum prompt tokens (the prompt keeps its end).") var maxPromptLength: Int = 128
+    @Option(name: .long, help: "Sequences per step.") var batchSize: Int = 8
+    @Option(name: .long, help: "Random seed (initialization and data order).") var seed: UInt64 = 0
+    @Option(name: .long, help: "Threads (OpenBLAS and the model's loops; results are reproducible for a given count).") var threads: Int?
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    func validate() throws {
+        guard nEmbd % nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
+        guard maxPromptLength < maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
+        guard vocabSize > 261 else { throw ValidationError("--vocab-size must exceed 261 (256 bytes + 5 special tokens)") }
+    }
+}
+
+func readPairs(_ inputs: [String]) throws -> [Pair] {
+    let expanded: [ExpandedInput]
+    do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+    let src = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) }, threads: ProcessInfo.processInfo.activeProcessorCount)
+    var pairs: [Pair] = []
+    var bad = 0
+    for item in try src.scan({ $0 }) {
+        switch item { case .pair(let p): pairs.append(p); case .rejected: bad += 1 }
+    }
+    if bad > 0 { FileHandle.standardError.write("prefkit: \(bad) malformed records skipped\n".data(using: .utf8)!) }
+    return pairs
+}
+
+struct SFTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sft",
+        abstract: "Train a BPE tokenizer and a small GPT-2 on prompt + chosen (the reference model), saved in the Hugging Face layout."
+    )
+
+    @Argument(help: "Normalized pair files.") var inputs: [String]
+    @Option(name: [.short, .long], help: "Output directory (config.json, model.safetensors, tokenizer files).") var output: String
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "Optimizer steps.") var steps: Int = 200
+    @Option(name: .long, help: "Peak learning rate.") var lr: Double = 1e-3
+    @Option(name: .long, help: "Warmup steps.") var warmup: Int = 20
+    @Option(name: .long, help: "AdamW weight decay (matrices only).") var weightDecay: Double = 0.1
+    @Flag(name: [.short, .long], help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        let started = Date()
+        BLAS.setThreads(model.threadCount)
+        let pairs = try readPairs(inputs)
+        guard !pairs.isEmpty else { throw ValidationError("no pairs in the input") }
+        var texts: [String] = []
+        for p in pairs { texts += (p.prompt + p.chosen + p.rejected).map(\.text) }
+        let tok = BPETokenizer.train(texts: texts, vocabSize: model.vocabSize)
+        let tTok = Date().timeIntervalSince(started)
+        var seqs: [Sequence2] = []
+        for p in pairs {
+            if let s = ChatRender.fit(ChatRender.prompt(p.prompt, tok), ChatRender.response(p.chosen, tok), maxLength: model.maxLength, maxPrompt: model.maxPromptLength) { seqs.append(s) }
+        }
+        guard !seqs.isEmpty else { throw ValidationError("no sequence has response tokens within --max-length") }
+        let config = GPTConfig(vocabSize: tok.vocabSize, maxT: model.maxLength, nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd)
+        let gpt = GPT<Float>(config: config, maxBatch: model.batchSize, threads: model.threadCount)
+        gpt.initialize(seed: model.seed)
+        var s = SFTSettings()
+        s.steps = steps; s.batchSize = model.batchSize; s.seed = model.seed
+        s.optimizer.lr = lr; s.optimizer.warmupSteps = warmup; s.optimizer.weightDecay = weightDecay
+        let t0 = Date()
+        var tokens = 0
+        let logs = SFT.train(gpt, seqs, s, pad: tok.eos) { e in
+            tokens += e.tokens
+            if !quiet && (e.step % 10 == 0 || e.step == steps) {
+                FileHandle.standardError.write(String(format: "sft step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s\n", e.step, steps, e.loss, e.lr,
+                                                      Double(tokens) / Date().timeIntervalSince(t0)).data(using: .utf8)!)
+            }
+        }
+        let secs = Date().timeIntervalSince(t0)
+        try Checkpoint.save(gpt, tokenizer: tok, to: output, extra: [("prefkit", .string("sft"))])
+        let summary: JSONValue = .object([
+            ("pairs", .int(Int64(pairs.count))), ("sequences", .int(Int64(seqs.count))), ("parameters", .int(Int64(gpt.parameterCount))),
+            ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(secs)), ("tokens_per_second", .double(Double(tokens) / secs)),
+            ("first_loss", .double(logs.first!.loss)), ("final_loss", .double(logs.last!.loss)),
+        ])
+        let f = try EncodedFile(path: output + "/sft_summary.json", compression: .none, level: 0)
+        try f.write(Array((summary.serialized() + "\n").utf8)); try f.commit()
+        if !quiet { FileHandle.standardError.write("prefkit sft: \(summary.serialized())\n".data(using: .utf8)!) }
+    }
+}
+
+struct LogpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logps",
+        abstract: "Write each pair's summed response log-probabilities and token counts (EOS included) under a model."
+    )
+
+    @Argument(help: "Normalized pair files.") var inputs: [String]
+    @Option(name: .long, help: "Model directory (Hugging Face GPT-2 layout with tokenizer.json).") var model: String
+    @Option(name: [.short, .long], help: "Output JSON Lines.") var output: String
+    @Option(name: .long, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
+    @Option(name: .long, help: "Maximum prompt tokens.") var maxPromptLength: Int?
+    @Option(name: .long, help: "Sequences per forward pass.") var batchSize: Int = 8
+    @Option(name: .long, help: "Threads.") var threads: Int?
+
+    func run() throws {
+        let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        BLAS.setThreads(n)
+        let (gpt, tokOpt) = try Checkpoint.load(model, maxBatch: batchSize, threads: n)
+        guard let tok = tokOpt else { throw ValidationError("\(model) has no tokenizer.json") }
+        let maxLen = min(maxLength ?? gpt.config.maxT, gpt.config.maxT)
+        let maxPrompt = maxPromptLength ?? maxLen / 2
+        let pairs = try readPairs(inputs)
+        let f = try EncodedFile(path: output, compression: OutputCompression.forPath(output), level: 3)
+        var dropped = 0
+        var chunk: [(Pair, Sequence2, Sequence2)] = []
+        func flush() throws {
+            let seqs = chunk.flatMap { [$0.1, $0.2] }
+            let r = gpt.logps(seqs, batchSize: batchSize, pad: tok.eos)
+            for (k, c) in chunk.enumerated() {
+                var b = ByteBuffer()
+                b.appendJSONValue(.object([("id", .string(c.0.id)), ("logp_chosen", .double(r[2 * k].logp)), ("logp_rejected", .double(r[2 * k + 1].logp)),
+                                           ("n_chosen", .int(Int64(r[2 * k].count))), ("n_rejected", .int(Int64(r[2 * k + 1].count)))]))
+                b.append(0x0A)
+                try f.write(b.bytes)
+            }
+            chunk.removeAll()
+        }
+        for p in pairs {
+            let pr = ChatRender.prompt(p.prompt, tok)
+            guard let c = ChatRender.fit(pr, ChatRender.response(p.chosen, tok), maxLength: maxLen, maxPrompt: maxPrompt),
+                  let r = ChatRender.fit(pr, ChatRender.response(p.rejected, tok), maxLength: maxLen, maxPrompt: maxPrompt) else { dropped += 1; continue }
+            chunk.append((p, c, r))
+            if chunk.count * 2 >= batchSize * 8 { try flush() }
+        }
+        if !chunk.isEmpty { try flush() }
+        try f.commit()
+        if dropped > 0 { FileHandle.standardError.write("prefkit logps: \(dropped) pairs had no response tokens within --max-length\n".data(using: .utf8)!) }
+    }
+}
