@@ -1,0 +1,175 @@
+import Foundation
+import XCTest
+@testable import PrefFormats
+@testable import PrefIO
+@testable import PrefTrain
+import TestSupport
+
+final class EngineTests: XCTestCase {
+    func hhPairs(_ n: Int) throws -> [Pair] {
+        let path = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
+        var cfg = ConvertConfig(inputs: [InputFile(path: path, display: "hh.jsonl.gz")])
+        cfg.threads = 2
+        let dir = Paths.tempDir()
+        let sink = try RecordSink(.file(dir + "/hh.jsonl"))
+        try Converter(cfg).run(sink: sink); try sink.commit()
+        var pairs: [Pair] = []
+        for line in try Sources.readAll(dir + "/hh.jsonl").split(separator: 0x0A).prefix(n) {
+            try Array(line).withUnsafeBytes { raw in var sc = JSONScanner(); pairs.append(try Pair.parse(try sc.parse(raw).root)) }
+        }
+        return pairs
+    }
+
+    func testPretokenizationFollowsGPT2Pattern() {
+        func split(_ s: String) -> [String] { BPETokenizer.pretokenize(s).map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(split("Hello world's test"), ["Hello", " world", "'s", " test"])
+        XCTAssertEqual(split("I'll   go\n\nnow 123abc!!"), ["I", "'ll", "  ", " go", "\n", "\n", "now", " 123", "abc", "!!"])
+        XCTAssertEqual(split("x  \n  y"), ["x", "  \n ", " y"])
+        XCTAssertEqual(split("end.  "), ["end", ".", "  "])
+        XCTAssertEqual(split("café ŝ日本語 ²³"), ["café", " ŝ日本語", " ²³"])
+        XCTAssertEqual(split("a 'S"), ["a", " '", "S"], "contractions are lower case only")
+    }
+
+    func testTrainingIsDeterministicAndRoundTrips() throws {
+        let texts = try hhPairs(300).flatMap { ($0.prompt + $0.chosen).map(\.text) }
+        let a = BPETokenizer.train(texts: texts, vocabSize: 800)
+        let b = BPETokenizer.train(texts: texts, vocabSize: 800)
+        XCTAssertEqual(a.vocabSize, 800)
+        XCTAssertEqual(a.vocab, b.vocab)
+        XCTAssertEqual(a.merges.map { [$0.0, $0.1] }, b.merges.map { [$0.0, $0.1] })
+        for t in texts.prefix(200) { XCTAssertEqual(a.decode(a.encode(t)), t) }
+        // Merges compress: well under one token per byte.
+        let bytes = texts.prefix(200).reduce(0) { $0 + $1.utf8.count }
+        let toks = texts.prefix(200).reduce(0) { $0 + a.encode($1).count }
+        XCTAssertLessThan(Double(toks) / Double(bytes), 0.5)
+        // tokenizer.json reloads to the same encoder.
+        let dir = Paths.tempDir()
+        try Checkpoint.writeJSON(a.tokenizerJSON(), dir + "/tokenizer.json")
+        let c = try BPETokenizer.load(tokenizerJSON: dir + "/tokenizer.json")
+        for t in texts.prefix(100) { XCTAssertEqual(c.encode(t), a.encode(t)) }
+        XCTAssertEqual(c.special("<|assistant|>"), a.special("<|assistant|>"))
+    }
+
+    func testTruncationKeepsPromptEndAndResponseStart() {
+        XCTAssertNil(ChatRender.fit([1, 2, 3], [], maxLength: 10, maxPrompt: 5))
+        let s = ChatRender.fit(Array(1...10), Array(100...120), maxLength: 12, maxPrompt: 4)!
+        XCTAssertEqual(s.prompt, [7, 8, 9, 10])
+        XCTAssertEqual(s.response, Array(100...107))
+        let b = Batch([Sequence2(prompt: [1, 2], response: [3, 4]), Sequence2(prompt: [5], response: [6])], pad: 0)
+        XCTAssertEqual(b.T, 3)
+        XCTAssertEqual(b.tokens, [1, 2, 3, 5, 0, 0])
+        XCTAssertEqual(b.targets, [2, 3, 4, 6, 0, 0])
+        XCTAssertEqual(b.mask, [0, 1, 1, 1, 0, 0])
+    }
+
+    func tinyModel(_ tok: BPETokenizer, seed: UInt64 = 1, threads: Int = 2) -> GPT<Float> {
+        let m = GPT<Float>(config: GPTConfig(vocabSize: tok.vocabSize, maxT: 64, nLayer: 2, nHead: 2, nEmbd: 32), maxBatch: 4, threads: threads)
+        m.initialize(seed: seed)
+        return m
+    }
+
+    func sequences(_ pairs: [Pair], _ tok: BPETokenizer) -> [Sequence2] {
+        pairs.compactMap { ChatRender.fit(ChatRender.prompt($0.prompt, tok), ChatRender.response($0.chosen, tok), maxLength: 64, maxPrompt: 32) }
+    }
+
+    func testSFTLearnsAndIsBitReproducible() throws {
+        let pairs = try hhPairs(200)
+        let tok = BPETokenizer.train(texts: pairs.flatMap { ($0.prompt + $0.chosen).map(\.text) }, vocabSize: 600)
+        let data = sequences(pairs, tok)
+        var s = SFTSettings(); s.steps = 30; s.batchSize = 4; s.optimizer.lr = 3e-3; s.optimizer.warmupSteps = 3
+        BLAS.setThreads(2)
+        let a = tinyModel(tok), b = tinyModel(tok)
+        let la = SFT.train(a, data, s, pad: tok.eos), lb = SFT.train(b, data, s, pad: tok.eos)
+        XCTAssertEqual(la.map(\.loss), lb.map(\.loss))
+        XCTAssertTrue((0..<a.params.count).allSatisfy { a.params[$0] == b.params[$0] }, "same seed and threads: bit-identical weights")
+        let first = la.prefix(3).map(\.loss).reduce(0, +) / 3, last = la.suffix(3).map(\.loss).reduce(0, +) / 3
+        XCTAssertLessThan(last, first - 0.5, "the loss falls")
+    }
+
+    func testCheckpointRoundTrip() throws {
+        let pairs = try hhPairs(50)
+        let tok = BPETokenizer.train(texts: pairs.flatMap { ($0.prompt + $0.chosen).map(\.text) }, vocabSize: 400)
+        let m = tinyModel(tok, seed: 7)
+        var rng = Normal(seed: 3)
+        for i in 0..<m.params.count { m.params[i] += Float(0.01 * rng.next()) }
+        let dir = Paths.tempDir() + "/ckpt"
+        try Checkpoint.save(m, tokenizer: tok, to: dir)
+        for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + f), f)
+        }
+        let (back, tok2) = try Checkpoint.load(dir, maxBatch: 4, threads: 2)
+        XCTAssertTrue((0..<m.params.count).allSatisfy { m.params[$0] == back.params[$0] })
+        XCTAssertEqual(tok2?.vocab, tok.vocab)
+        let seqs = sequences(Array(pairs.prefix(6)), tok)
+        XCTAssertEqual(m.logps(seqs, batchSize: 4, pad: tok.eos).map(\.logp), back.logps(seqs, batchSize: 4, pad: tok.eos).map(\.logp))
+    }
+
+    /// With Python's transformers and tokenizers installed: the checkpoint loads in
+    /// GPT2LMHeadModel, the tokenizer gives the same ids, and log-probabilities agree.
+    func testHuggingFaceLoadsCheckpointAndAgrees() throws {
+        let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with torch/transformers (set PREFKIT_PYTHON)") }
+        let pairs = try hhPairs(40)
+        let tok = BPETokenizer.train(texts: pairs.flatMap { ($0.prompt + $0.chosen + $0.rejected).map(\.text) }, vocabSize: 500)
+        let m = tinyModel(tok, seed: 5)
+        var rng = Normal(seed: 9)
+        for i in 0..<m.params.count { m.params[i] += Float(0.05 * rng.next()) }
+        let dir = Paths.tempDir()
+        try Checkpoint.save(m, tokenizer: tok, to: dir + "/model")
+        // Our ids and log-probs for texts and chat-rendered pairs.
+        var cases: [JSONValue] = []
+        for p in pairs.prefix(12) {
+            let text = p.chosen[0].text
+            guard let s = ChatRender.fit(ChatRender.prompt(p.prompt, tok), ChatRender.response(p.chosen, tok), maxLength: 64, maxPrompt: 32) else { continue }
+            let lp = m.logps([s], batchSize: 1, pad: tok.eos)[0]
+            let ids: [JSONValue] = tok.encode(text).map { JSONValue.int(Int64($0)) }
+            let seq: [JSONValue] = (s.prompt + s.response).map { JSONValue.int(Int64($0)) }
+            let msgs: [JSONValue] = (p.prompt + p.chosen).map { m in JSONValue.object([("role", .string("\(m.role.name)")), ("content", .string(m.text))]) }
+            var fields: [(String, JSONValue)] = [("text", .string(text)), ("ids", .array(ids)), ("seq", .array(seq))]
+            fields += [("prompt_len", .int(Int64(s.prompt.count))), ("messages", .array(msgs))]
+            fields += [("n_prompt_messages", .int(Int64(p.prompt.count))), ("logp", .double(lp.logp))]
+            cases.append(.object(fields))
+        }
+        try Checkpoint.writeJSON(.array(cases), dir + "/cases.json")
+        let script = """
+        import json, sys
+        try:
+            import torch
+            from transformers import GPT2LMHeadModel, AutoTokenizer
+        except ImportError:
+            sys.exit(77)
+        d = sys.argv[1]
+        tok = AutoTokenizer.from_pretrained(d + "/model")
+        model = GPT2LMHeadModel.from_pretrained(d + "/model").eval()
+        worst = 0.0
+        for c in json.load(open(d + "/cases.json")):
+            assert tok(c["text"], add_special_tokens=False)["input_ids"] == c["ids"], "token ids differ"
+            msgs = c["messages"]
+            prompt = tok.apply_chat_template(msgs[:c["n_prompt_messages"]], tokenize=False, add_generation_prompt=True)
+            pids = tok(prompt, add_special_tokens=False)["input_ids"]
+            seq = c["seq"]
+            if len(pids) <= 32:
+                full = tok.apply_chat_template(msgs, tokenize=False)
+                ids = tok(full, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                assert ids[:len(seq)] == seq, "chat template rendering differs"
+            x = torch.tensor([seq])
+            with torch.no_grad():
+                lsm = torch.log_softmax(model(x).logits[0].double(), -1)
+            p = c["prompt_len"]
+            lp = sum(lsm[t - 1, seq[t]].item() for t in range(p, len(seq)))
+            worst = max(worst, abs(lp - c["logp"]))
+        print("max_abs_diff", worst)
+        assert worst < 1e-3, worst
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = ["-c", script, dir]
+        p.environment = ["HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": dir]
+        let o = Pipe(); p.standardOutput = o; p.standardError = o
+        try p.run(); p.waitUntilExit()
+        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if p.terminationStatus == 77 { throw XCTSkip("torch/transformers not installed for \(py)") }
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("max_abs_diff"), text)
+    }
+}
