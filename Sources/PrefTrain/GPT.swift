@@ -88,6 +88,8 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     /// GPT-2 initialization: N(0, 0.02) weights, residual projections scaled by 1/sqrt(2 L),
     /// zero biases, unit LayerNorm gains. Deterministic for a seed.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func initialize(seed: UInt64) {
         var rng = Normal(seed: seed)
         params.zero()
@@ -107,6 +109,8 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     /// Runs the model on B sequences of length T (row-major [B][T]); returns per-sequence summed
     /// log-probabilities of `targets` where `mask` is 1, and the masked token counts.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     @discardableResult
     public func forward(tokens: [Int32], targets: [Int32], mask: [S], B: Int, T: Int) -> (logp: [Double], count: [Int]) {
         precondition(B <= maxB && T <= config.maxT && tokens.count == B * T && targets.count == B * T && mask.count == B * T)
@@ -205,37 +209,28 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         S.gemm(transA: false, transB: true, m: rows, n: OC, k: IC, alpha: 1, a: inp, lda: IC, b: w, ldb: IC, beta: 1, c: out, ldc: OC)
     }
 
+    /// Causal self-attention per (batch, head) with matrix products: scores = Q K^T / sqrt(hs),
+    /// row-wise causal softmax, out = att V. Q, K, V are strided views into qkv.
     func attentionForward(_ out: UnsafeMutablePointer<S>, _ att: UnsafeMutablePointer<S>, _ qkv: UnsafeMutablePointer<S>) {
         let C = config.nEmbd, NH = config.nHead, hs = C / NH, T = self.T, B = self.B
         let scale = 1 / S.sqrt(S(hs))
-        let work = { (bh: Int) in
+        for bh in 0..<(B * NH) {
             let b = bh / NH, h = bh % NH
+            let q = qkv + b * T * 3 * C + h * hs, k = q + C, v = q + 2 * C
+            let a = att + bh * T * T
+            S.gemm(transA: false, transB: true, m: T, n: T, k: hs, alpha: scale, a: q, lda: 3 * C, b: k, ldb: 3 * C, beta: 0, c: a, ldc: T)
             for t in 0..<T {
-                let q = qkv + (b * T + t) * 3 * C + h * hs
-                let arow = att + ((b * NH + h) * T + t) * T
-                var mx = -S.greatestFiniteMagnitude
-                for t2 in 0...t {
-                    let k = qkv + (b * T + t2) * 3 * C + C + h * hs
-                    var dot: S = 0
-                    for i in 0..<hs { dot += q[i] * k[i] }
-                    dot *= scale
-                    arow[t2] = dot
-                    if dot > mx { mx = dot }
-                }
+                let row = a + t * T
+                var mx = row[0]
+                for t2 in 1...max(1, t) where t2 <= t && row[t2] > mx { mx = row[t2] }
                 var sum: S = 0
-                for t2 in 0...t { let e = S.exp(arow[t2] - mx); arow[t2] = e; sum += e }
+                for t2 in 0...t { let e = S.exp(row[t2] - mx); row[t2] = e; sum += e }
                 let inv = 1 / sum
-                for t2 in 0..<T { arow[t2] = t2 <= t ? arow[t2] * inv : 0 }
-                let o = out + (b * T + t) * C + h * hs
-                for i in 0..<hs { o[i] = 0 }
-                for t2 in 0...t {
-                    let v = qkv + (b * T + t2) * 3 * C + 2 * C + h * hs
-                    let w = arow[t2]
-                    for i in 0..<hs { o[i] += w * v[i] }
-                }
+                for t2 in 0...t { row[t2] *= inv }
+                for t2 in (t + 1)..<T { row[t2] = 0 }
             }
+            S.gemm(transA: false, transB: false, m: T, n: hs, k: T, alpha: 1, a: a, lda: T, b: v, ldb: 3 * C, beta: 0, c: out + b * T * C + h * hs, ldc: C)
         }
-        if threads > 1 { DispatchQueue.concurrentPerform(iterations: B * NH, execute: work) } else { for bh in 0..<(B * NH) { work(bh) } }
     }
 
     func residualForward(_ out: UnsafeMutablePointer<S>, _ x: UnsafeMutablePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
@@ -244,6 +239,10 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     static var geluScale: S { S(0.7978845608028654) }   // sqrt(2 / pi)
 
+    /// tanh through one exp: 1 - 2 / (e^(2u) + 1); saturates correctly at both ends, and costs a
+    /// third of libm's tanhf. The same function serves forward and backward.
+    @inline(__always) static func fastTanh(_ u: S) -> S { 1 - 2 / (S.exp(2 * u) + 1) }
+
     func geluForward(_ out: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ n: Int) {
         let k = GPT.geluScale
         parallelRows(n / 1024 + 1) { c in
@@ -251,7 +250,7 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
             var i = lo
             while i < hi {
                 let x = inp[i]
-                out[i] = S(0.5) * x * (1 + S.tanh(k * (x + S(0.044715) * x * x * x)))
+                out[i] = S(0.5) * x * (1 + GPT.fastTanh(k * (x + S(0.044715) * x * x * x)))
                 i += 1
             }
         }
@@ -263,6 +262,8 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     /// Accumulates into `grads` the gradient of a loss whose derivative with respect to each
     /// sequence's summed log-probability is `dlogp[b]`.
+    @_specialize(exported: true, where S == Float)
+    @_specialize(exported: true, where S == Double)
     public func backward(dlogp: [Double]) {
         let C = config.nEmbd, L = config.nLayer, BT = B * T, V = config.vocabSize
         // dlogits = dlogp * mask * (onehot(target) - probs), in place of the probabilities.
@@ -363,7 +364,7 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
             while i < hi {
                 let x = inp[i]
                 let u = k * (x + S(0.044715) * x * x * x)
-                let th = S.tanh(u)
+                let th = GPT.fastTanh(u)
                 let sech2 = 1 - th * th
                 let grad = S(0.5) * (1 + th) + S(0.5) * x * sech2 * k * (1 + 3 * S(0.044715) * x * x)
                 dinp[i] = grad * dout[i]
@@ -376,35 +377,27 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         let C = config.nEmbd, NH = config.nHead, hs = C / NH, T = self.T, B = self.B
         let scale = 1 / S.sqrt(S(hs))
         let datt = a("datt")
-        let work = { (bh: Int) in
+        for bh in 0..<(B * NH) {
             let b = bh / NH, h = bh % NH
-            let drow = datt + (b * NH + h) * T * T
+            let q = qkv + b * T * 3 * C + h * hs, k = q + C, v = q + 2 * C
+            let dq = dqkv + b * T * 3 * C + h * hs, dk = dq + C, dv = dq + 2 * C
+            let a = att + bh * T * T, d = datt + bh * T * T
+            let dO = dout + b * T * C + h * hs
+            // datt = dout V^T; dV += att^T dout.
+            S.gemm(transA: false, transB: true, m: T, n: T, k: hs, alpha: 1, a: dO, lda: C, b: v, ldb: 3 * C, beta: 0, c: d, ldc: T)
+            S.gemm(transA: true, transB: false, m: T, n: hs, k: T, alpha: 1, a: a, lda: T, b: dO, ldb: C, beta: 1, c: dv, ldc: 3 * C)
+            // Softmax backward (causal rows), scaled: dscores.
             for t in 0..<T {
-                let arow = att + ((b * NH + h) * T + t) * T
-                let dd = drow + t * T
-                let dO = dout + (b * T + t) * C + h * hs
-                // datt and dv.
-                for t2 in 0...t {
-                    let v = qkv + (b * T + t2) * 3 * C + 2 * C + h * hs
-                    let dv = dqkv + (b * T + t2) * 3 * C + 2 * C + h * hs
-                    var s: S = 0
-                    for i in 0..<hs { s += v[i] * dO[i]; dv[i] += arow[t2] * dO[i] }
-                    dd[t2] = s
-                }
-                // Softmax backward, then dq and dk.
+                let ar = a + t * T, dr = d + t * T
                 var dot: S = 0
-                for t2 in 0...t { dot += arow[t2] * dd[t2] }
-                let q = qkv + (b * T + t) * 3 * C + h * hs
-                let dq = dqkv + (b * T + t) * 3 * C + h * hs
-                for t2 in 0...t {
-                    let dpre = arow[t2] * (dd[t2] - dot) * scale
-                    let k = qkv + (b * T + t2) * 3 * C + C + h * hs
-                    let dk = dqkv + (b * T + t2) * 3 * C + C + h * hs
-                    for i in 0..<hs { dq[i] += dpre * k[i]; dk[i] += dpre * q[i] }
-                }
+                for t2 in 0...t { dot += ar[t2] * dr[t2] }
+                for t2 in 0...t { dr[t2] = ar[t2] * (dr[t2] - dot) * scale }
+                for t2 in (t + 1)..<T { dr[t2] = 0 }
             }
+            // dQ += dscores K; dK += dscores^T Q.
+            S.gemm(transA: false, transB: false, m: T, n: hs, k: T, alpha: 1, a: d, lda: T, b: k, ldb: 3 * C, beta: 1, c: dq, ldc: 3 * C)
+            S.gemm(transA: true, transB: false, m: T, n: hs, k: T, alpha: 1, a: d, lda: T, b: q, ldb: 3 * C, beta: 1, c: dk, ldc: 3 * C)
         }
-        if threads > 1 { DispatchQueue.concurrentPerform(iterations: B * NH, execute: work) } else { for bh in 0..<(B * NH) { work(bh) } }
     }
 }
 
