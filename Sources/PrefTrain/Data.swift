@@ -100,6 +100,8 @@ extension GPT where S == Float {
 public struct SFTSettings: Sendable {
     public var steps = 200
     public var batchSize = 8
+    /// Micro-batches whose gradients are summed before each optimizer step.
+    public var gradAccum = 1
     public var seed: UInt64 = 0
     public var optimizer = AdamWSettings()
     public init() {}
@@ -121,8 +123,7 @@ public enum SFT {
         var order = Array(0..<data.count)
         var pos = order.count
         var logs: [StepLog] = []
-        for step in 0..<s.steps {
-            let t0 = Date()
+        func nextSequences() -> [Sequence2] {
             var seqs: [Sequence2] = []
             for _ in 0..<s.batchSize {
                 if pos >= order.count {
@@ -132,13 +133,23 @@ public enum SFT {
                 }
                 seqs.append(data[order[pos]]); pos += 1
             }
-            let b = Batch(seqs, pad: pad)
-            let r = model.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
-            let (loss, dl) = Losses.sft(logp: r.logp, count: r.count)
+            return seqs
+        }
+        for step in 0..<s.steps {
+            let t0 = Date()
+            // The loss is the mean token NLL over all micro-batches of the step.
+            let micro = (0..<max(1, s.gradAccum)).map { _ in Batch(nextSequences(), pad: pad) }
+            let totalTokens = Double(max(1, micro.reduce(0) { acc, b in acc + Int(b.mask.reduce(0, +)) }))
             model.zeroGrad()
-            model.backward(dlogp: dl)
+            var loss = 0.0, tokens = 0
+            for b in micro {
+                let r = model.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
+                loss += -r.logp.reduce(0, +) / totalTokens
+                model.backward(dlogp: r.logp.map { _ in -1 / totalTokens })
+                tokens += b.B * b.T
+            }
             let (gn, lr) = adam.update(model)
-            let entry = StepLog(step: step + 1, loss: loss, lr: lr, gradNorm: gn, tokens: b.B * b.T, seconds: Date().timeIntervalSince(t0))
+            let entry = StepLog(step: step + 1, loss: loss, lr: lr, gradNorm: gn, tokens: tokens, seconds: Date().timeIntervalSince(t0))
             logs.append(entry)
             log?(entry)
         }

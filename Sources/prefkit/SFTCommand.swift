@@ -52,6 +52,8 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, help: "Peak learning rate.") var lr: Double = 1e-3
     @Option(name: .long, help: "Warmup steps.") var warmup: Int = 20
     @Option(name: .long, help: "AdamW weight decay (matrices only).") var weightDecay: Double = 0.1
+    @Option(name: .long, help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int = 1
+    @Option(name: .long, help: "Learning-rate schedule after warmup: cosine, linear or constant.") var schedule: String = "cosine"
     @Flag(name: [.short, .long], help: "No progress on stderr.") var quiet = false
 
     func run() throws {
@@ -74,6 +76,9 @@ struct SFTCommand: ParsableCommand {
         var s = SFTSettings()
         s.steps = steps; s.batchSize = model.batchSize; s.seed = model.seed
         s.optimizer.lr = lr; s.optimizer.warmupSteps = warmup; s.optimizer.weightDecay = weightDecay
+        s.gradAccum = max(1, gradAccum)
+        guard let sch = AdamWSettings.Schedule(rawValue: schedule) else { throw ValidationError("--schedule must be cosine, linear or constant") }
+        s.optimizer.schedule = sch
         let t0 = Date()
         var tokens = 0
         let logs = SFT.train(gpt, seqs, s, pad: tok.eos) { e in

@@ -86,6 +86,27 @@ final class EngineTests: XCTestCase {
         XCTAssertLessThan(last, first - 0.5, "the loss falls")
     }
 
+    func testGradientAccumulationMatchesOneLargeBatch() throws {
+        let pairs = try hhPairs(60)
+        let tok = BPETokenizer.train(texts: pairs.flatMap { ($0.prompt + $0.chosen).map(\.text) }, vocabSize: 400)
+        let data = Array(sequences(pairs, tok).prefix(8))
+        // One step over all 8 sequences (one epoch, same shuffle): batch 8, or 2 micro-batches of 4.
+        var s1 = SFTSettings(); s1.steps = 1; s1.batchSize = 8; s1.optimizer.warmupSteps = 0
+        var s2 = s1; s2.batchSize = 4; s2.gradAccum = 2
+        let cfg = GPTConfig(vocabSize: tok.vocabSize, maxT: 64, nLayer: 2, nHead: 2, nEmbd: 32)
+        let b = GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
+        b.initialize(seed: 4)
+        let big = GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
+        big.initialize(seed: 4)
+        let la = SFT.train(big, data, s1, pad: tok.eos), lb = SFT.train(b, data, s2, pad: tok.eos)
+        XCTAssertEqual(la[0].loss, lb[0].loss, accuracy: 1e-5 * abs(la[0].loss))
+        XCTAssertEqual(la[0].gradNorm, lb[0].gradNorm, accuracy: 1e-4 * la[0].gradNorm)
+        var maxDiff: Float = 0
+        for i in 0..<big.grads.count { maxDiff = max(maxDiff, abs(big.grads[i] - b.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5)
+
+    }
+
     func testCheckpointRoundTrip() throws {
         let pairs = try hhPairs(50)
         let tok = BPETokenizer.train(texts: pairs.flatMap { ($0.prompt + $0.chosen).map(\.text) }, vocabSize: 400)
@@ -173,3 +194,4 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(text.contains("max_abs_diff"), text)
     }
 }
+
