@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "PrefTrain",
-            dependencies: ["PrefIO", "PrefFormats", "CBLAS"],
+            dependencies: ["PrefIO", "PrefFormats", "PrefCurate", "CBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v5]

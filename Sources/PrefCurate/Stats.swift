@@ -87,17 +87,17 @@ public enum Stats {
 
     // MARK: - HTML
 
-    static func esc(_ s: String) -> String {
+    public static func esc(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func fmt(_ d: Double) -> String {
+    public static func fmt(_ d: Double) -> String {
         if d == d.rounded() && abs(d) < 1e9 { return String(Int(d)) }
         return String(format: "%.3g", d)
     }
 
     /// An SVG histogram of one or two series (overlaid), log-spaced bins for long-tailed lengths.
-    static func histogram(_ title: String, _ series: [(String, [Double], String)], log: Bool) -> String {
+    public static func histogram(_ title: String, _ series: [(String, [Double], String)], log: Bool) -> String {
         let all = series.flatMap(\.1)
         guard let lo0 = all.min(), let hi0 = all.max() else { return "<figure><figcaption>\(esc(title))</figcaption><p class=\"empty\">no values</p></figure>" }
         let bins = 30
@@ -130,6 +130,24 @@ public enum Stats {
         return "<figure><figcaption>\(esc(title))</figcaption>\(svg)\(legend)</figure>"
     }
 
+    /// The style sheet of prefkit's HTML reports.
+    public static let css = """
+        body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
+        main{max-width:1100px;margin:0 auto;padding:28px 24px 60px}
+        h1{font-size:24px;margin:0 0 4px} .sub{color:#5b6478;margin:0 0 24px}
+        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin-bottom:24px}
+        .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
+        .card b{display:block;font-size:22px} .card span{color:#5b6478;font-size:13px}
+        section{background:#fff;border-radius:10px;padding:16px 20px;margin-bottom:20px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
+        h2{font-size:17px;margin:0 0 12px} table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+        th,td{padding:5px 8px;border-bottom:1px solid #eceef4;text-align:right} th{text-align:left;font-weight:600;color:#39415a}
+        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:16px}
+        figure{margin:0} figcaption{font-weight:600;margin-bottom:6px;color:#39415a} svg{width:100%;height:auto}
+        .axis{stroke:#9aa3b8} .tick{font-size:11px;fill:#5b6478} .legend span{margin-right:14px;font-size:13px;color:#39415a}
+        .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px} .note{color:#39415a}
+        .empty{color:#8a92a6} tr.head th{text-align:right;color:#5b6478;font-weight:500}
+        """
+
     public static func html(_ st: DatasetStats, title: String) -> String {
         let j = st.json
         func rateText(_ v: JSONValue?) -> String { v?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
@@ -152,22 +170,7 @@ public enum Stats {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(esc(title))</title>
-        <style>
-        body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
-        main{max-width:1100px;margin:0 auto;padding:28px 24px 60px}
-        h1{font-size:24px;margin:0 0 4px} .sub{color:#5b6478;margin:0 0 24px}
-        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin-bottom:24px}
-        .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
-        .card b{display:block;font-size:22px} .card span{color:#5b6478;font-size:13px}
-        section{background:#fff;border-radius:10px;padding:16px 20px;margin-bottom:20px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
-        h2{font-size:17px;margin:0 0 12px} table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-        th,td{padding:5px 8px;border-bottom:1px solid #eceef4;text-align:right} th{text-align:left;font-weight:600;color:#39415a}
-        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:16px}
-        figure{margin:0} figcaption{font-weight:600;margin-bottom:6px;color:#39415a} svg{width:100%;height:auto}
-        .axis{stroke:#9aa3b8} .tick{font-size:11px;fill:#5b6478} .legend span{margin-right:14px;font-size:13px;color:#39415a}
-        .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px} .note{color:#39415a}
-        .empty{color:#8a92a6} tr.head th{text-align:right;color:#5b6478;font-weight:500}
-        </style></head><body><main>
+        <style>\(css)</style></head><body><main>
         <h1>\(esc(title))</h1><p class="sub">prefkit stats</p>
         <div class="cards">
         <div class="card"><b>\(st.pairs)</b><span>pairs</span></div>

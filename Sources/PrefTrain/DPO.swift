@@ -1,0 +1,177 @@
+// DPO training from a reference model, with TRL's metric names, periodic evaluation and early
+// stopping on eval rewards/accuracies (keeping the best weights).
+import Foundation
+
+public struct DPOTrainSettings: Sendable {
+    public var steps = 200
+    public var pairsPerBatch = 4
+    public var evalEvery = 25
+    public var patience = 4
+    public var seed: UInt64 = 0
+    public var dpo = DPOSettings()
+    public var optimizer = AdamWSettings()
+    public init() {}
+}
+
+/// TRL's DPO metrics for a set of pairs.
+public struct DPOMetrics: Sendable {
+    public var loss = 0.0
+    public var rewardsChosen = 0.0, rewardsRejected = 0.0
+    public var accuracy = 0.0, ties = 0.0, margins = 0.0
+    public var logpsChosen = 0.0, logpsRejected = 0.0
+    public var n = 0
+    public var correct = 0
+
+    public func json(prefix: String) -> [(String, Double)] {
+        [("\(prefix)loss", loss), ("\(prefix)rewards/chosen", rewardsChosen), ("\(prefix)rewards/rejected", rewardsRejected),
+         ("\(prefix)rewards/accuracies", accuracy), ("\(prefix)rewards/ties", ties), ("\(prefix)rewards/margins", margins),
+         ("\(prefix)logps/chosen", logpsChosen), ("\(prefix)logps/rejected", logpsRejected)]
+    }
+
+    static func of(_ x: PairLogps, _ s: DPOSettings) -> DPOMetrics {
+        let o = Losses.dpo(x, s)
+        var m = DPOMetrics()
+        let n = x.chosen.count
+        guard n > 0 else { return m }
+        m.n = n
+        m.loss = o.loss
+        for i in 0..<n {
+            m.rewardsChosen += o.rewardsChosen[i]; m.rewardsRejected += o.rewardsRejected[i]
+            if o.rewardsChosen[i] > o.rewardsRejected[i] { m.correct += 1 } else if o.rewardsChosen[i] == o.rewardsRejected[i] { m.ties += 1 }
+            m.margins += o.rewardsChosen[i] - o.rewardsRejected[i]
+            m.logpsChosen += x.chosen[i]; m.logpsRejected += x.rejected[i]
+        }
+        let d = Double(n)
+        m.rewardsChosen /= d; m.rewardsRejected /= d; m.margins /= d; m.logpsChosen /= d; m.logpsRejected /= d
+        m.accuracy = Double(m.correct) / d; m.ties /= d
+        return m
+    }
+}
+
+public struct CurvePoint: Sendable {
+    public var step: Int
+    public var values: [(String, Double)]
+}
+
+public struct DPOResult {
+    public var curve: [CurvePoint]
+    public var bestStep: Int
+    public var best: DPOMetrics
+    public var bestRewards: (chosen: [Double], rejected: [Double])
+    public var steps: Int
+    public var stoppedEarly: Bool
+    public var pairsPerSecond: Double
+}
+
+public enum DPOTrainer {
+    /// Policy log-probs of pairs: chosen and rejected sequences of each pair in one forward pass.
+    public static func logps(_ m: GPT<Float>, _ pairs: [TokenizedPair], batchPairs: Int, pad: Int32) -> (c: [Double], r: [Double], nc: [Int], nr: [Int]) {
+        var c: [Double] = [], r: [Double] = [], nc: [Int] = [], nr: [Int] = []
+        var i = 0
+        while i < pairs.count {
+            let chunk = pairs[i..<min(pairs.count, i + batchPairs)]
+            let out = m.logps(chunk.map(\.chosen) + chunk.map(\.rejected), batchSize: 2 * batchPairs, pad: pad)
+            for k in 0..<chunk.count {
+                c.append(out[k].logp); nc.append(out[k].count)
+                r.append(out[chunk.count + k].logp); nr.append(out[chunk.count + k].count)
+            }
+            i += batchPairs
+        }
+        return (c, r, nc, nr)
+    }
+
+    /// Trains `policy` (initialized from the reference) with cached reference log-probs.
+    public static func train(policy: GPT<Float>, train: [TokenizedPair], trainRef: (c: [Double], r: [Double]),
+                             eval: [TokenizedPair], evalRef: (c: [Double], r: [Double]), settings s: DPOTrainSettings, pad: Int32,
+                             progress: ((Int, DPOMetrics?, DPOMetrics?) -> Void)? = nil) -> DPOResult {
+        var opt = s.optimizer
+        opt.totalSteps = s.steps
+        let adam = AdamW(model: policy, settings: opt)
+        var rng = Normal(seed: s.seed &+ 77)
+        var order = Array(0..<train.count), pos = order.count
+        var curve: [CurvePoint] = []
+        var best = DPOMetrics(), bestStep = 0, bestParams: [Float]? = nil, bestRewards: ([Double], [Double]) = ([], [])
+        var sinceBest = 0, stoppedEarly = false
+        var running: [DPOMetrics] = []
+        let t0 = Date()
+        var pairsSeen = 0
+        func evaluate(_ step: Int) {
+            let e = logps(policy, eval, batchPairs: s.pairsPerBatch, pad: pad)
+            let x = PairLogps(chosen: e.c, rejected: e.r, refChosen: evalRef.c, refRejected: evalRef.r, nChosen: e.nc, nRejected: e.nr)
+            let m = DPOMetrics.of(x, s.dpo)
+            var values = m.json(prefix: "eval/")
+            if !running.isEmpty {
+                var t = DPOMetrics()
+                let k = Double(running.count)
+                t.loss = running.map(\.loss).reduce(0, +) / k
+                t.rewardsChosen = running.map(\.rewardsChosen).reduce(0, +) / k
+                t.rewardsRejected = running.map(\.rewardsRejected).reduce(0, +) / k
+                t.accuracy = running.map(\.accuracy).reduce(0, +) / k
+                t.ties = running.map(\.ties).reduce(0, +) / k
+                t.margins = running.map(\.margins).reduce(0, +) / k
+                t.logpsChosen = running.map(\.logpsChosen).reduce(0, +) / k
+                t.logpsRejected = running.map(\.logpsRejected).reduce(0, +) / k
+                values += t.json(prefix: "train/")
+                progress?(step, t, m)
+            } else {
+                progress?(step, nil, m)
+            }
+            running.removeAll()
+            curve.append(CurvePoint(step: step, values: values))
+            if bestParams == nil || m.accuracy > best.accuracy {
+                best = m; bestStep = step; sinceBest = 0
+                bestParams = Array(UnsafeBufferPointer(start: policy.params.p, count: policy.params.count))
+                let o = Losses.dpo(x, s.dpo)
+                bestRewards = (o.rewardsChosen, o.rewardsRejected)
+            } else {
+                sinceBest += 1
+            }
+        }
+        evaluate(0)
+        var step = 0
+        while step < s.steps {
+            var batch: [Int] = []
+            for _ in 0..<s.pairsPerBatch {
+                if pos >= order.count {
+                    for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
+                    pos = 0
+                }
+                batch.append(order[pos]); pos += 1
+            }
+            let seqs = batch.map { train[$0].chosen } + batch.map { train[$0].rejected }
+            let b = Batch(seqs, pad: pad)
+            let r = policy.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
+            let P = batch.count
+            let x = PairLogps(chosen: Array(r.logp[0..<P]), rejected: Array(r.logp[P..<(2 * P)]),
+                              refChosen: batch.map { trainRef.c[$0] }, refRejected: batch.map { trainRef.r[$0] },
+                              nChosen: Array(r.count[0..<P]), nRejected: Array(r.count[P..<(2 * P)]))
+            let o = Losses.dpo(x, s.dpo)
+            running.append(DPOMetrics.of(x, s.dpo))
+            policy.zeroGrad()
+            policy.backward(dlogp: o.dChosen + o.dRejected)
+            adam.update(policy)
+            step += 1
+            pairsSeen += P
+            if step % s.evalEvery == 0 || step == s.steps {
+                evaluate(step)
+                if s.patience > 0 && sinceBest >= s.patience { stoppedEarly = step < s.steps; break }
+            }
+        }
+        let secs = Date().timeIntervalSince(t0)
+        if let p = bestParams { for i in 0..<p.count { policy.params.p[i] = p[i] } }
+        return DPOResult(curve: curve, bestStep: bestStep, best: best, bestRewards: bestRewards, steps: step,
+                         stoppedEarly: stoppedEarly, pairsPerSecond: Double(pairsSeen) / max(secs, 1e-9))
+    }
+}
+
+public enum Wilson {
+    /// 95% Wilson score interval for k successes in n trials.
+    public static func interval(_ k: Int, _ n: Int, z: Double = 1.959963984540054) -> (low: Double, high: Double) {
+        guard n > 0 else { return (0, 1) }
+        let p = Double(k) / Double(n), nn = Double(n)
+        let denom = 1 + z * z / nn
+        let center = (p + z * z / (2 * nn)) / denom
+        let half = z * ((p * (1 - p) / nn + z * z / (4 * nn * nn)).squareRoot()) / denom
+        return (max(0, center - half), min(1, center + half))
+    }
+}
