@@ -169,6 +169,37 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try run(["filter", pairs, "-o", d + "/x.jsonl"]).code, 64, "no filter chosen is a usage error")
     }
 
+    func testSftLogpsAndScoreFromTheCommandLine() throws {
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "-o", d + "/pairs.jsonl", "-q"]).code, 0)
+        let tiny = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--vocab-size", "300", "--max-length", "48", "--max-prompt-length", "32", "--threads", "2"]
+        let sft = try run(["sft", d + "/pairs.jsonl", "-o", d + "/ref", "--steps", "5", "--batch-size", "4", "-q"] + tiny)
+        XCTAssertEqual(sft.code, 0, sft.err)
+        for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "sft_summary.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/ref/" + f), f)
+        }
+        let lp = try run(["logps", "--model", d + "/ref", d + "/pairs.jsonl", "-o", d + "/logps.jsonl"])
+        XCTAssertEqual(lp.code, 0, lp.err)
+        let rows = try String(contentsOfFile: d + "/logps.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 41)
+        let first = try JSONSerialization.jsonObject(with: Data(rows[0].utf8)) as! [String: Any]
+        XCTAssertLessThan(first["logp_chosen"] as! Double, 0)
+        XCTAssertGreaterThan(first["n_chosen"] as! Int, 1)
+        let sc = try run(["score", d + "/pairs.jsonl", "-o", d + "/run", "--sft-steps", "4", "--dpo-steps", "4", "--eval-every", "2",
+                          "--batch-size", "2", "--beta", "0.1,0.5", "-q"] + tiny)
+        XCTAssertEqual(sc.code, 0, sc.err)
+        XCTAssertTrue(sc.out.contains("beta sweep"), sc.out)
+        let score = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
+        XCTAssertEqual((score["sweep"] as! [Any]).count, 2)
+        XCTAssertNotNil(score["baselines"] as? [String: Double])
+        XCTAssertTrue(try String(contentsOfFile: d + "/run/report.html", encoding: .utf8).contains("<svg"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/run/policy-beta-0.5/model.safetensors"))
+        let ev = try run(["score", d + "/pairs.jsonl", "-o", d + "/eval", "--model", d + "/run/policy-beta-0.1", "--ref-model", d + "/run/reference"])
+        XCTAssertEqual(ev.code, 0, ev.err)
+        XCTAssertTrue(ev.out.hasPrefix("accuracy "), ev.out)
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 64, "needs a reference or --ref-free")
+    }
+
     func testUsageErrors() throws {
         XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
         XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
