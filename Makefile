@@ -34,6 +34,11 @@ demo: build
 	  .build/release/prefkit convert $(REALDATA)/se_coffee_Posts.xml $(REALDATA)/se_beer_Posts.xml $(REALDATA)/se_tpxml_Posts.xml \
 	      $(REALDATA)/oasst_en_100_tree.jsonl -o $(DEMO)/joined.jsonl.zst --summary-json $(DEMO)/joined.summary.json; \
 	else echo "($(REALDATA) not present: real-data demo skipped)"; fi
+	@if [ -d $(REALDATA) ]; then \
+	  echo "== prefkit score (quick budget) on the real HH-RLHF harmless-base test split: about a minute"; \
+	  .build/release/prefkit convert $(REALDATA)/hh-rlhf_harmless-base_test.jsonl.gz -o $(DEMO)/hh.jsonl -q; \
+	  .build/release/prefkit score $(DEMO)/hh.jsonl -o $(DEMO)/score --budget quick; \
+	fi
 	@echo "== outputs in $(DEMO)/"; ls -la $(DEMO) $(DEMO)/real 2>/dev/null || true
 
 test: deps
