@@ -13,6 +13,8 @@ public struct ScoreSettings: Sendable {
     public var nLayer = 2, nHead = 4, nEmbd = 128, vocabSize = 2048
     public var maxLength = 192, maxPromptLength = 128
     public var sftSteps = 150, sftBatch = 8, sftLR = 1e-3
+    /// When set, the SFT budget in passes over the training pairs (overrides sftSteps).
+    public var sftEpochs: Double? = nil
     public var dpoSteps = 150, pairsPerBatch = 4, dpoLR = 1e-4
     public var evalEvery = 25, patience = 4
     public var betas: [Double] = [0.1]
@@ -116,7 +118,8 @@ public enum Scorer {
         if refModel == nil {
             let t1 = Date()
             var ss = SFTSettings()
-            ss.steps = s.sftSteps; ss.batchSize = s.sftBatch; ss.seed = s.seed
+            ss.steps = s.sftEpochs.map { max(1, Int(($0 * Double(trainTok.count) / Double(s.sftBatch)).rounded(.up))) } ?? s.sftSteps
+            ss.batchSize = s.sftBatch; ss.seed = s.seed
             ss.optimizer.lr = s.sftLR; ss.optimizer.warmupSteps = max(1, s.sftSteps / 10)
             var tokens = 0
             let logs = SFT.train(reference, trainTok.map(\.chosen), ss, pad: tok.eos) { e in
@@ -182,7 +185,7 @@ public enum Scorer {
         let config: JSONValue = .object([
             ("n_layer", .int(Int64(s.nLayer))), ("n_head", .int(Int64(s.nHead))), ("n_embd", .int(Int64(s.nEmbd))),
             ("vocab_size", .int(Int64(tok.vocabSize))), ("max_length", .int(Int64(s.maxLength))), ("max_prompt_length", .int(Int64(s.maxPromptLength))),
-            ("sft_steps", .int(Int64(refModel == nil ? s.sftSteps : 0))), ("sft_batch_size", .int(Int64(s.sftBatch))), ("sft_lr", .double(s.sftLR)),
+            ("sft_steps", .int(Int64(refModel == nil ? (s.sftEpochs.map { max(1, Int(($0 * Double(trainTok.count) / Double(s.sftBatch)).rounded(.up))) } ?? s.sftSteps) : 0))), ("sft_batch_size", .int(Int64(s.sftBatch))), ("sft_lr", .double(s.sftLR)),
             ("dpo_steps", .int(Int64(s.dpoSteps))), ("batch_size", .int(Int64(s.pairsPerBatch))), ("lr", .double(s.dpoLR)),
             ("betas", .array(s.betas.map { .double($0) })), ("loss", .string(s.loss.rawValue)), ("label_smoothing", .double(s.labelSmoothing)),
             ("eval_every", .int(Int64(s.evalEvery))), ("patience", .int(Int64(s.patience))), ("threads", .int(Int64(s.threads))),

@@ -35,6 +35,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long) var maxPromptLength: Int?
     @Option(name: .long, help: "Pairs per DPO step.") var batchSize: Int?
     @Option(name: .long) var sftSteps: Int?
+    @Option(name: .long, help: "SFT budget in passes over the training pairs (instead of --sft-steps).") var sftEpochs: Double?
     @Option(name: .long) var dpoSteps: Int?
     @Option(name: .long, help: "DPO peak learning rate.") var lr: Double?
     @Option(name: .long, help: "SFT peak learning rate.") var sftLr: Double?
@@ -55,6 +56,7 @@ struct ScoreCommand: ParsableCommand {
         if let v = maxPromptLength { s.maxPromptLength = v }
         if let v = batchSize { s.pairsPerBatch = v }
         if let v = sftSteps { s.sftSteps = v }
+        if let v = sftEpochs { guard v > 0 else { throw ValidationError("--sft-epochs must be positive") }; s.sftEpochs = v }
         if let v = dpoSteps { s.dpoSteps = v }
         if let v = lr { s.dpoLR = v }
         if let v = sftLr { s.sftLR = v }

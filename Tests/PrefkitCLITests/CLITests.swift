@@ -185,12 +185,14 @@ final class CLITests: XCTestCase {
         let first = try JSONSerialization.jsonObject(with: Data(rows[0].utf8)) as! [String: Any]
         XCTAssertLessThan(first["logp_chosen"] as! Double, 0)
         XCTAssertGreaterThan(first["n_chosen"] as! Int, 1)
-        let sc = try run(["score", d + "/pairs.jsonl", "-o", d + "/run", "--sft-steps", "4", "--dpo-steps", "4", "--eval-every", "2",
+        let sc = try run(["score", d + "/pairs.jsonl", "-o", d + "/run", "--sft-epochs", "0.5", "--dpo-steps", "4", "--eval-every", "2",
                           "--batch-size", "2", "--beta", "0.1,0.5", "-q"] + tiny)
         XCTAssertEqual(sc.code, 0, sc.err)
         XCTAssertTrue(sc.out.contains("beta sweep"), sc.out)
         let score = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
         XCTAssertEqual((score["sweep"] as! [Any]).count, 2)
+        let pairsTrain = (score["pairs"] as! [String: Int])["train"]!
+        XCTAssertEqual((score["config"] as! [String: Any])["sft_steps"] as? Int, Int((0.5 * Double(pairsTrain) / 8).rounded(.up)), "epochs become steps")
         XCTAssertNotNil(score["baselines"] as? [String: Double])
         XCTAssertTrue(try String(contentsOfFile: d + "/run/report.html", encoding: .utf8).contains("<svg"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/run/policy-beta-0.5/model.safetensors"))
