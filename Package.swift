@@ -49,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PrefIO"], path: "Tests/TestSupport"),
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),

@@ -1,3 +1,4 @@
+import PrefIO
 import CMinHash
 // MinHash signatures over hashed word n-grams, banded LSH with datasketch's choice of bands and
 // rows for a Jaccard threshold, and union-find for clusters.
@@ -10,14 +11,8 @@ public struct MinHasher: Sendable {
 
     public init(numPerm: Int, seed: UInt64 = 1) {
         self.numPerm = numPerm
-        var s = seed
-        func next() -> UInt64 {   // splitmix64
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(state: seed)
+        func next() -> UInt64 { rng.next() }
         let a = (0..<numPerm).map { _ in next() | 1 }
         aLo = a.map { UInt32(truncatingIfNeeded: $0) }
         aHi = a.map { UInt32(truncatingIfNeeded: $0 >> 32) }

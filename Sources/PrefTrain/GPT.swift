@@ -3,6 +3,7 @@
 // function per layer. The output of a forward pass is the summed log-probability of each
 // sequence's target tokens where the mask is 1; backward takes d(loss)/d(logp) per sequence.
 import Foundation
+import PrefIO
 
 public struct GPTConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int
@@ -243,16 +244,20 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     /// third of libm's tanhf. The same function serves forward and backward.
     @inline(__always) static func fastTanh(_ u: S) -> S { 1 - 2 / (S.exp(2 * u) + 1) }
 
+    /// Runs `body` over 0..<n in blocks of 1,024 elements spread over the threads.
+    func parallelElements(_ n: Int, _ body: (Int) -> Void) {
+        parallelRows(n / 1024 + 1) { c in
+            var i = c * 1024
+            let hi = min(n, i + 1024)
+            while i < hi { body(i); i += 1 }
+        }
+    }
+
     func geluForward(_ out: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ n: Int) {
         let k = GPT.geluScale
-        parallelRows(n / 1024 + 1) { c in
-            let lo = c * 1024, hi = min(n, lo + 1024)
-            var i = lo
-            while i < hi {
-                let x = inp[i]
-                out[i] = S(0.5) * x * (1 + GPT.fastTanh(k * (x + S(0.044715) * x * x * x)))
-                i += 1
-            }
+        parallelElements(n) { i in
+            let x = inp[i]
+            out[i] = S(0.5) * x * (1 + GPT.fastTanh(k * (x + S(0.044715) * x * x * x)))
         }
     }
 
@@ -358,18 +363,13 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     func geluBackward(_ dinp: UnsafeMutablePointer<S>, _ inp: UnsafeMutablePointer<S>, _ dout: UnsafeMutablePointer<S>, _ n: Int) {
         let k = GPT.geluScale
-        parallelRows(n / 1024 + 1) { c in
-            let lo = c * 1024, hi = min(n, lo + 1024)
-            var i = lo
-            while i < hi {
-                let x = inp[i]
-                let u = k * (x + S(0.044715) * x * x * x)
-                let th = GPT.fastTanh(u)
-                let sech2 = 1 - th * th
-                let grad = S(0.5) * (1 + th) + S(0.5) * x * sech2 * k * (1 + 3 * S(0.044715) * x * x)
-                dinp[i] = grad * dout[i]
-                i += 1
-            }
+        parallelElements(n) { i in
+            let x = inp[i]
+            let u = k * (x + S(0.044715) * x * x * x)
+            let th = GPT.fastTanh(u)
+            let sech2 = 1 - th * th
+            let grad = S(0.5) * (1 + th) + S(0.5) * x * sech2 * k * (1 + 3 * S(0.044715) * x * x)
+            dinp[i] = grad * dout[i]
         }
     }
 
@@ -403,16 +403,10 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
 /// Standard normal numbers from a seeded splitmix64 stream (Box-Muller), reproducible everywhere.
 public struct Normal {
-    var state: UInt64
+    var rng: SplitMix64
     var spare: Double?
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func u64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public init(seed: UInt64) { rng = SplitMix64(state: seed &+ 0x9E37_79B9_7F4A_7C15) }
+    mutating func u64() -> UInt64 { rng.next() }
     public mutating func uniform() -> Double { Double(u64() >> 11) / Double(1 << 53) }
     public mutating func next() -> Double {
         if let s = spare { spare = nil; return s }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PrefIO
 
 /// Locations shared by the test targets: the repo's fixtures and the real samples in ../shared.
 public enum Paths {
@@ -20,15 +21,9 @@ public enum Paths {
     }
 }
 
-/// A seeded random number generator (splitmix64) so generated test data is the same every run.
+/// A seeded random number generator so generated test data is the same every run.
 public struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var rng: SplitMix64
+    public init(seed: UInt64) { rng = SplitMix64(state: seed &+ 0x9E37_79B9_7F4A_7C15) }
+    public mutating func next() -> UInt64 { rng.next() }
 }
