@@ -202,6 +202,33 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 64, "needs a reference or --ref-free")
     }
 
+    /// TRL's DPOTrainer takes prefkit's output as conversational data and trains on it
+    /// (with a prefkit checkpoint as the model), when Python has trl installed.
+    func testTRLDPOTrainerAcceptsTheOutputIfAvailable() throws {
+        let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with trl (set PREFKIT_PYTHON)") }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: py)
+        check.arguments = ["-c", "import trl, torch, transformers, datasets"]
+        check.standardError = FileHandle.nullDevice
+        try check.run(); check.waitUntilExit()
+        if check.terminationStatus != 0 { throw XCTSkip("trl/torch/transformers/datasets not installed for \(py)") }
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), fixture("ultrafeedback.jsonl"), fixture("trl_conversational.jsonl"),
+                                "-o", d + "/pairs.jsonl", "-q"]).code, 0)
+        XCTAssertEqual(try run(["sft", d + "/pairs.jsonl", "-o", d + "/model", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+                                "--vocab-size", "300", "--max-length", "128", "--max-prompt-length", "64", "--steps", "2", "-q"]).code, 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = [CLITests.repo + "/bench/trl_dpo.py", d + "/model", d + "/pairs.jsonl", "4"]
+        p.environment = ["HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": d + "/cache", "HOME": d, "PATH": "/usr/bin:/bin"]
+        let o = Pipe(); p.standardOutput = o; p.standardError = o
+        try p.run(); p.waitUntilExit()
+        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, String(text.suffix(3000)))
+        XCTAssertTrue(text.contains("\"accepted_rows\": 46"), String(text.suffix(2000)))
+    }
+
     func testUsageErrors() throws {
         XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
         XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
