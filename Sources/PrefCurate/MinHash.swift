@@ -1,5 +1,6 @@
-import PrefIO
 import CMinHash
+import Foundation
+import PrefIO
 // MinHash signatures over hashed word n-grams, banded LSH with datasketch's choice of bands and
 // rows for a Jaccard threshold, and union-find for clusters.
 
@@ -74,7 +75,6 @@ public enum LSHParams {
     static func pow(_ x: Double, _ y: Double) -> Double { exp(y * log(x)) }
 }
 
-import Foundation
 
 public struct UnionFind {
     var parent: [Int32]
@@ -109,7 +109,7 @@ public func lshCandidates(signatures: [UInt32], numPerm: Int, count: Int, bands:
                 keys.reserveCapacity(count)
                 for i in 0..<count {
                     let base = sigs.baseAddress! + i * numPerm + band * rows
-                    let h = XXH64Bridge.hash(UnsafeRawBufferPointer(start: base, count: rows * 4), seed: UInt64(band))
+                    let h = XXH64.hash(UnsafeRawBufferPointer(start: base, count: rows * 4), seed: UInt64(band))
                     keys.append((h, Int32(i)))
                 }
                 keys.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
@@ -132,7 +132,3 @@ public func lshCandidates(signatures: [UInt32], numPerm: Int, count: Int, bands:
     for band in perBand { for (i, j) in band { candidate(Int(i), Int(j)) } }
 }
 
-import PrefIO
-enum XXH64Bridge {
-    static func hash(_ b: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 { XXH64.hash(b, seed: seed) }
-}

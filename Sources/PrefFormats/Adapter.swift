@@ -1,4 +1,5 @@
 // The adapter interface every corpus implements, and helpers shared by the adapters.
+import Foundation
 import PrefIO
 
 public enum AdapterOutcome {
@@ -25,7 +26,7 @@ public struct FormatOptions: Sendable {
         var out: [String: [String]] = [:]
         let allowed: Set<String> = ["prompt", "chosen", "rejected", "system", "score_chosen", "score_rejected", "id"]
         for part in spec.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
                 throw FormatError("bad_map", "--map entry '\(part)' is not target=field")
             }
@@ -41,15 +42,6 @@ public struct FormatOptions: Sendable {
     }
 }
 
-extension String {
-    func trimmingCharacters(in _: WhitespaceSet) -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}
-enum WhitespaceSet { case whitespaces }
 
 // MARK: - Field helpers
 

@@ -1,6 +1,7 @@
 // HTML (Stack Exchange post bodies) to plain Markdown-style text: paragraphs separated by blank
 // lines, <pre> blocks as fenced code, inline <code> in backticks, links as their text, list items
 // as "- " / "1. ", block quotes as "> ", headings as "#", entities decoded, no tags left.
+import PrefIO
 
 public enum HTMLText {
     public static func markdown(_ html: [UInt8]) -> [UInt8] {
@@ -82,7 +83,7 @@ public enum HTMLText {
                 if var v = cp {
                     if v == 0 || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000) { v = 0xFFFD }
                     if v == 0xA0 { v = 0x20 }
-                    JSONStringsBridge.appendUTF8(&out, v)
+                    JSONStrings.appendUTF8(&out, v)
                     i = j + 1
                     continue
                 }
@@ -93,10 +94,6 @@ public enum HTMLText {
     }
 }
 
-import PrefIO
-enum JSONStringsBridge {
-    static func appendUTF8(_ out: inout [UInt8], _ cp: UInt32) { JSONStrings.appendUTF8(&out, cp) }
-}
 
 /// Accumulates Markdown output. Line and paragraph breaks are requested, and written only when
 /// the next content arrives (with the block-quote prefix of that moment), so nested blocks never

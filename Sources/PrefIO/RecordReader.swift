@@ -311,9 +311,7 @@ public final class RecordReader {
                 k += 1
             }
             if k >= maxRecordBytes { return nil }
-            let before = pos
             if !fill() { return (!container && !isString && k > 0 && streamError == nil) ? k : nil }
-            _ = before
         }
     }
 }

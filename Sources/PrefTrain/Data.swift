@@ -113,6 +113,7 @@ public struct StepLog: Sendable {
 
 public enum SFT {
     /// Trains on prompt + response sequences (loss on response tokens), shuffling with the seed.
+    @discardableResult
     public static func train(_ model: GPT<Float>, _ data: [Sequence2], _ s: SFTSettings, pad: Int32,
                              log: ((StepLog) -> Void)? = nil) -> [StepLog] {
         precondition(!data.isEmpty)

@@ -122,11 +122,10 @@ public enum Scorer {
             ss.batchSize = s.sftBatch; ss.seed = s.seed
             ss.optimizer.lr = s.sftLR; ss.optimizer.warmupSteps = max(1, s.sftSteps / 10)
             var tokens = 0
-            let logs = SFT.train(reference, trainTok.map(\.chosen), ss, pad: tok.eos) { e in
+            SFT.train(reference, trainTok.map(\.chosen), ss, pad: tok.eos) { e in
                 tokens += e.tokens
                 if e.step % 25 == 0 || e.step == ss.steps { log?(String(format: "sft %d/%d  loss %.3f", e.step, ss.steps, e.loss)) }
             }
-            _ = logs
             let dt = Date().timeIntervalSince(t1)
             timings.append(("sft_s", dt))
             sftTokensPerS = Double(tokens) / dt
