@@ -21,13 +21,15 @@ public struct DedupOptions: Sendable {
     public init() {}
 }
 
-/// Signatures and long ids: only near dedup (or ids over 16 bytes) needs them.
+/// Signatures, long ids and rejections: only near dedup, ids over 16 bytes and malformed records
+/// need them, so the common record holds a nil reference instead.
 public final class DedupExtra: @unchecked Sendable {
     let promptSig: [UInt32]
     let responseSig: [UInt32]
     let longID: String?
-    init(promptSig: [UInt32], responseSig: [UInt32], longID: String?) {
-        self.promptSig = promptSig; self.responseSig = responseSig; self.longID = longID
+    let rejected: (reason: String, message: String)?
+    init(promptSig: [UInt32], responseSig: [UInt32], longID: String?, rejected: (String, String)? = nil) {
+        self.promptSig = promptSig; self.responseSig = responseSig; self.longID = longID; self.rejected = rejected
     }
 }
 
@@ -43,6 +45,13 @@ public struct DedupFeature: Sendable {
     var extra: DedupExtra?
 
     var longID: String? { extra?.longID }
+    var rejected: (reason: String, message: String)? { extra?.rejected }
+
+    /// The record of a malformed input line (kept so indices line up with the second pass).
+    public static func rejected(_ reason: String, _ message: String) -> DedupFeature {
+        DedupFeature(exact: Hash128((0, 0)), conflict: 0, idA: 0, idB: 0, margin: 0, length: 0, format: 0, idLen: 0,
+                     extra: DedupExtra(promptSig: [], responseSig: [], longID: nil, rejected: (reason, message)))
+    }
     var promptSig: [UInt32] { extra?.promptSig ?? [] }
     var responseSig: [UInt32] { extra?.responseSig ?? [] }
 
@@ -73,18 +82,20 @@ public struct DedupResult {
     public var conflicts: Int
     public var candidatePairs: Int
     let ids: (Int) -> String
+    let rejection: (Int) -> (String, String)
 
     public func id(_ i: Int) -> String { ids(i) }
 
-    /// The decision for record i (rejections come from pass 1's messages).
-    public func decision(_ i: Int, rejected: (Int) -> (String, String)) -> Decision {
+    /// The decision for record i.
+    public func decision(_ i: Int) -> Decision {
         switch status[i] {
         case 0: return .keep(output: 0)
         case 1, 2:
             return .remove(reason: status[i] == 1 ? "exact_duplicate" : "near_duplicate",
-                           extra: [("duplicate_of", .string(ids(Int(survivor[i])))), ("prompt_similarity", .double(Double(similarity[i])))])
+                           extra: [("duplicate_of", .string(ids(Int(survivor[i])))),
+                                   ("prompt_similarity", .double(similarity.isEmpty ? 1 : Double(similarity[i])))])
         case 3: return .remove(reason: "conflict", extra: [])
-        default: let (r, m) = rejected(i); return .reject(reason: r, message: m)
+        default: let r = rejection(i); return .reject(reason: r.0, message: r.1)
         }
     }
 }
@@ -118,14 +129,27 @@ public enum Dedup {
 
     static func formatKey(_ s: String) -> UInt32 { UInt32(truncatingIfNeeded: XXH64.hash(s)) }
 
-    public static func run(_ scanned: [Scanned<DedupFeature>], _ o: DedupOptions, threads: Int) -> DedupResult {
+    /// Pass-1 features of every record (malformed ones as `DedupFeature.rejected`).
+    public static func scan(_ source: PairSource, _ o: DedupOptions) throws -> [DedupFeature] {
+        let ph = MinHasher(numPerm: o.numPerm, seed: o.seed), rh = MinHasher(numPerm: o.responsePerm, seed: o.seed &+ 17)
+        return try source.scan { item in
+            switch item {
+            case .pair(let p): return feature(p, o, ph, rh)
+            case .rejected(let r, let m): return .rejected(r, m)
+            }
+        }
+    }
+
+    public static func run(_ scanned: [DedupFeature], _ o: DedupOptions, threads: Int) -> DedupResult {
         let n = scanned.count
         var status = [UInt8](repeating: 0, count: n)
         var survivor = [Int32](repeating: -1, count: n)
-        var similarity = [Float](repeating: 1, count: n)
-        func feat(_ i: Int) -> DedupFeature? { if case .pair(let f) = scanned[i] { return f }; return nil }
+        var similarity = o.near ? [Float](repeating: 1, count: n) : []
+        func feat(_ i: Int) -> DedupFeature? { scanned[i].rejected == nil ? scanned[i] : nil }
         for i in 0..<n where feat(i) == nil { status[i] = 4 }
-        var live = (0..<n).filter { status[$0] == 0 }.map { Int32($0) }
+        var live: [Int32] = []
+        live.reserveCapacity(n)
+        for i in 0..<n where status[i] == 0 { live.append(Int32(i)) }
 
         // Conflicts: same prompt and responses, opposite labels. Found by sorting on the
         // unordered key; a run with two different exact keys is a conflict. Both sides are dropped.
@@ -145,7 +169,7 @@ public enum Dedup {
                 }
                 s = e
             }
-            live = live.filter { status[Int($0)] == 0 }
+            live.removeAll { status[Int($0)] != 0 }
         }
 
         // Exact groups by sorting on the 128-bit key; the first in input order represents the group.
@@ -202,13 +226,14 @@ public enum Dedup {
                 let rs = o.near && !exact ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
                 status[i] = exact ? 1 : 2
                 survivor[i] = Int32(kept)
-                similarity[i] = Float(ps)
+                if o.near { similarity[i] = Float(ps) }
                 list.append((i, exact, ps, rs))
             }
             clusters.append((kept, list))
         }
         return DedupResult(status: status, survivor: survivor, similarity: similarity, clusters: clusters, bands: bands, rows: rows,
-                           conflicts: conflicts, candidatePairs: candidates, ids: { feat($0)?.id ?? "" })
+                           conflicts: conflicts, candidatePairs: candidates, ids: { feat($0)?.id ?? "" },
+                           rejection: { scanned[$0].rejected ?? ("error", "") })
     }
 
     /// Survivor order: the policy, then id, then position (so the choice never depends on threads).

@@ -43,9 +43,7 @@ struct DedupCommand: ParsableCommand {
         o.responsePerm = responsePerm; o.near = !exactOnly; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed
         o.sourcePriority = sourcePriority?.split(separator: ",").map(String.init) ?? []
         let source = try io.source()
-        let ph = MinHasher(numPerm: numPerm, seed: seed), rh = MinHasher(numPerm: responsePerm, seed: seed &+ 17)
-        let opts = o
-        let scanned = try source.scanPairs { Dedup.feature($0, opts, ph, rh) }
+        let scanned = try Dedup.scan(source, o)
         phase("pass 1 (parse, normalize, MinHash)", started)
         let t1 = Date()
         let result = Dedup.run(scanned, o, threads: source.threads)
@@ -66,11 +64,7 @@ struct DedupCommand: ParsableCommand {
             }
             try f.commit()
         }
-        let rejected: (Int) -> (String, String) = { i in
-            if case .rejected(let r, let m) = scanned[i] { return (r, m) }
-            return ("error", "")
-        }
-        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0, rejected: rejected) }, started: started,
+        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0) }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
                               ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),

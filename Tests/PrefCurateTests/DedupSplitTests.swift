@@ -9,11 +9,8 @@ final class DedupSplitTests: XCTestCase {
         var o = DedupOptions()
         configure(&o)
         let src = try source([writeLines(lines)])
-        let ph = MinHasher(numPerm: o.numPerm), rh = MinHasher(numPerm: o.responsePerm, seed: 18)
-        let opts = o
-        let scanned = try src.scanPairs { Dedup.feature($0, opts, ph, rh) }
-        let r = Dedup.run(scanned, o, threads: 2)
-        return (try apply(src) { i in r.decision(i) { _ in ("malformed_json", "") } }, r)
+        let r = Dedup.run(try Dedup.scan(src, o), o, threads: 2)
+        return (try apply(src) { r.decision($0) }, r)
     }
 
     let base = "How do I make a good cup of coffee at home with a simple drip machine and fresh beans"
