@@ -42,6 +42,7 @@ public struct DedupFeature: Sendable {
     var length: Int32
     var format: UInt32                // hash of the source corpus name (for --keep source-priority)
     var idLen: UInt8                  // 255: longer id, kept in extra
+    var isRejected = false            // a malformed record; the reason is in extra
     var extra: DedupExtra?
 
     var longID: String? { extra?.longID }
@@ -49,7 +50,7 @@ public struct DedupFeature: Sendable {
 
     /// The record of a malformed input line (kept so indices line up with the second pass).
     public static func rejected(_ reason: String, _ message: String) -> DedupFeature {
-        DedupFeature(exact: Hash128((0, 0)), conflict: 0, idA: 0, idB: 0, margin: 0, length: 0, format: 0, idLen: 0,
+        DedupFeature(exact: Hash128((0, 0)), conflict: 0, idA: 0, idB: 0, margin: 0, length: 0, format: 0, idLen: 0, isRejected: true,
                      extra: DedupExtra(promptSig: [], responseSig: [], longID: nil, rejected: (reason, message)))
     }
     var promptSig: [UInt32] { extra?.promptSig ?? [] }
@@ -145,7 +146,7 @@ public enum Dedup {
         var status = [UInt8](repeating: 0, count: n)
         var survivor = [Int32](repeating: -1, count: n)
         var similarity = o.near ? [Float](repeating: 1, count: n) : []
-        func feat(_ i: Int) -> DedupFeature? { scanned[i].rejected == nil ? scanned[i] : nil }
+        func feat(_ i: Int) -> DedupFeature? { scanned[i].isRejected ? nil : scanned[i] }
         for i in 0..<n where feat(i) == nil { status[i] = 4 }
         var live: [Int32] = []
         live.reserveCapacity(n)
