@@ -17,7 +17,7 @@ public final class CurationWriter {
     public init() {}
 
     /// Writes every record where its decision sends it; outputs are published by the caller.
-    public func write(_ source: PairSource, decide: (Int) -> Decision, outputs: [RecordSink],
+    public func write(_ source: PairSource, decide: (Int, UnsafeRawBufferPointer) -> Decision, outputs: [RecordSink],
                       removed: EncodedFile?, rejects: ((RejectEntry) throws -> Void)?) throws {
         reports = source.reports
         var buffers = [ByteBuffer](repeating: ByteBuffer(), count: outputs.count)
@@ -29,7 +29,7 @@ public final class CurationWriter {
         try source.copy { index, raw, info in
             var t = Tally()
             t.read = 1
-            switch decide(index) {
+            switch decide(index, raw) {
             case .keep(let k):
                 buffers[k].append(raw); buffers[k].append(0x0A); ends[k].append(buffers[k].count)
                 t.written = 1; t.pairs = 1

@@ -21,60 +21,50 @@ public struct DedupOptions: Sendable {
     public init() {}
 }
 
-/// Signatures, long ids and rejections: only near dedup, ids over 16 bytes and malformed records
-/// need them, so the common record holds a nil reference instead.
+/// The parts of a pair's features only some runs need: signatures (near dedup), the id, margin,
+/// length and corpus (keep policies other than `first`), a rejection. Exact dedup with the default
+/// policy needs none of them, so its records hold a nil reference.
 public final class DedupExtra: @unchecked Sendable {
     let promptSig: [UInt32]
     let responseSig: [UInt32]
-    let longID: String?
+    let id: String?
+    let margin: Float
+    let length: Int32
+    let format: UInt32                // hash of the source corpus name (for --keep source-priority)
     let rejected: (reason: String, message: String)?
-    init(promptSig: [UInt32], responseSig: [UInt32], longID: String?, rejected: (String, String)? = nil) {
-        self.promptSig = promptSig; self.responseSig = responseSig; self.longID = longID; self.rejected = rejected
+    init(promptSig: [UInt32], responseSig: [UInt32], id: String?, margin: Float, length: Int32, format: UInt32, rejected: (String, String)? = nil) {
+        self.promptSig = promptSig; self.responseSig = responseSig; self.id = id
+        self.margin = margin; self.length = length; self.format = format; self.rejected = rejected
     }
 }
 
-/// What pass 1 keeps of a pair: 64 bytes inline, with no heap allocation for exact dedup.
+/// What pass 1 keeps of a pair: 40 bytes inline.
 public struct DedupFeature: Sendable {
     var exact: Hash128
     var conflict: UInt64
-    var idA: UInt64, idB: UInt64      // the id's bytes, big-endian, zero-padded (ids up to 16 bytes)
-    var margin: Float
-    var length: Int32
-    var format: UInt32                // hash of the source corpus name (for --keep source-priority)
-    var idLen: UInt8                  // 255: longer id, kept in extra
     var isRejected = false            // a malformed record; the reason is in extra
     var extra: DedupExtra?
 
-    var longID: String? { extra?.longID }
     var rejected: (reason: String, message: String)? { extra?.rejected }
+    var promptSig: [UInt32] { extra?.promptSig ?? [] }
+    var responseSig: [UInt32] { extra?.responseSig ?? [] }
+    var margin: Float { extra?.margin ?? 0 }
+    var length: Int32 { extra?.length ?? 0 }
+    var format: UInt32 { extra?.format ?? 0 }
+    /// Stored only when a keep policy compares ids; otherwise read from the record in pass 2.
+    var id: String? { extra?.id }
 
     /// The record of a malformed input line (kept so indices line up with the second pass).
     public static func rejected(_ reason: String, _ message: String) -> DedupFeature {
-        DedupFeature(exact: Hash128((0, 0)), conflict: 0, idA: 0, idB: 0, margin: 0, length: 0, format: 0, idLen: 0, isRejected: true,
-                     extra: DedupExtra(promptSig: [], responseSig: [], longID: nil, rejected: (reason, message)))
-    }
-    var promptSig: [UInt32] { extra?.promptSig ?? [] }
-    var responseSig: [UInt32] { extra?.responseSig ?? [] }
-
-    var id: String {
-        if let l = longID { return l }
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: idA.bigEndian) { bytes += $0 }
-        withUnsafeBytes(of: idB.bigEndian) { bytes += $0 }
-        return String(decoding: bytes[..<Int(idLen)], as: UTF8.self)
-    }
-
-    /// Orders like the id strings for ids up to 16 bytes.
-    static func idLess(_ x: DedupFeature, _ y: DedupFeature) -> Bool {
-        if x.longID != nil || y.longID != nil { return x.id < y.id }
-        return (x.idA, x.idB, x.idLen) < (y.idA, y.idB, y.idLen)
+        DedupFeature(exact: Hash128((0, 0)), conflict: 0, isRejected: true,
+                     extra: DedupExtra(promptSig: [], responseSig: [], id: nil, margin: 0, length: 0, format: 0, rejected: (reason, message)))
     }
 }
 
-public struct DedupResult {
+public final class DedupResult {
     /// Per record: 0 kept, 1 exact duplicate, 2 near duplicate, 3 conflict, 4 rejected.
     public var status: [UInt8]
-    /// The survivor of a duplicate's cluster.
+    /// The survivor of a duplicate's cluster (a survivor points to itself; -1 outside clusters).
     public var survivor: [Int32]
     public var similarity: [Float]
     public var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])]
@@ -82,18 +72,33 @@ public struct DedupResult {
     public var rows: Int
     public var conflicts: Int
     public var candidatePairs: Int
-    let ids: (Int) -> String
+    let storedID: (Int) -> String?
     let rejection: (Int) -> (String, String)
+    /// Ids of clustered records read from their lines in pass 2 (when not stored in pass 1).
+    var recovered: [Int32: String] = [:]
+    var scanner = JSONScanner()
 
-    public func id(_ i: Int) -> String { ids(i) }
+    init(status: [UInt8], survivor: [Int32], similarity: [Float], clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])],
+         bands: Int, rows: Int, conflicts: Int, candidatePairs: Int, storedID: @escaping (Int) -> String?, rejection: @escaping (Int) -> (String, String)) {
+        self.status = status; self.survivor = survivor; self.similarity = similarity; self.clusters = clusters
+        self.bands = bands; self.rows = rows; self.conflicts = conflicts; self.candidatePairs = candidatePairs
+        self.storedID = storedID; self.rejection = rejection
+    }
 
-    /// The decision for record i.
-    public func decision(_ i: Int) -> Decision {
+    /// A record's id: stored, or read in pass 2 (clustered records only).
+    public func id(_ i: Int) -> String { storedID(i) ?? recovered[Int32(i)] ?? "" }
+
+    /// The decision for record i, given its line. Pass 2 runs in input order, and with the default
+    /// policy a survivor always comes before its duplicates, so its id is known when they are written.
+    public func decision(_ i: Int, raw: UnsafeRawBufferPointer) -> Decision {
+        if survivor[i] >= 0 && storedID(i) == nil, let doc = try? scanner.parse(raw), let id = doc.root["id"]?.string {
+            recovered[Int32(i)] = id
+        }
         switch status[i] {
         case 0: return .keep(output: 0)
         case 1, 2:
             return .remove(reason: status[i] == 1 ? "exact_duplicate" : "near_duplicate",
-                           extra: [("duplicate_of", .string(ids(Int(survivor[i])))),
+                           extra: [("duplicate_of", .string(id(Int(survivor[i])))),
                                    ("prompt_similarity", .double(similarity.isEmpty ? 1 : Double(similarity[i])))])
         case 3: return .remove(reason: "conflict", extra: [])
         default: let r = rejection(i); return .reject(reason: r.0, message: r.1)
@@ -114,18 +119,12 @@ public enum Dedup {
             ps = prompt.signature(TextNorm.ngramHashes(np, n: o.ngram))
             rs = response.signature(TextNorm.ngramHashes(nc, n: o.ngram) + TextNorm.ngramHashes(nr, n: o.ngram, seed: 1))
         }
-        let idBytes = Array(p.id.utf8)
-        var a: UInt64 = 0, b: UInt64 = 0
-        if idBytes.count <= 16 {
-            for (k, c) in idBytes.enumerated() {
-                if k < 8 { a |= UInt64(c) << (56 - 8 * k) } else { b |= UInt64(c) << (56 - 8 * (k - 8)) }
-            }
-        }
-        let long = idBytes.count > 16 ? p.id : nil
-        return DedupFeature(exact: exact, conflict: conflict, idA: a, idB: b,
-                            margin: Float(Measure.margin(p) ?? 0), length: Int32(Measure.chars(p.chosen) + Measure.chars(p.rejected)),
-                            format: formatKey(Measure.sourceFormat(p)), idLen: idBytes.count <= 16 ? UInt8(idBytes.count) : 255,
-                            extra: (o.near || long != nil) ? DedupExtra(promptSig: ps, responseSig: rs, longID: long) : nil)
+        let policy = o.keep != .first
+        guard o.near || policy else { return DedupFeature(exact: exact, conflict: conflict, extra: nil) }
+        return DedupFeature(exact: exact, conflict: conflict,
+                            extra: DedupExtra(promptSig: ps, responseSig: rs, id: policy ? p.id : nil,
+                                              margin: Float(Measure.margin(p) ?? 0), length: Int32(Measure.chars(p.chosen) + Measure.chars(p.rejected)),
+                                              format: formatKey(Measure.sourceFormat(p))))
     }
 
     static func formatKey(_ s: String) -> UInt32 { UInt32(truncatingIfNeeded: XXH64.hash(s)) }
@@ -230,10 +229,11 @@ public enum Dedup {
                 if o.near { similarity[i] = Float(ps) }
                 list.append((i, exact, ps, rs))
             }
+            survivor[kept] = Int32(kept)
             clusters.append((kept, list))
         }
         return DedupResult(status: status, survivor: survivor, similarity: similarity, clusters: clusters, bands: bands, rows: rows,
-                           conflicts: conflicts, candidatePairs: candidates, ids: { feat($0)?.id ?? "" },
+                           conflicts: conflicts, candidatePairs: candidates, storedID: { scanned[$0].id },
                            rejection: { scanned[$0].rejected ?? ("error", "") })
     }
 
@@ -247,7 +247,7 @@ public enum Dedup {
             let x = pr[a.format] ?? Int.max, y = pr[b.format] ?? Int.max
             if x != y { return x < y }
         }
-        if a.id != b.id { return DedupFeature.idLess(a, b) }
+        if let x = a.id, let y = b.id, x != y { return x < y }
         return ia < ib
     }
 }

@@ -36,7 +36,7 @@ struct CurateIO: ParsableArguments {
     }
 
     /// Writes the decisions to the outputs, publishes everything, prints and saves the summary.
-    func finish(command: String, source: PairSource, outputs: [String], decide: (Int) -> Decision,
+    func finish(command: String, source: PairSource, outputs: [String], decide: (Int, UnsafeRawBufferPointer) -> Decision,
                 started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = []) throws {
         let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
         let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }

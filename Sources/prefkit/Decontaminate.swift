@@ -34,7 +34,7 @@ struct Decontaminate: ParsableCommand {
                 return .remove(reason: "contaminated", extra: [("eval_set", .string(name)), ("field", .string(m.field)), ("ngram", .string(m.gram))])
             }
         }
-        try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { decisions[$0] }, started: started,
+        try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { i, _ in decisions[i] }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("eval_ngrams", .int(Int64(index.count))),
                               ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))])

@@ -48,6 +48,22 @@ struct DedupCommand: ParsableCommand {
         let t1 = Date()
         let result = Dedup.run(scanned, o, threads: source.threads)
         phase("exact, LSH, union-find", t1)
+        // Cluster ids are known once pass 2 has read the records, so the clusters file is written
+        // after it, also when the run ends with rejected records (exit status 1).
+        do {
+            try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0, raw: $1) }, started: started,
+                          rejectsDefault: defaultRejects(output),
+                          extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
+                                  ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),
+                                                   ("candidate_pairs", .int(Int64(result.candidatePairs)))]))])
+        } catch let e as ExitCode {
+            try writeClusters(result)
+            throw e
+        }
+        try writeClusters(result)
+    }
+
+    func writeClusters(_ result: DedupResult) throws {
         if let path = clusters {
             let f = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: io.zstdLevel)
             for c in result.clusters {
@@ -64,10 +80,5 @@ struct DedupCommand: ParsableCommand {
             }
             try f.commit()
         }
-        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0) }, started: started,
-                      rejectsDefault: defaultRejects(output),
-                      extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
-                              ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),
-                                               ("candidate_pairs", .int(Int64(result.candidatePairs)))]))])
     }
 }

@@ -135,7 +135,7 @@ struct Filter: ParsableCommand {
         var survivors: [(index: Int, prompt: UInt64, margin: Double, id: String)] = []
         for (i, s) in scanned.enumerated() { if case .pair(let f) = s, f.reason == nil { survivors.append((i, f.prompt, f.margin, f.id)) } }
         let limited = plan.limitPerPrompt(survivors)
-        try io.finish(command: "filter", source: source, outputs: [output], decide: { i in
+        try io.finish(command: "filter", source: source, outputs: [output], decide: { i, _ in
             switch scanned[i] {
             case .rejected(let r, let m): return .reject(reason: r, message: m)
             case .pair(let f):

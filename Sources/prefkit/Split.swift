@@ -35,7 +35,7 @@ struct Split: ParsableCommand {
         let dir = output.hasSuffix("/") ? output : output + "/"
         var outs = [dir + "train." + ext, dir + "test." + ext]
         if valid > 0 { outs.append(dir + "valid." + ext) }
-        try io.finish(command: "split", source: source, outputs: outs, decide: { decisions[$0] }, started: started,
+        try io.finish(command: "split", source: source, outputs: outs, decide: { i, _ in decisions[i] }, started: started,
                       rejectsDefault: dir + "rejects.jsonl", extra: [("prompt_groups", .int(Int64(groups)))])
     }
 }

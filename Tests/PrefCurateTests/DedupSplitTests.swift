@@ -10,7 +10,7 @@ final class DedupSplitTests: XCTestCase {
         configure(&o)
         let src = try source([writeLines(lines)])
         let r = Dedup.run(try Dedup.scan(src, o), o, threads: 2)
-        return (try apply(src) { r.decision($0) }, r)
+        return (try applyRaw(src) { r.decision($0, raw: $1) }, r)
     }
 
     let base = "How do I make a good cup of coffee at home with a simple drip machine and fresh beans"

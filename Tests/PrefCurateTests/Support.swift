@@ -35,6 +35,10 @@ struct Outcome {
 }
 
 func apply(_ src: PairSource, outputs: Int = 1, _ decide: (Int) -> Decision) throws -> Outcome {
+    try applyRaw(src, outputs: outputs) { i, _ in decide(i) }
+}
+
+func applyRaw(_ src: PairSource, outputs: Int = 1, _ decide: (Int, UnsafeRawBufferPointer) -> Decision) throws -> Outcome {
     let d = Paths.tempDir()
     let sinks = try (0..<outputs).map { try RecordSink(.file(d + "/out\($0).jsonl")) }
     let removedFile = try EncodedFile(path: d + "/removed.jsonl", compression: .none, level: 0)
