@@ -109,10 +109,8 @@ public final class PairSource {
         var scanner = JSONScanner()
         for i in 0..<b.count {
             out.append(b.withRecord(i) { buf -> Item in
-                if let bad = UTF8Check.firstInvalid(buf) { return .rejected(reason: "invalid_utf8", message: "invalid UTF-8 at byte \(bad) of the record") }
-                guard let doc = try? scanner.parse(buf) else { return .rejected(reason: "malformed_json", message: "malformed JSON") }
                 do {
-                    let p = try Pair.parse(doc.root)
+                    let p = try Pair.parse(try scanner.parseRecord(buf).root)
                     if let (reason, message) = p.validate() { return .rejected(reason: reason, message: message) }
                     return .pair(p)
                 } catch let e as FormatError {

@@ -177,7 +177,6 @@ public final class Converter {
     public var onReject: ((RejectEntry) -> Void)?
     public var onRejectWrite: ((RejectEntry) throws -> Void)?
     public var onRemovedWrite: (([UInt8]) throws -> Void)?
-    public var bytesOut: Int64 = 0
 
     public init(_ config: ConvertConfig) {
         self.config = config
@@ -223,7 +222,6 @@ public final class Converter {
             if config.strict { throw StrictAbort(entry: e) }
         }
         try sink.write(out.bytes, ends: ends)
-        bytesOut += Int64(out.count)
         if removed.count > 0 { try onRemovedWrite?(removed.bytes) }
         total.add(tally)
         inputs[idx].tally.add(tally)
@@ -395,24 +393,19 @@ public final class Converter {
         for i in 0..<batch.count {
             res.tally.read += 1
             let line = batch.lines[i], number = batch.numbers[i], offset = batch.offsets[i]
-            func reject(_ reason: String, _ message: String, at: Int = 0) {
+            func reject(_ reason: String, _ message: String) {
                 res.tally.rejected[reason, default: 0] += 1
                 let raw = batch.withRecord(i) { Array($0) }
-                res.rejects.append(RejectEntry(file: display, line: line, offset: offset + Int64(at), reason: reason, message: message, raw: raw))
+                res.rejects.append(RejectEntry(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
             }
             let outcome: Result<AdapterOutcome, FormatError> = batch.withRecord(i) { buf in
-                if let bad = UTF8Check.firstInvalid(buf) {
-                    return .failure(FormatError("invalid_utf8", "invalid UTF-8 at byte \(bad) of the record (decoded byte \(offset + Int64(bad)))"))
-                }
-                let doc: JSONDoc
-                do { doc = try scanner.parse(buf) } catch let e as JSONError {
-                    return .failure(FormatError("malformed_json", "malformed JSON: \(e.message) at byte \(e.offset) of the record"))
-                } catch { return .failure(FormatError("malformed_json", "\(error)")) }
-                guard doc.root.kind == .object else { return .failure(FormatError("not_an_object", "the record is not a JSON object")) }
-                guard let adapter else {
-                    return .failure(FormatError("unknown_format", "the input's format could not be detected; name it with --from"))
-                }
-                do { return .success(try adapter.convert(doc.root)) } catch let e as FormatError {
+                do {
+                    let doc = try scanner.parseRecord(buf, streamOffset: offset)
+                    guard let adapter else {
+                        throw FormatError("unknown_format", "the input's format could not be detected; name it with --from")
+                    }
+                    return .success(try adapter.convert(doc.root))
+                } catch let e as FormatError {
                     return .failure(e)
                 } catch { return .failure(FormatError("error", "\(error)")) }
             }

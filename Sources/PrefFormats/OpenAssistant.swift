@@ -156,11 +156,7 @@ public enum OpenAssistant {
                 let raw = batch.withRecord(i) { Array($0) }
                 do {
                     try batch.withRecord(i) { buf in
-                        if let bad = UTF8Check.firstInvalid(buf) { throw FormatError("invalid_utf8", "invalid UTF-8 at byte \(bad) of the record") }
-                        let doc: JSONDoc
-                        do { doc = try scanner.parse(buf) } catch let e as JSONError { throw FormatError("malformed_json", "malformed JSON: \(e)") }
-                        let r = doc.root
-                        guard r.kind == .object else { throw FormatError("not_an_object", "the record is not a JSON object") }
+                        let r = try scanner.parseRecord(buf).root
                         if r["replies"] != nil || r["prompt"]?.kind == .object {
                             let (tree, nodes) = try convertTree(r, emit: emit)
                             try pairs(tree: tree, nodes: nodes, root: 0, options: options, emit: emit)

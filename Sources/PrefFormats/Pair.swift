@@ -122,6 +122,22 @@ public struct Pair: Sendable {
     }
 }
 
+extension JSONScanner {
+    /// One input record as a JSON object: valid UTF-8, well-formed, an object. Failures are
+    /// FormatErrors giving the byte in the record (and in the decoded stream, when known).
+    public mutating func parseRecord(_ buf: UnsafeRawBufferPointer, streamOffset: Int64? = nil) throws -> JSONDoc {
+        if let bad = UTF8Check.firstInvalid(buf) {
+            throw FormatError("invalid_utf8", "invalid UTF-8 at byte \(bad) of the record" + (streamOffset.map { " (decoded byte \($0 + Int64(bad)))" } ?? ""))
+        }
+        let doc: JSONDoc
+        do { doc = try parse(buf) } catch let e as JSONError {
+            throw FormatError("malformed_json", "malformed JSON: \(e.message) at byte \(e.offset) of the record")
+        }
+        guard doc.root.kind == .object else { throw FormatError("not_an_object", "the record is not a JSON object") }
+        return doc
+    }
+}
+
 /// A record-level problem: `reason` is a short snake_case code used in summaries.
 public struct FormatError: Error, CustomStringConvertible, Sendable {
     public var reason: String

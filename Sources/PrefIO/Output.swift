@@ -213,6 +213,20 @@ public final class EncodedFile {
     }
 
     public func abort() { file?.abort() }
+
+    /// Writes a whole small file (a summary, a report) atomically.
+    public static func writeWhole(_ bytes: [UInt8], to path: String) throws {
+        let f = try EncodedFile(path: path, compression: .none, level: 0)
+        try f.write(bytes)
+        try f.commit()
+    }
+}
+
+extension JSONValue {
+    /// Writes the value as one line of JSON, atomically.
+    public func write(to path: String) throws {
+        try EncodedFile.writeWhole(Array((serialized() + "\n").utf8), to: path)
+    }
 }
 
 /// Where converted records go: one file (or stdout), or numbered shards in a directory.
@@ -223,7 +237,6 @@ public final class RecordSink {
     var current: EncodedFile?
     var inShard = 0
     var shardIndex = 0
-    public private(set) var records: Int64 = 0
     public private(set) var files: [String] = []
     var finishedShards: [EncodedFile] = []
 
@@ -268,7 +281,6 @@ public final class RecordSink {
         switch target {
         case .file:
             try current!.write(bytes)
-            records += Int64(ends.count)
         case .shards(let dir, let size):
             var start = 0
             var k = 0
@@ -286,7 +298,6 @@ public final class RecordSink {
                 start = end
                 k += take
                 inShard += take
-                records += Int64(take)
                 if inShard == size { try current!.finish(); finishedShards.append(current!); current = nil }
             }
         }

@@ -18,7 +18,6 @@ public final class XMLRowReader {
     var reader: xmlTextReaderPtr?
     var lastError: XMLRowError?
     var streamError: StreamError?
-    public private(set) var rowsRead = 0
     /// Names of the attributes to keep (others are skipped without copying).
     let wanted: [[UInt8]]
 
@@ -87,7 +86,6 @@ public final class XMLRowReader {
                 more = xmlTextReaderMoveToNextAttribute(r)
             }
             xmlTextReaderMoveToElement(r)
-            rowsRead += 1
             return (line, values)
         }
     }

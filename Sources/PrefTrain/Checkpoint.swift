@@ -77,19 +77,14 @@ public enum Checkpoint {
             try data.withUnsafeBytes { try f.write($0) }
         }
         try f.commit()
-        try writeJSON(configJSON(m.config, eos: tokenizer.map { Int($0.eos) } ?? 0), dir + "/config.json")
+        try configJSON(m.config, eos: tokenizer.map { Int($0.eos) } ?? 0).write(to: dir + "/config.json")
         if let t = tokenizer {
-            try writeJSON(t.tokenizerJSON(), dir + "/tokenizer.json")
-            try writeJSON(t.tokenizerConfigJSON(maxLength: m.config.maxT), dir + "/tokenizer_config.json")
-            try writeJSON(.object([("eos_token", .string("<|endoftext|>")), ("pad_token", .string("<|endoftext|>"))]), dir + "/special_tokens_map.json")
+            try t.tokenizerJSON().write(to: dir + "/tokenizer.json")
+            try t.tokenizerConfigJSON(maxLength: m.config.maxT).write(to: dir + "/tokenizer_config.json")
+            try JSONValue.object([("eos_token", .string("<|endoftext|>")), ("pad_token", .string("<|endoftext|>"))]).write(to: dir + "/special_tokens_map.json")
         }
     }
 
-    static func writeJSON(_ v: JSONValue, _ path: String) throws {
-        let f = try EncodedFile(path: path, compression: .none, level: 0)
-        try f.write(Array((v.serialized() + "\n").utf8))
-        try f.commit()
-    }
 
     /// Loads a GPT-2 directory (prefkit's or a compatible Hugging Face one, F32 weights).
     public static func load(_ dir: String, maxBatch: Int, threads: Int) throws -> (GPT<Float>, BPETokenizer?) {

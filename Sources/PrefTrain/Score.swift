@@ -210,10 +210,9 @@ public enum Scorer {
             ("throughput", .object([("sft_tokens_per_s", .double(sftTokensPerS.rounded())), ("dpo_pairs_per_s", .double((main.result.pairsPerSecond * 10).rounded() / 10))])),
         ])
         let report = ScoreReport(json: json, sweep: sweep, baselines: baselines, settings: s, nEval: n, verdict: verdict)
-        try Checkpoint.writeJSON(json, outDir + "/score.json")
+        try json.write(to: outDir + "/score.json")
         let html = ScoreHTML.page(report, rewards: main.result.bestRewards)
-        let f = try EncodedFile(path: outDir + "/report.html", compression: .none, level: 0)
-        try f.write(Array(html.utf8)); try f.commit()
+        try EncodedFile.writeWhole(Array(html.utf8), to: outDir + "/report.html")
         return report
     }
 }

@@ -123,7 +123,7 @@ struct Convert: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         let summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
                                  rejectsPath: outcome.rejectsPath, seconds: seconds)
-        if let p = summaryJson { try summary.writeJSON(to: p) }
+        if let p = summaryJson { try summary.json().write(to: p) }
         if !quiet { summary.printScreen() }
         if let abort = outcome.strictAbort {
             FileHandle.standardError.write("prefkit: --strict: stopped at \(abort); nothing was published\n".data(using: .utf8)!)

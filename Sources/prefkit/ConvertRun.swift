@@ -41,9 +41,8 @@ struct ConvertRun {
             }
         } catch { throw ValidationError("\(error)") }
         let converter = Converter(config)
-        let rejectsFile = rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil)
-        var rejectsOut: EncodedFile?
-        var removedOut: EncodedFile?
+        let rejectsOut = LazyOutput(rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil), level: zstdLevel)
+        let removedOut = try removedPath.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
         var shown = 0
         converter.onReject = { e in
             if quiet { return }
@@ -54,35 +53,47 @@ struct ConvertRun {
                 FileHandle.standardError.write("prefkit: more rejects follow; see the rejects file\n".data(using: .utf8)!)
             }
         }
-        converter.onRejectWrite = { e in
-            guard let path = rejectsFile else { return }
-            if rejectsOut == nil { rejectsOut = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: zstdLevel) }
-            try rejectsOut!.write(e.json())
-        }
-        converter.onRemovedWrite = { bytes in
-            guard let path = removedPath else { return }
-            if removedOut == nil { removedOut = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: zstdLevel) }
-            try removedOut!.write(bytes)
-        }
+        converter.onRejectWrite = { e in try rejectsOut.write(e.json()) }
+        converter.onRemovedWrite = { bytes in try removedOut?.write(bytes) }
         do {
             try converter.run(sink: sink)
         } catch let abort as StrictAbort {
             sink.abort()
             removedOut?.abort()
-            try rejectsOut?.commit()
-            return Outcome(converter: converter, outputs: [], rejectsPath: rejectsOut == nil ? nil : rejectsFile, strictAbort: abort)
+            return Outcome(converter: converter, outputs: [], rejectsPath: try rejectsOut.commit(), strictAbort: abort)
         } catch {
-            sink.abort(); rejectsOut?.abort(); removedOut?.abort()
+            sink.abort(); rejectsOut.abort(); removedOut?.abort()
             throw error
         }
-        if removedPath != nil && removedOut == nil, let p = removedPath {
-            removedOut = try EncodedFile(path: p, compression: OutputCompression.forPath(p), level: zstdLevel)
-        }
         try sink.commit()
-        try rejectsOut?.commit()
+        let rejectsWritten = try rejectsOut.commit()
         try removedOut?.commit()
-        return Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsOut == nil ? nil : rejectsFile, strictAbort: nil)
+        return Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsWritten, strictAbort: nil)
     }
+}
+
+/// A file opened at its first write, so that the rejects file exists only when something was rejected.
+final class LazyOutput {
+    let path: String?
+    let level: Int
+    private var file: EncodedFile?
+
+    init(_ path: String?, level: Int) { self.path = path; self.level = level }
+
+    func write(_ bytes: [UInt8]) throws {
+        guard let p = path else { return }
+        if file == nil { file = try EncodedFile(path: p, compression: OutputCompression.forPath(p), level: level) }
+        try file!.write(bytes)
+    }
+
+    /// Publishes the file if anything was written; returns its path then, nil otherwise.
+    func commit() throws -> String? {
+        guard let f = file else { return nil }
+        try f.commit()
+        return path
+    }
+
+    func abort() { file?.abort() }
 }
 
 /// The end-of-run summary: one screen on stderr, and JSON for --summary-json.
@@ -117,12 +128,6 @@ struct RunSummary {
         fields += extra
         fields.append(("seconds", .double((seconds * 1000).rounded() / 1000)))
         return .object(fields)
-    }
-
-    func writeJSON(to path: String) throws {
-        let f = try EncodedFile(path: path, compression: .none, level: 0)
-        try f.write(Array((json().serialized() + "\n").utf8))
-        try f.commit()
     }
 
     func printScreen() {

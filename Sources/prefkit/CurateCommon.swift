@@ -40,8 +40,7 @@ struct CurateIO: ParsableArguments {
                 started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = []) throws {
         let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
         let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
-        let rejectsPath = rejects ?? rejectsDefault
-        var rejectsOut: EncodedFile?
+        let rejectsOut = LazyOutput(rejects ?? rejectsDefault, level: zstdLevel)
         let writer = CurationWriter()
         var shown = 0
         writer.onReject = { e in
@@ -51,23 +50,18 @@ struct CurateIO: ParsableArguments {
             }
         }
         do {
-            try writer.write(source, decide: decide, outputs: sinks, removed: removedOut) { e in
-                // The rejects file is created only when something is rejected.
-                guard let p = rejectsPath else { return }
-                if rejectsOut == nil { rejectsOut = try EncodedFile(path: p, compression: OutputCompression.forPath(p), level: zstdLevel) }
-                try rejectsOut!.write(e.json())
-            }
+            try writer.write(source, decide: decide, outputs: sinks, removed: removedOut) { e in try rejectsOut.write(e.json()) }
         } catch {
-            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut?.abort()
+            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut.abort()
             throw error
         }
         for s in sinks { try s.commit() }
         phase("pass 2 (write)", started)
         try removedOut?.commit()
-        try rejectsOut?.commit()
+        let rejectsWritten = try rejectsOut.commit()
         let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
-                                 rejectsPath: rejectsOut == nil ? nil : rejectsPath, seconds: Date().timeIntervalSince(started), extra: extra)
-        if let p = summaryJson { try summary.writeJSON(to: p) }
+                                 rejectsPath: rejectsWritten, seconds: Date().timeIntervalSince(started), extra: extra)
+        if let p = summaryJson { try summary.json().write(to: p) }
         if !quiet { summary.printScreen() }
         if writer.total.rejectedTotal > 0 { throw ExitCode(1) }
     }

@@ -95,8 +95,7 @@ struct SFTCommand: ParsableCommand {
             ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(secs)), ("tokens_per_second", .double(Double(tokens) / secs)),
             ("first_loss", .double(logs.first!.loss)), ("final_loss", .double(logs.last!.loss)),
         ])
-        let f = try EncodedFile(path: output + "/sft_summary.json", compression: .none, level: 0)
-        try f.write(Array((summary.serialized() + "\n").utf8)); try f.commit()
+        try summary.write(to: output + "/sft_summary.json")
         if !quiet { FileHandle.standardError.write("prefkit sft: \(summary.serialized())\n".data(using: .utf8)!) }
     }
 }

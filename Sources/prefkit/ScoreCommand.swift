@@ -133,8 +133,7 @@ struct ScoreCommand: ParsableCommand {
         let json: JSONValue = .object([("mode", .string(refModel != nil ? "implicit_reward" : "ref_free_\(refFree!)")), ("score", .double(acc)),
                                        ("ci95", .array([.double(ci.low), .double(ci.high)])), ("n_eval", .int(Int64(tp.count))),
                                        ("dropped", .int(Int64(dropped))), ("model", .string(policy)), ("ref_model", refModel.map { .string($0) } ?? .null)])
-        let f = try EncodedFile(path: output + "/score.json", compression: .none, level: 0)
-        try f.write(Array((json.serialized() + "\n").utf8)); try f.commit()
+        try json.write(to: output + "/score.json")
         print(String(format: "accuracy %.3f (95%% CI %.3f–%.3f, n = %d)", acc, ci.low, ci.high, tp.count))
     }
 }

@@ -22,13 +22,9 @@ struct StatsCommand: ParsableCommand {
                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let scanned = try source.scanPairs { Stats.feature($0) }
         let st = Stats.compute(scanned)
-        if let p = json {
-            let f = try EncodedFile(path: p, compression: .none, level: 0)
-            try f.write(Array((st.json.serialized() + "\n").utf8)); try f.commit()
-        }
+        if let p = json { try st.json.write(to: p) }
         if let p = html {
-            let f = try EncodedFile(path: p, compression: .none, level: 0)
-            try f.write(Array(Stats.html(st, title: "Preference data: " + expanded.map(\.display).joined(separator: ", ")).utf8)); try f.commit()
+            try EncodedFile.writeWhole(Array(Stats.html(st, title: "Preference data: " + expanded.map(\.display).joined(separator: ", ")).utf8), to: p)
         }
         print(StatsCommand.screen(st.json))
     }

@@ -44,7 +44,7 @@ final class EngineTests: XCTestCase {
         XCTAssertLessThan(Double(toks) / Double(bytes), 0.5)
         // tokenizer.json reloads to the same encoder.
         let dir = Paths.tempDir()
-        try Checkpoint.writeJSON(a.tokenizerJSON(), dir + "/tokenizer.json")
+        try a.tokenizerJSON().write(to: dir + "/tokenizer.json")
         let c = try BPETokenizer.load(tokenizerJSON: dir + "/tokenizer.json")
         for t in texts.prefix(100) { XCTAssertEqual(c.encode(t), a.encode(t)) }
         XCTAssertEqual(c.special("<|assistant|>"), a.special("<|assistant|>"))
@@ -151,7 +151,7 @@ final class EngineTests: XCTestCase {
             fields += [("n_prompt_messages", .int(Int64(p.prompt.count))), ("logp", .double(lp.logp))]
             cases.append(.object(fields))
         }
-        try Checkpoint.writeJSON(.array(cases), dir + "/cases.json")
+        try JSONValue.array(cases).write(to: dir + "/cases.json")
         let script = """
         import json, sys
         try:
