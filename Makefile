@@ -6,7 +6,7 @@ APT_PACKAGES := libzstd-dev zlib1g-dev libxml2-dev libopenblas-dev pkg-config zs
 REALDATA := ../shared/realdata
 DEMO := demo-out
 
-.PHONY: deps build demo test bench fixtures clean
+.PHONY: deps build demo test bench fixtures fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -50,6 +50,13 @@ bench: build
 
 fixtures:
 	python3 scripts/make_fixtures.py
+	python3 scripts/make_bad_fixtures.py
+
+# libFuzzer + AddressSanitizer on the parsers of untrusted input, FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build $(DEMO)

@@ -25,6 +25,9 @@ public final class PairSource {
         for (i, p) in paths.enumerated() where p == "-" {
             let tmp = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/prefkit-stdin-\(getpid())-\(i).jsonl"
             let (src, _) = try Sources.decoding(FileSource(path: "-"))
+            // The spool lives until the run ends; a signal or a failed run removes it too.
+            TempFiles.register(tmp)
+            spooled.append(tmp)
             let f = try EncodedFile(path: tmp, compression: .none, level: 0)
             var chunk = [UInt8](repeating: 0, count: 1 << 20)
             while true {
@@ -34,11 +37,10 @@ public final class PairSource {
             }
             try f.commit()
             paths[i] = tmp
-            spooled.append(tmp)
         }
     }
 
-    deinit { for s in spooled { unlink(s) } }
+    deinit { for s in spooled { unlink(s); TempFiles.unregister(s) } }
 
     /// Each record of every input, in order: a parsed pair (or the reason it is rejected).
     public enum Item {

@@ -189,7 +189,7 @@ public final class Converter {
     public func run(sink: RecordSink) throws {
         let formats = config.inputs.map { input -> FormatName? in
             if config.format != .auto { return config.format }
-            return input.path == "-" ? nil : Converter.detectFile(input.path)
+            return input.path == "-" ? nil : Converter.detectFile(input.path, maxRecordBytes: config.maxRecordBytes)
         }
         var i = 0
         while i < config.inputs.count {
@@ -206,9 +206,14 @@ public final class Converter {
     }
 
     /// Detects a file's corpus from its first bytes and records (XML means a Stack Exchange dump).
-    static func detectFile(_ path: String) -> FormatName? {
+    static func detectFile(_ path: String, maxRecordBytes: Int) -> FormatName? {
         guard let (src, _) = try? Sources.open(path) else { return nil }
-        let reader = RecordReader(src, chunk: 1 << 16)
+        // Bounded by the record limit like every other read: a huge first line is not buffered past it.
+        let reader = RecordReader(src, maxRecordBytes: maxRecordBytes, chunk: 1 << 16)
+        // UTF-16 XML (a byte order mark, then '<'): the XML reader refuses it with a clear reason.
+        if let b = reader.peekBytes(4), (b[0] == 0xFF && b[1] == 0xFE && b[2] == 0x3C) || (b[0] == 0xFE && b[1] == 0xFF && b[3] == 0x3C) {
+            return .stackexchange
+        }
         if reader.mode == .lines, let first = reader.peekByte(), first == UInt8(ascii: "<") { return .stackexchange }
         guard let batch = reader.nextBatch(targetBytes: 1 << 16, maxRecords: 64) else { return nil }
         return detect(batch)
@@ -248,7 +253,9 @@ public final class Converter {
         switch format {
         case .stackexchange:
             inputs[idx].layout = "xml"
-            let sorter = try StackExchange.convert(source: src, options: config.stackexchange, emit: emit)
+            var options = config.stackexchange
+            options.maxRowBytes = config.maxRecordBytes
+            let sorter = try StackExchange.convert(source: src, options: options, emit: emit)
             spillReport.append((input.display, sorter.spilledRecords, sorter.peakBufferedBytes))
         default:
             let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)

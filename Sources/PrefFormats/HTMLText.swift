@@ -65,7 +65,7 @@ public enum HTMLText {
     ]
 
     /// Decodes character references in html[a..<b]; unknown ones stay as written.
-    static func decodeEntities(_ h: [UInt8], _ a: Int, _ b: Int) -> [UInt8] {
+    public static func decodeEntities(_ h: [UInt8], _ a: Int, _ b: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(b - a)
         var i = a

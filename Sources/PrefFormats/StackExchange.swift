@@ -8,6 +8,8 @@ public struct StackExchangeOptions: Sendable {
     public var maxPairsPerQuestion = 10
     public var memoryLimit = 1 << 30
     public var tempDir: String? = nil
+    /// Rows longer than this are rejected (record_too_large) without being buffered whole.
+    public var maxRowBytes = 256 << 20
     public init() {}
 }
 
@@ -56,10 +58,14 @@ public enum StackExchange {
     /// in Id order.
     static func convert(source: ByteSource, options: StackExchangeOptions, emit: JoinEmitter) throws -> SpillSorter {
         let sorter = SpillSorter(memoryLimit: options.memoryLimit, tempDir: options.tempDir)
-        let reader = XMLRowReader(source, attributes: attributes)
+        let reader = XMLRowReader(source, attributes: attributes, maxRowBytes: options.maxRowBytes)
         func num(_ v: [UInt8]?) -> Int? { v.flatMap { Int(String(decoding: $0, as: UTF8.self)) } }
         do {
-            while let (line, v) = try reader.next() {
+            while let item = try reader.next() {
+                guard case .row(let line, let v) = item else {
+                    if case .bad(let b) = item { emit.reject(line: b.line, offset: b.offset, reason: b.reason, message: b.message, raw: b.raw) }
+                    continue
+                }
                 guard let id = num(v[0]), let type = num(v[1]) else {
                     emit.reject(line: line, offset: 0, reason: "bad_row", message: "row without a numeric Id or PostTypeId", raw: [])
                     continue
@@ -80,64 +86,72 @@ public enum StackExchange {
                 let qid = type == 1 ? id : parent
                 try sorter.add(key: bigEndianKey([qid, type, id]), payload: post.payload())
             }
-        } catch let e as XMLRowError {
-            emit.reject(line: e.line, offset: 0, reason: "malformed_xml", message: "\(e); rows after it are not read", raw: [])
         } catch let e as StreamError {
             let reason = e.kind == .truncated ? "truncated_input" : (e.kind == .corrupt ? "corrupt_input" : "read_error")
             emit.reject(line: reader.line, offset: e.fileOffset, reason: reason, message: "\(e.message) at file byte \(e.fileOffset); rows after it are not read", raw: [])
         }
 
         // Join: records arrive grouped by question id, the question first, answers by Id.
-        var group: [SEPost] = []
+        let group = GroupStore(budget: max(1 << 20, options.memoryLimit / 4), tempDir: options.tempDir)
         var groupQ = -1
         func finish() throws {
-            guard !group.isEmpty else { return }
+            guard group.count > 0 else { return }
             try pairsFor(group, options: options, emit: emit)
-            group.removeAll()
+            try group.reset()
         }
         try sorter.drain { key, payload in
             let qid = keyInt(key, 0)
             if qid != groupQ { try finish(); groupQ = qid }
-            group.append(SEPost(payload: payload))
+            try group.add(payload)
         }
         try finish()
         return sorter
     }
 
-    static func pairsFor(_ group: [SEPost], options: StackExchangeOptions, emit: JoinEmitter) throws {
-        guard let q = group.first, q.type == 1 else {
-            for a in group { emit.removed("orphan_answer", ref: "\(a.id)") }
+    /// The pairs of one question: the `maxPairsPerQuestion` candidates with the largest pm-score gap
+    /// (ties by chosen id, then rejected id), enumerated in that order without building every
+    /// candidate pair, so a question with thousands of answers costs O(answers x distinct gaps).
+    static func pairsFor(_ group: GroupStore, options: StackExchangeOptions, emit: JoinEmitter) throws {
+        let first = try group.post(0)
+        guard first.type == 1 else {
+            for i in 0..<group.count { emit.removed("orphan_answer", ref: "\(group.ids[i])") }
             return
         }
-        let answers = Array(group.dropFirst())
-        if answers.count < 2 {
-            emit.removed("too_few_answers", ref: "\(q.id)", n: 1 + answers.count)
+        let q = first
+        let n = group.count - 1          // answers are group entries 1...n, in Id order
+        if n < 2 {
+            emit.removed("too_few_answers", ref: "\(q.id)", n: 1 + n)
             return
         }
-        struct Cand { var c: Int; var r: Int; var gap: Int }
-        let pm = answers.map { pmScore(score: $0.score, accepted: $0.id == q.accepted) }
-        var cands: [Cand] = []
-        for i in 0..<answers.count {
-            for j in 0..<answers.count where i != j && pm[i] > pm[j] {
-                cands.append(Cand(c: i, r: j, gap: pm[i] - pm[j]))
+        let ids = Array(group.ids[1...])
+        let pm = (0..<n).map { pmScore(score: group.scores[$0 + 1], accepted: ids[$0] == q.accepted) }
+        // Answers by pm level, each list in Id order.
+        var byLevel: [Int: [Int]] = [:]
+        for i in 0..<n { byLevel[pm[i], default: []].append(i) }
+        let levels = byLevel.keys.sorted()
+        var gaps = Set<Int>()
+        for a in levels { for b in levels where a > b { gaps.insert(a - b) } }
+        if gaps.isEmpty {
+            emit.removed("no_preference", ref: "\(q.id)", n: 1 + n)
+            return
+        }
+        let limit = max(0, options.maxPairsPerQuestion)
+        var kept: [(c: Int, r: Int)] = []
+        outer: for gap in gaps.sorted(by: >) {
+            for c in 0..<n {
+                guard let rs = byLevel[pm[c] - gap] else { continue }
+                for r in rs {
+                    if kept.count == limit { break outer }
+                    kept.append((c, r))
+                }
             }
         }
-        if cands.isEmpty {
-            emit.removed("no_preference", ref: "\(q.id)", n: 1 + answers.count)
-            return
-        }
-        cands.sort { a, b in
-            if a.gap != b.gap { return a.gap > b.gap }
-            if answers[a.c].id != answers[b.c].id { return answers[a.c].id < answers[b.c].id }
-            return answers[a.r].id < answers[b.r].id
-        }
-        let kept = cands.prefix(max(0, options.maxPairsPerQuestion))
         var usedAnswers = Set<Int>()
         var prompt = q.title
         if !prompt.isEmpty && !q.body.isEmpty { prompt += [0x0A, 0x0A] }
         prompt += q.body
         for k in kept {
-            let c = answers[k.c], r = answers[k.r]
+            let c = try group.post(k.c + 1), r = try group.post(k.r + 1)
             usedAnswers.insert(k.c); usedAnswers.insert(k.r)
             let meta: [(String, JSONValue)] = [
                 ("question_id", .int(Int64(q.id))), ("chosen_answer_id", .int(Int64(c.id))), ("rejected_answer_id", .int(Int64(r.id))),
@@ -150,8 +164,78 @@ public enum StackExchange {
                           key: "\(q.id):\(c.id):\(r.id)")
         }
         emit.used(1 + usedAnswers.count)
-        for (i, a) in answers.enumerated() where !usedAnswers.contains(i) {
-            emit.removed("unpaired_answer", ref: "\(a.id)")
+        for i in 0..<n where !usedAnswers.contains(i) {
+            emit.removed("unpaired_answer", ref: "\(ids[i])")
         }
+    }
+}
+
+/// The posts of one question while it is joined: ids and scores in memory (16 bytes a post), the
+/// payloads in memory up to a budget and in a temporary file past it, so one question with a
+/// huge number of answers stays within the memory limit.
+final class GroupStore {
+    let budget: Int
+    let tempDir: String
+    private(set) var ids: [Int] = []
+    private(set) var scores: [Int] = []
+    var payloads: [[UInt8]] = []
+    var inMemory = 0
+    var spillPath: String?
+    var spillFD: Int32 = -1
+    var spillOffsets: [(Int64, Int)] = []
+    var spillEnd: Int64 = 0
+
+    init(budget: Int, tempDir: String?) {
+        self.budget = budget
+        self.tempDir = tempDir ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+    }
+    deinit { try? reset() }
+
+    var count: Int { ids.count }
+
+    func add(_ payload: [UInt8]) throws {
+        // The payload starts with id, type, parent, accepted, score (see SEPost.payload).
+        var r = PayloadReader(payload)
+        let id = r.int(); _ = r.int(); _ = r.int(); _ = r.int()
+        ids.append(id); scores.append(r.int())
+        if spillFD < 0 && inMemory + payload.count <= budget {
+            payloads.append(payload); inMemory += payload.count
+            return
+        }
+        if spillFD < 0 {
+            var template = Array("\(tempDir)/prefkit-group-XXXXXX".utf8CString)
+            spillFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            if spillFD < 0 { throw OutputError("cannot create a spill file in \(tempDir): \(String(cString: strerror(errno)))") }
+            let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            TempFiles.register(path)
+            spillPath = path
+        }
+        try payload.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let r = pwrite(spillFD, b.baseAddress! + off, b.count - off, off_t(spillEnd) + off_t(off))
+                if r < 0 { if errno == EINTR { continue }; throw OutputError("spill write failed: \(String(cString: strerror(errno)))") }
+                off += r
+            }
+        }
+        spillOffsets.append((spillEnd, payload.count))
+        spillEnd += Int64(payload.count)
+    }
+
+    func post(_ i: Int) throws -> SEPost {
+        if i < payloads.count { return SEPost(payload: payloads[i]) }
+        let (off, len) = spillOffsets[i - payloads.count]
+        var bytes = [UInt8](repeating: 0, count: len)
+        let got = bytes.withUnsafeMutableBytes { pread(spillFD, $0.baseAddress!, len, off_t(off)) }
+        guard got == len else { throw OutputError("spill file \(spillPath ?? "") could not be read back") }
+        return SEPost(payload: bytes)
+    }
+
+    func reset() throws {
+        ids.removeAll(keepingCapacity: true); scores.removeAll(keepingCapacity: true)
+        payloads.removeAll(); inMemory = 0
+        if spillFD >= 0 { close(spillFD); spillFD = -1 }
+        if let p = spillPath { unlink(p); TempFiles.unregister(p); spillPath = nil }
+        spillOffsets.removeAll(); spillEnd = 0
     }
 }

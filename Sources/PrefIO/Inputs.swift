@@ -48,6 +48,8 @@ public enum InputExpander {
         for i in out.indices where seen[out[i].display]! > 1 && out[i].path != "-" {
             out[i].display = normalize(out[i].path)
         }
+        // No output of this run may overwrite an input (see InputRegistry.checkOutputs).
+        for e in out { InputRegistry.register(e.path) }
         return out
     }
 

@@ -257,30 +257,32 @@ public struct JRef {
     /// Byte offset of this value in the record.
     public var offset: Int { Int(node.start) }
 
-    /// Looks up a key in an object (first match); nil when not an object or absent.
+    /// Looks up a key in an object; nil when not an object or absent. With duplicate keys the last
+    /// one wins, as in Python's `json` (what most producers of these files were read with).
     public subscript(key: StaticString) -> JRef? {
         guard node.kind == .object else { return nil }
         let kp = key.utf8Start, kl = key.utf8CodeUnitCount
         var i = index + 1
         let end = Int(node.next)
+        var found: JRef? = nil
         while i < end {
             let k = doc.nodes[i]
             let v = i + 1
             if !k.flag, Int(k.end - k.start) == kl, memcmpEq(doc.base + Int(k.start), kp, kl) {
-                return JRef(doc: doc, index: v)
-            }
-            if k.flag, decodeString(k) == Array(UnsafeBufferPointer(start: kp, count: kl)) {
-                return JRef(doc: doc, index: v)
+                found = JRef(doc: doc, index: v)
+            } else if k.flag, decodeString(k) == Array(UnsafeBufferPointer(start: kp, count: kl)) {
+                found = JRef(doc: doc, index: v)
             }
             i = Int(doc.nodes[v].next)
         }
-        return nil
+        return found
     }
 
-    /// Looks up a key given at run time.
+    /// Looks up a key given at run time (the last of duplicate keys wins).
     public func member(_ key: String) -> JRef? {
         guard node.kind == .object else { return nil }
         let kb = Array(key.utf8)
+        var found: JRef? = nil
         var i = index + 1
         let end = Int(node.next)
         while i < end {
@@ -290,10 +292,10 @@ public struct JRef {
             if k.flag { match = decodeString(k) == kb } else {
                 match = Int(k.end - k.start) == kb.count && kb.withUnsafeBufferPointer { memcmpEq(doc.base + Int(k.start), $0.baseAddress!, kb.count) }
             }
-            if match { return JRef(doc: doc, index: v) }
+            if match { found = JRef(doc: doc, index: v) }
             i = Int(doc.nodes[v].next)
         }
-        return nil
+        return found
     }
 
     /// Follows a dotted path such as `input.messages` (array elements by number: `turns.0`).

@@ -122,9 +122,22 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// A member by key; with duplicate keys the last one wins (as in Python's json and JRef).
     public subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o.first(where: { $0.0 == key })?.1 }
+        if case .object(let o) = self { return o.last(where: { $0.0 == key })?.1 }
         return nil
+    }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+    /// The JSON type's name, for messages ("a string", "a list", ...).
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "a list"
+        case .object: return "an object"
+        }
     }
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
     public var intValue: Int64? { if case .int(let i) = self { return i }; return nil }
@@ -167,7 +180,14 @@ extension JRef {
             if let i = Int64(t) { return .int(i) }
             return .double(Double(t) ?? 0)
         case .array: return .array(elements.map { $0.value })
-        case .object: return .object(members.map { ($0.key, $0.value.value) })
+        case .object:
+            // Duplicate keys: one member, at the first key's position, with the last value (Python's dict).
+            var out: [(String, JSONValue)] = []
+            var at: [String: Int] = [:]
+            for m in members {
+                if let k = at[m.key] { out[k].1 = m.value.value } else { at[m.key] = out.count; out.append((m.key, m.value.value)) }
+            }
+            return .object(out)
         }
     }
 }

@@ -10,16 +10,65 @@ import CZstd
 
 public struct OutputError: Error, CustomStringConvertible {
     public var message: String
-    public init(_ m: String) { message = m }
+    /// A refusal caused by what the user asked for (an output that is an input, a directory, an
+    /// unsupported extension): a usage error (exit 2), not an I/O failure (exit 3).
+    public var isUsage: Bool
+    public init(_ m: String, usage: Bool = false) { message = m; isUsage = usage }
     public var description: String { message }
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
 
-/// Writes to `path.tmp.<pid>.<n>` in the same directory; `commit` renames it over `path`.
+/// What an output path names before anything is written to it.
+enum OutputKind {
+    /// A regular file (or nothing yet): written to a temp file beside `target`, renamed over it.
+    case regular(target: String)
+    /// A character device or FIFO (`/dev/stdout`, `/dev/null`, a named pipe): written directly.
+    case direct
+}
+
+/// Decides how an output path is written. Symbolic links are followed: the file they point to is
+/// replaced atomically and the link itself stays. Directories, block devices, sockets and links to
+/// nothing are refused before anything is created.
+func classifyOutput(_ path: String) throws -> OutputKind {
+    var st = stat()
+    guard lstat(path, &st) == 0 else {
+        if errno == ENOENT { return .regular(target: path) }
+        throw OutputError("cannot use \(path) as an output: \(errnoText())")
+    }
+    var target = path
+    if (st.st_mode & S_IFMT) == S_IFLNK {
+        guard let r = realpath(path, nil) else {
+            throw OutputError("output \(path) is a symbolic link to a missing or unreachable file; refusing to replace the link", usage: true)
+        }
+        target = String(cString: r)
+        free(r)
+        guard stat(target, &st) == 0 else { throw OutputError("cannot use \(path) as an output: \(errnoText())") }
+    }
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: return .regular(target: target)
+    case S_IFCHR, S_IFIFO: return .direct
+    case S_IFDIR: throw OutputError("output \(path) is a directory; name a file", usage: true)
+    default: throw OutputError("output \(path) is not a regular file, character device or FIFO; refusing to write to it", usage: true)
+    }
+}
+
+/// True when the path names a character device or FIFO (written directly, with no file beside it).
+public func isDeviceOrFIFO(_ path: String) -> Bool {
+    if case .direct? = try? classifyOutput(path) { return true }
+    return false
+}
+
+/// Writes an output without ever destroying what is at its path: a regular file goes to
+/// `target.tmp.<pid>.<n>` in the same directory and `commit` renames it over `target`; a character
+/// device or FIFO is opened and written directly (nothing to rename, nothing to remove).
 public final class AtomicFile {
+    /// The path as the user gave it (used in every message).
     public let path: String
+    /// Where the data is written until commit (the temp file), or the device itself.
     public let tempPath: String
+    let target: String
+    let direct: Bool
     var fd: Int32
     var closed = false
     nonisolated(unsafe) static var counter = 0
@@ -29,11 +78,27 @@ public final class AtomicFile {
 
     public init(path: String) throws {
         self.path = path
-        AtomicFile.counter += 1
-        tempPath = "\(path).tmp.\(getpid()).\(AtomicFile.counter)"
-        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if fd < 0 { throw OutputError("cannot create \(tempPath): \(errnoText())") }
-        TempFiles.register(tempPath)
+        switch try classifyOutput(path) {
+        case .direct:
+            direct = true
+            target = path
+            tempPath = path
+            fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw OutputError("cannot open \(path) for writing: \(errnoText())") }
+        case .regular(let t):
+            try InputRegistry.refuseIfInput(t, output: path)
+            direct = false
+            target = t
+            AtomicFile.counter += 1
+            tempPath = "\(t).tmp.\(getpid()).\(AtomicFile.counter)"
+            TempFiles.register(tempPath)
+            fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                let e = errnoText()
+                TempFiles.unregister(tempPath)
+                throw OutputError("cannot create \(path): \(e)")
+            }
+        }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -42,7 +107,7 @@ public final class AtomicFile {
             let r = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
             if r < 0 {
                 if errno == EINTR { continue }
-                throw OutputError("write to \(tempPath) failed: \(errnoText())")
+                throw OutputError("write to \(path) failed: \(errnoText())")
             }
             off += r
         }
@@ -51,11 +116,25 @@ public final class AtomicFile {
     public func commit() throws {
         guard !closed else { return }
         closed = true
-        if AtomicFile.syncOnCommit && fsync(fd) != 0 && errno != EINVAL {
-            let e = errnoText(); close(fd); throw OutputError("fsync \(tempPath): \(e)")
+        if direct {
+            if close(fd) != 0 { throw OutputError("close \(path): \(errnoText())") }
+            return
         }
-        if close(fd) != 0 { throw OutputError("close \(tempPath): \(errnoText())") }
-        if rename(tempPath, path) != 0 { throw OutputError("rename \(tempPath) -> \(path): \(errnoText())") }
+        if AtomicFile.syncOnCommit && fsync(fd) != 0 && errno != EINVAL {
+            let e = errnoText(); close(fd); discardTemp(); throw OutputError("fsync \(path): \(e)")
+        }
+        if close(fd) != 0 { let e = errnoText(); discardTemp(); throw OutputError("close \(path): \(e)") }
+        // The path may have become something else while we wrote (a directory, a device): check again.
+        if case .regular(let t)? = try? classifyOutput(path), t == target {} else {
+            discardTemp()
+            throw OutputError("\(path) changed while it was written (now not a regular file); nothing was published there")
+        }
+        if rename(tempPath, target) != 0 { let e = errnoText(); discardTemp(); throw OutputError("cannot publish \(path): \(e)") }
+        TempFiles.unregister(tempPath)
+    }
+
+    func discardTemp() {
+        unlink(tempPath)
         TempFiles.unregister(tempPath)
     }
 
@@ -63,31 +142,133 @@ public final class AtomicFile {
         guard !closed else { return }
         closed = true
         close(fd)
-        unlink(tempPath)
-        TempFiles.unregister(tempPath)
+        if !direct { discardTemp() }
     }
     deinit { abort() }
 }
 
-/// Temp files to remove if the process is interrupted.
-public enum TempFiles {
-    nonisolated(unsafe) static var paths = Set<String>()
+/// The identities (device, inode) of every input of the run, so that no output can overwrite one.
+public enum InputRegistry {
+    struct FileID: Hashable { var dev: UInt64; var ino: UInt64 }
+    nonisolated(unsafe) static var ids = Set<FileID>()
+    nonisolated(unsafe) static var names: [FileID: String] = [:]
     nonisolated(unsafe) static var lock = pthread_mutex_t()
-    nonisolated(unsafe) static var installed = false
-    static func register(_ p: String) { pthread_mutex_lock(&lock); paths.insert(p); pthread_mutex_unlock(&lock) }
-    static func unregister(_ p: String) { pthread_mutex_lock(&lock); paths.remove(p); pthread_mutex_unlock(&lock) }
+    nonisolated(unsafe) static var lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
 
-    /// On SIGINT/SIGTERM, remove temp files and exit 130: no partial final file is left behind.
+    static func id(_ path: String) -> FileID? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+    }
+
+    /// Records an input file (regular files only; stdin and devices cannot be overwritten by a rename).
+    public static func register(_ path: String) {
+        guard path != "-", let i = id(path) else { return }
+        _ = lockReady
+        pthread_mutex_lock(&lock); ids.insert(i); names[i] = names[i] ?? path; pthread_mutex_unlock(&lock)
+    }
+
+    static func inputNamed(_ path: String) -> String? {
+        guard let i = id(path) else { return nil }
+        _ = lockReady
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        return ids.contains(i) ? names[i] : nil
+    }
+
+    static func refuseIfInput(_ target: String, output: String) throws {
+        if let input = inputNamed(target) {
+            throw OutputError("output \(output) is the input \(input); refusing to overwrite an input (write elsewhere, then rename)", usage: true)
+        }
+    }
+
+    /// Checks, before anything is read, that no output path is one of the registered inputs and that
+    /// no two outputs name the same file. `nil` entries (options not given) and "-" are skipped.
+    public static func checkOutputs(_ outputs: [(flag: String, path: String?)]) throws {
+        var seen: [String: String] = [:]
+        for (flag, p) in outputs {
+            guard let p, p != "-" else { continue }
+            if case .regular(let t) = try classifyOutput(p) {
+                try refuseIfInput(t, output: p)
+                let key = canonicalOutputPath(t)
+                if let other = seen[key] { throw OutputError("\(flag) \(p) and \(other) name the same file", usage: true) }
+                seen[key] = "\(flag) \(p)"
+            }
+        }
+    }
+
+    /// An absolute, link-free spelling of a (possibly not yet existing) file path.
+    static func canonicalOutputPath(_ p: String) -> String {
+        if let r = realpath(p, nil) { defer { free(r) }; return String(cString: r) }
+        let slash = p.lastIndex(of: "/")
+        let dir = slash.map { String(p[..<$0]) } ?? "."
+        let name = slash.map { String(p[p.index(after: $0)...]) } ?? p
+        if let r = realpath(dir.isEmpty ? "/" : dir, nil) { defer { free(r) }; return String(cString: r) + "/" + name }
+        return p
+    }
+}
+
+/// Temporary files (unpublished outputs, spooled stdin, spill runs) removed when the process stops
+/// early: on SIGINT, SIGTERM, SIGHUP, SIGPIPE or SIGXFSZ by the signal handler, on a fatal error by
+/// `removeAll()`. The table is a fixed array of C strings, so the handler only reads memory and
+/// calls unlink/write/_exit (all async-signal-safe).
+public enum TempFiles {
+    static let capacity = 4096
+    nonisolated(unsafe) static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+        p.initialize(repeating: nil, count: capacity)
+        return p
+    }()
+    nonisolated(unsafe) static var lock = pthread_mutex_t()
+    nonisolated(unsafe) static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    nonisolated(unsafe) static var installed = false
+    /// Messages by signal number, prepared before the handler is installed.
+    nonisolated(unsafe) static let messages: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 65)
+        p.initialize(repeating: nil, count: 65)
+        return p
+    }()
+
+    public static func register(_ p: String) {
+        _ = lockReady
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        for i in 0..<capacity where slots[i] == nil { slots[i] = strdup(p); return }
+    }
+
+    public static func unregister(_ p: String) {
+        _ = lockReady
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        for i in 0..<capacity {
+            if let s = slots[i], strcmp(s, p) == 0 { slots[i] = nil; free(s); return }
+        }
+    }
+
+    /// Removes every registered file now (a run that failed publishes nothing and leaves nothing).
+    public static func removeAll() {
+        _ = lockReady
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        for i in 0..<capacity { if let s = slots[i] { unlink(s); slots[i] = nil; free(s) } }
+    }
+
+    /// On SIGINT/SIGTERM/SIGHUP: remove temp files, say so on stderr and exit 128+signal. On
+    /// SIGPIPE: the same without a message (the reader went away). SIGXFSZ (a file size limit) is
+    /// ignored, so the write fails with EFBIG and the run ends through its ordinary error path.
     public static func installSignalCleanup() {
         if installed { return }
         installed = true
-        pthread_mutex_init(&lock, nil)
+        _ = lockReady
+        _ = slots
+        _ = messages
+        let names: [(Int32, String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")]
+        for (sig, name) in names {
+            messages[Int(sig)] = strdup("\nprefkit: interrupted by \(name); unpublished outputs and temporary files removed, nothing was published\n")
+        }
         let handler: @convention(c) (Int32) -> Void = { sig in
-            for p in TempFiles.paths { unlink(p) }
+            for i in 0..<TempFiles.capacity { if let s = TempFiles.slots[i] { unlink(s) } }
+            if sig > 0 && sig < 65, let m = TempFiles.messages[Int(sig)] { _ = Glibc.write(2, m, strlen(m)) }
             _exit(128 + sig)
         }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(sig, handler) }
+        signal(SIGXFSZ, SIG_IGN)
     }
 }
 
@@ -99,6 +280,17 @@ public enum OutputCompression: String, Sendable {
         if path.hasSuffix(".zst") || path.hasSuffix(".zstd") { return .zstd }
         if path.hasSuffix(".gz") { return .gzip }
         return .none
+    }
+
+    /// Names that promise a compression prefkit does not write: refused rather than writing plain
+    /// bytes under a compressed name.
+    static let unwritable = [".xz", ".lzma", ".bz2", ".bz", ".lz4", ".lz", ".7z", ".zip", ".br", ".sz", ".snappy"]
+
+    public static func refuseUnsupported(_ path: String) throws {
+        let lower = path.lowercased()
+        if let ext = unwritable.first(where: { lower.hasSuffix($0) }) {
+            throw OutputError("cannot write \(path): \(ext) compression is not supported for outputs (use .zst or .gz, or no extension)", usage: true)
+        }
     }
 }
 
@@ -115,7 +307,10 @@ public final class EncodedFile {
     public private(set) var bytesIn: Int64 = 0
 
     public init(path: String, compression: OutputCompression, level: Int) throws {
-        if path == "-" { file = nil; fdOut = 1 } else { let f = try AtomicFile(path: path); file = f; fdOut = f.fd }
+        if path == "-" { file = nil; fdOut = 1 } else {
+            try OutputCompression.refuseUnsupported(path)
+            let f = try AtomicFile(path: path); file = f; fdOut = f.fd
+        }
         self.compression = compression
         out = .allocate(byteCount: outCap, alignment: 16)
         plain.reserveCapacity(outCap)
@@ -253,16 +448,23 @@ public final class RecordSink {
             var st = stat()
             if stat(dir, &st) != 0 {
                 if mkdir(dir, 0o755) != 0 { throw OutputError("cannot create directory \(dir): \(errnoText())") }
+            } else if (st.st_mode & S_IFMT) != S_IFDIR {
+                throw OutputError("\(dir) exists and is not a directory; --shard-size writes a directory of shards", usage: true)
             }
             let existing = RecordSink.existingShards(dir)
             if !existing.isEmpty {
                 guard overwriteShards else {
-                    throw OutputError("\(dir) already holds \(existing.count) part-*.jsonl.zst shard(s); use --overwrite to replace them")
+                    throw OutputError("\(dir) already holds \(existing.count) part-*.jsonl.zst shard(s); use --overwrite to replace them", usage: true)
                 }
-                for f in existing { unlink(dir + "/" + f) }
+                // Old shards stay until the new set is published (then any left over are removed),
+                // and none of them may be an input of this run.
+                for f in existing { try InputRegistry.refuseIfInput(dir + "/" + f, output: dir + "/" + f) }
+                staleShards = existing.map { dir + "/" + $0 }
             }
         }
     }
+
+    var staleShards: [String] = []
 
     static func existingShards(_ dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }
@@ -308,6 +510,8 @@ public final class RecordSink {
         if let c = current { try c.finish(); finishedShards.append(c); current = nil }
         for f in finishedShards { try f.publish() }
         finishedShards = []
+        for f in staleShards where !files.contains(f) { unlink(f) }
+        staleShards = []
     }
 
     public func abort() {

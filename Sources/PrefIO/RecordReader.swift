@@ -103,6 +103,8 @@ public final class RecordReader {
 
     /// The next unread byte (after the byte order mark and leading whitespace), if any.
     public func peekByte() -> UInt8? { pos < filled ? buf[pos] : nil }
+    /// The next `n` unread bytes, if buffered.
+    public func peekBytes(_ n: Int) -> [UInt8]? { filled - pos >= n ? Array(UnsafeBufferPointer(start: buf + pos, count: n)) : nil }
 
     @inline(__always) func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
@@ -136,11 +138,11 @@ public final class RecordReader {
         }
     }
 
-    func failStream(_ batch: RecordBatch, raw: [UInt8]) {
+    func failStream(_ batch: RecordBatch, raw: [UInt8], dropped: Int? = nil) {
         if let e = streamError {
             let reason = e.kind == .truncated ? "truncated_input" : (e.kind == .corrupt ? "corrupt_input" : "read_error")
             batch.failures.append(RecordFailure(line: line, offset: offset, reason: reason,
-                message: "\(e.message) at file byte \(e.fileOffset); \(raw.count) bytes of an incomplete record after decoded byte \(offset) dropped",
+                message: "\(e.message) at file byte \(e.fileOffset); \(dropped ?? raw.count) bytes of an incomplete record after decoded byte \(offset) dropped",
                 raw: raw))
             streamError = nil
         }
@@ -166,11 +168,15 @@ public final class RecordReader {
             if let nlp {
                 let nl = UnsafeMutablePointer<UInt8>(nlp.assumingMemoryBound(to: UInt8.self)) - buf
                 if skipping {
+                    // The end of an oversize line, already reported.
                     skipping = false
                 } else {
                     var end = nl
                     if end > pos && buf[end - 1] == 0x0D { end -= 1 }
-                    if !isBlank(pos, end) {
+                    if isBlank(pos, end) {
+                    } else if end - pos > maxRecordBytes {
+                        tooLarge(batch, end - pos)
+                    } else {
                         batch.add(buf + pos, end - pos, line: line, number: line, offset: offset)
                     }
                 }
@@ -182,9 +188,10 @@ public final class RecordReader {
             // No newline in the buffer.
             if skipping {
                 offset += Int64(filled - pos); pos = filled
-            } else if avail >= maxRecordBytes {
-                batch.failures.append(RecordFailure(line: line, offset: offset, reason: "record_too_large",
-                    message: "line longer than --max-record-bytes (\(maxRecordBytes)); skipped", raw: Array(UnsafeBufferPointer(start: buf + pos, count: min(avail, 1024)))))
+            } else if avail > maxRecordBytes + 1 {
+                // Longer than the limit (a trailing CR aside) before its newline: reported now, the
+                // rest of the line skipped as it arrives, so memory stays within the limit.
+                tooLarge(batch, avail)
                 skipping = true
                 offset += Int64(avail); pos = filled
             }
@@ -195,7 +202,10 @@ public final class RecordReader {
                     if end > pos && buf[end - 1] == 0x0D { end -= 1 }
                     if streamError != nil {
                         failStream(batch, raw: Array(UnsafeBufferPointer(start: buf + pos, count: filled - pos)))
-                    } else if !isBlank(pos, end) {
+                    } else if isBlank(pos, end) {
+                    } else if end - pos > maxRecordBytes {
+                        tooLarge(batch, end - pos)
+                    } else {
                         batch.add(buf + pos, end - pos, line: line, number: line, offset: offset)
                     }
                     offset += Int64(filled - pos); pos = filled
@@ -205,6 +215,13 @@ public final class RecordReader {
                 return
             }
         }
+    }
+
+    /// A record longer than --max-record-bytes at pos: rejected with its first KiB.
+    func tooLarge(_ batch: RecordBatch, _ length: Int) {
+        batch.failures.append(RecordFailure(line: line, offset: offset, reason: "record_too_large",
+            message: "record longer than --max-record-bytes (\(maxRecordBytes) bytes); skipped",
+            raw: Array(UnsafeBufferPointer(start: buf + pos, count: min(length, filled - pos, 1024)))))
     }
 
     func isBlank(_ a: Int, _ b: Int) -> Bool {
@@ -251,21 +268,26 @@ public final class RecordReader {
             case .expectValueOrEnd, .expectValue:
                 if c == UInt8(ascii: "]") && arrState == .expectValueOrEnd { arrState = .finished; pos += 1; offset += 1; continue }
                 if c == UInt8(ascii: "]") || c == UInt8(ascii: ",") { structureError(batch, "expected an array element"); return }
-                guard let len = scanElement() else {
-                    // End of input inside an element (or an oversize element).
-                    if skipping { skipping = false; return }
-                    let raw = Array(UnsafeBufferPointer(start: buf + pos, count: filled - pos))
-                    if streamError != nil { failStream(batch, raw: raw) } else {
-                        batch.failures.append(RecordFailure(line: line, offset: offset, reason: "malformed_json",
+                let startLine = line, startOffset = offset
+                switch scanElement() {
+                case .element(let len):
+                    elementIndex += 1
+                    batch.add(buf + pos, len, line: line, number: elementIndex, offset: offset)
+                    line += countNewlines(pos, len)
+                    pos += len; offset += Int64(len)
+                case .tooLarge(let head):
+                    // Skipped to its end without buffering it whole.
+                    elementIndex += 1
+                    batch.failures.append(RecordFailure(line: startLine, offset: startOffset, reason: "record_too_large",
+                        message: "array element \(elementIndex) longer than --max-record-bytes (\(maxRecordBytes) bytes); skipped", raw: head))
+                case .incomplete(let raw):
+                    if streamError != nil { failStream(batch, raw: raw, dropped: max(raw.count, filled - pos)) } else {
+                        batch.failures.append(RecordFailure(line: startLine, offset: startOffset, reason: "malformed_json",
                             message: "unexpected end of input inside array element \(elementIndex + 1)", raw: raw))
                     }
                     done = true
                     return
                 }
-                elementIndex += 1
-                batch.add(buf + pos, len, line: line, number: elementIndex, offset: offset)
-                for k in 0..<len where buf[pos + k] == 0x0A { line += 1 }
-                pos += len; offset += Int64(len)
                 arrState = .afterValue
             }
         }
@@ -277,9 +299,23 @@ public final class RecordReader {
         done = true
     }
 
-    /// Finds the end of the element starting at pos, reading more input as needed.
-    /// Returns its length, or nil at end of input.
-    func scanElement() -> Int? {
+    func countNewlines(_ from: Int, _ n: Int) -> Int {
+        var c = 0
+        for k in 0..<n where buf[from + k] == 0x0A { c += 1 }
+        return c
+    }
+
+    enum ElementScan {
+        case element(Int)
+        /// The element was longer than the limit; it has been skipped (its first KiB is kept).
+        case tooLarge([UInt8])
+        /// The input ended inside the element (its first KiB).
+        case incomplete([UInt8])
+    }
+
+    /// Finds the end of the element starting at pos, reading more input as needed. An element that
+    /// grows past --max-record-bytes is skipped to its end as the input arrives (bounded memory).
+    func scanElement() -> ElementScan {
         var depth = 0
         var inString = false
         var escape = false
@@ -287,6 +323,13 @@ public final class RecordReader {
         let first = buf[pos]
         let container = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
         let isString = first == UInt8(ascii: "\"")
+        var head: [UInt8]? = nil
+        func done(_ len: Int) -> ElementScan {
+            if head == nil && len <= maxRecordBytes { return .element(len) }
+            let h = head ?? Array(UnsafeBufferPointer(start: buf + pos, count: min(len, 1024)))
+            line += countNewlines(pos, len); pos += len; offset += Int64(len)
+            return .tooLarge(h)
+        }
         while true {
             while pos + k < filled {
                 let c = buf[pos + k]
@@ -295,23 +338,30 @@ public final class RecordReader {
                     else if c == UInt8(ascii: "\\") { escape = true }
                     else if c == UInt8(ascii: "\"") {
                         inString = false
-                        if isString && depth == 0 { return k + 1 }
+                        if isString && depth == 0 { return done(k + 1) }
                     }
                 } else if c == UInt8(ascii: "\"") {
                     inString = true
                 } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
                     depth += 1
                 } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
-                    if !container && depth == 0 { return k }
+                    if !container && depth == 0 { return done(k) }
                     depth -= 1
-                    if container && depth == 0 { return k + 1 }
+                    if container && depth == 0 { return done(k + 1) }
                 } else if !container && !isString && (c == UInt8(ascii: ",") || isWS(c)) {
-                    return k
+                    return done(k)
                 }
                 k += 1
             }
-            if k >= maxRecordBytes { return nil }
-            if !fill() { return (!container && !isString && k > 0 && streamError == nil) ? k : nil }
+            if head != nil || k > maxRecordBytes {
+                // Oversize: keep the first KiB once, drop what was scanned, keep scanning.
+                if head == nil { head = Array(UnsafeBufferPointer(start: buf + pos, count: min(k, 1024))) }
+                line += countNewlines(pos, k); pos += k; offset += Int64(k); k = 0
+            }
+            if !fill() {
+                if !container && !isString && k > 0 && streamError == nil { return done(k) }
+                return .incomplete(head ?? Array(UnsafeBufferPointer(start: buf + pos, count: min(filled - pos, 1024))))
+            }
         }
     }
 }

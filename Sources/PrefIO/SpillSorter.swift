@@ -58,6 +58,7 @@ public final class SpillSorter {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if fd < 0 { throw OutputError("cannot create a spill file in \(tempDir): \(String(cString: strerror(errno)))") }
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        TempFiles.register(path)
         runs.append(path)
         let w = RunWriter(fd: fd)
         for e in buffer { try w.write(e) }
@@ -68,7 +69,7 @@ public final class SpillSorter {
     }
 
     func removeRuns() {
-        for r in runs { unlink(r) }
+        for r in runs { unlink(r); TempFiles.unregister(r) }
         runs = []
     }
 

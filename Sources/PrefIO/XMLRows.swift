@@ -1,6 +1,19 @@
-// Streaming reader of `<row .../>` elements (Stack Exchange dump layout) with libxml2's
-// xmlTextReader, fed from any ByteSource (files, gzip/zstd, stdin). The document is never held in
-// memory; entities are substituted (XML_PARSE_NOENT), no network access, huge text nodes allowed.
+// Streaming reader of `<row .../>` elements (the Stack Exchange dump layout), from any ByteSource
+// (files, gzip/zstd, stdin).
+//
+// The document is delimited into rows here, in one linear pass over the bytes, and each row is
+// parsed on its own by libxml2 from memory. That gives four guarantees a single libxml2 stream
+// reader over the whole file cannot:
+// - No DTD is ever loaded or applied: the prolog (XML declaration, DOCTYPE with any internal subset,
+//   comments) is skipped, and each row is parsed as a document of its own, which has no DTD. So no
+//   external entity, parameter entity or DTD file is opened, and no entity can be declared, let
+//   alone expanded ("billion laughs"). A row that refers to an entity other than XML's five
+//   predefined ones and character references is rejected (`xml_entity`). An external entity loader
+//   that refuses everything is installed as a second lock.
+// - Linear time for any attribute size: libxml2's push parser rescans its buffer for each chunk
+//   of a large start tag (quadratic above ~10 MB); parsing one complete row from memory is linear.
+// - A row larger than the record limit is rejected (`record_too_large`) without being buffered whole.
+// - One broken row (invalid UTF-8, a bad attribute) is one reject; reading resumes with the next row.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,80 +26,411 @@ public struct XMLRowError: Error, CustomStringConvertible, Sendable {
     public var description: String { "XML error at line \(line), column \(column): \(message)" }
 }
 
+/// A row that could not be read: where it starts, why, and what to say about it.
+public struct XMLBadRow: Sendable {
+    public var line: Int
+    public var offset: Int64
+    public var reason: String
+    public var message: String
+    public var raw: [UInt8]
+}
+
+public enum XMLRowItem {
+    /// The wanted attributes' values (in the order asked for; nil when absent).
+    case row(line: Int, values: [[UInt8]?])
+    case bad(XMLBadRow)
+}
+
 public final class XMLRowReader {
     let source: ByteSource
-    var reader: xmlTextReaderPtr?
-    var lastError: XMLRowError?
-    var streamError: StreamError?
-    /// Names of the attributes to keep (others are skipped without copying).
+    /// Names of the attributes to keep.
     let wanted: [[UInt8]]
+    let maxRowBytes: Int
+    var buf: UnsafeMutablePointer<UInt8>
+    var cap: Int
+    var pos = 0
+    var filled = 0
+    var eof = false
+    var finished = false
+    var started = false
+    /// Line and decoded byte offset of buf[pos].
+    public private(set) var line = 1
+    var offset: Int64 = 0
+    let ctxt: xmlParserCtxtPtr?
 
-    public init(_ source: ByteSource, attributes: [String]) {
+    nonisolated(unsafe) static let loaderInstalled: Bool = {
+        // Whatever asks libxml2 for an external resource (DTD, entity, XInclude) gets nothing.
+        xmlSetExternalEntityLoader { _, _, _ in nil }
+        return true
+    }()
+
+    public init(_ source: ByteSource, attributes: [String], maxRowBytes: Int = 256 << 20) {
+        _ = XMLRowReader.loaderInstalled
         self.source = source
         wanted = attributes.map { Array($0.utf8) }
-        let ctx = Unmanaged.passUnretained(self).toOpaque()
-        let readCB: xmlInputReadCallback = { ctx, buf, len in
-            let me = Unmanaged<XMLRowReader>.fromOpaque(ctx!).takeUnretainedValue()
-            do {
-                return Int32(try me.source.read(into: UnsafeMutableRawBufferPointer(start: buf, count: Int(len))))
-            } catch let e as StreamError {
-                me.streamError = e
-                return -1
-            } catch {
-                me.streamError = StreamError(kind: .io, message: "\(error)", fileOffset: me.source.fileOffset)
-                return -1
-            }
-        }
-        let options = Int32(XML_PARSE_NOENT.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
-        reader = xmlReaderForIO(readCB, nil, ctx, nil, nil, options)
-        let errCB: xmlStructuredErrorFunc = { ctx, err in
-            guard let ctx, let err else { return }
-            let me = Unmanaged<XMLRowReader>.fromOpaque(ctx).takeUnretainedValue()
-            let e = err.pointee
-            if e.level.rawValue >= XML_ERR_ERROR.rawValue && me.lastError == nil {
-                var msg = e.message.map { String(cString: $0) } ?? "parse error"
-                while msg.hasSuffix("\n") { msg.removeLast() }
-                me.lastError = XMLRowError(line: Int(e.line), column: Int(e.int2), message: msg)
-            }
-        }
-        xmlTextReaderSetStructuredErrorHandler(reader, errCB, ctx)
+        self.maxRowBytes = max(64, maxRowBytes)
+        cap = 1 << 20
+        buf = .allocate(capacity: cap)
+        ctxt = xmlNewParserCtxt()
     }
 
-    deinit { if let r = reader { xmlFreeTextReader(r) } }
+    deinit {
+        buf.deallocate()
+        if let c = ctxt { xmlFreeParserCtxt(c) }
+    }
 
-    /// Current line of the parser (1-based).
-    public var line: Int { reader.map { Int(xmlTextReaderGetParserLineNumber($0)) } ?? 0 }
+    // MARK: Buffer
 
-    /// The next `row` element's wanted attributes (values in `wanted` order; nil when absent).
-    /// Returns nil at the end of the document; throws on broken XML or a damaged stream.
-    public func next() throws -> (line: Int, values: [[UInt8]?])? {
-        guard let r = reader else { throw XMLRowError(line: 0, column: 0, message: "libxml2 reader could not be created") }
+    /// Reads more input (keeping buf[pos...]); false at the end. Damaged streams throw StreamError.
+    func fill() throws -> Bool {
+        if eof { return false }
+        if pos > 0 {
+            if filled > pos { memmove(buf, buf + pos, filled - pos) }
+            filled -= pos
+            pos = 0
+        }
+        if filled == cap {
+            let ncap = cap * 2
+            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: ncap)
+            nb.update(from: buf, count: filled)
+            buf.deallocate()
+            buf = nb
+            cap = ncap
+        }
+        let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buf + filled, count: cap - filled))
+        if n == 0 { eof = true; return false }
+        filled += n
+        return true
+    }
+
+    /// Makes at least `n` bytes available from pos, if the input has them.
+    func ensure(_ n: Int) throws -> Bool {
+        while filled - pos < n { if !(try fill()) { return filled - pos >= n } }
+        return true
+    }
+
+    /// Moves pos forward by n bytes, counting lines.
+    func advance(_ n: Int) {
+        line += countNewlines(buf + pos, n)
+        pos += n
+        offset += Int64(n)
+    }
+
+    func countNewlines(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        var c = 0
+        var i = 0
+        while i < n, let hit = memchr(p + i, 0x0A, n - i) {
+            c += 1
+            i = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - p + 1
+        }
+        return c
+    }
+
+    func startsWith(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        return filled - pos >= n && memcmp(buf + pos, s.utf8Start, n) == 0
+    }
+
+    /// Skips past the next occurrence of `term`, streaming (nothing is kept). False at the end.
+    func skipPast(_ term: StaticString) throws -> Bool {
+        let n = term.utf8CodeUnitCount
         while true {
-            let rc = xmlTextReaderRead(r)
-            if rc == 0 { return nil }
-            if rc < 0 {
-                if let s = streamError { throw s }
-                throw lastError ?? XMLRowError(line: line, column: 0, message: "parse error")
+            if filled - pos >= n {
+                var i = pos
+                let last = filled - n
+                while i <= last {
+                    guard let hit = memchr(buf + i, Int32(term.utf8Start[0]), last - i + 1) else { break }
+                    let h = hit.assumingMemoryBound(to: UInt8.self) - buf
+                    if memcmp(buf + h, term.utf8Start, n) == 0 { advance(h + n - pos); return true }
+                    i = h + 1
+                }
+                advance(max(0, filled - pos - (n - 1)))
             }
-            guard xmlTextReaderNodeType(r) == 1, let name = xmlTextReaderConstLocalName(r),
-                  name[0] == UInt8(ascii: "r"), name[1] == UInt8(ascii: "o"), name[2] == UInt8(ascii: "w"), name[3] == 0 else { continue }
-            var values = [[UInt8]?](repeating: nil, count: wanted.count)
-            var more = xmlTextReaderMoveToFirstAttribute(r)
-            while more == 1 {
-                if let an = xmlTextReaderConstLocalName(r) {
-                    let len = strlen(UnsafeRawPointer(an).assumingMemoryBound(to: CChar.self))
-                    for (k, w) in wanted.enumerated() where w.count == len && memcmp(an, w, len) == 0 {
-                        if let v = xmlTextReaderConstValue(r) {
-                            let vl = strlen(UnsafeRawPointer(v).assumingMemoryBound(to: CChar.self))
-                            values[k] = Array(UnsafeBufferPointer(start: v, count: vl))
-                        } else { values[k] = [] }
-                        break
+            if !(try fill()) { advance(filled - pos); return false }
+        }
+    }
+
+    // MARK: Rows
+
+    /// The next row, a row that could not be read, or nil at the end of the document.
+    /// A damaged compressed stream throws StreamError (nothing after it can be read).
+    public func next() throws -> XMLRowItem? {
+        if finished { return nil }
+        if !started {
+            started = true
+            if let bad = try prolog() { finished = true; return .bad(bad) }
+        }
+        while true {
+            // Text between elements is skipped.
+            var lt: Int? = nil
+            while true {
+                if pos < filled, let hit = memchr(buf + pos, 0x3C, filled - pos) {
+                    lt = hit.assumingMemoryBound(to: UInt8.self) - buf
+                    break
+                }
+                advance(filled - pos)
+                if !(try fill()) { break }
+            }
+            guard let at = lt else { finished = true; return nil }
+            advance(at - pos)
+            _ = try ensure(9)
+            if startsWith("<!--") { if !(try skipPast("-->")) { return unclosed("comment") }; continue }
+            if startsWith("<![CDATA[") { if !(try skipPast("]]>")) { return unclosed("CDATA section") }; continue }
+            if startsWith("<?") { if !(try skipPast("?>")) { return unclosed("processing instruction") }; continue }
+            if startsWith("<!") { if let bad = try skipDeclaration() { return .bad(bad) }; continue }
+            if startsWith("</") { if !(try skipPast(">")) { return unclosed("end tag") }; continue }
+            if let item = try element() { return item }
+        }
+    }
+
+    func unclosed(_ what: String) -> XMLRowItem {
+        finished = true
+        return .bad(XMLBadRow(line: line, offset: offset, reason: "malformed_xml",
+                              message: "XML error at line \(line): a \(what) is not closed before the end of the input", raw: []))
+    }
+
+    /// BOM and XML declaration: UTF-8 only (what every Stack Exchange dump is).
+    func prolog() throws -> XMLBadRow? {
+        _ = try ensure(4)
+        if filled - pos >= 2 && ((buf[pos] == 0xFE && buf[pos + 1] == 0xFF) || (buf[pos] == 0xFF && buf[pos + 1] == 0xFE)) {
+            return XMLBadRow(line: 1, offset: 0, reason: "unsupported_encoding", message: "UTF-16 XML is not supported; convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)", raw: [])
+        }
+        if filled - pos >= 3 && buf[pos] == 0xEF && buf[pos + 1] == 0xBB && buf[pos + 2] == 0xBF { advance(3) }
+        guard startsWith("<?xml") else { return nil }
+        // The declaration is short; read it whole (bounded) to check its encoding.
+        var end: Int? = nil
+        while end == nil {
+            var i = pos
+            while i + 1 < filled { if buf[i] == 0x3F && buf[i + 1] == 0x3E { end = i + 2; break }; i += 1 }
+            if end != nil { break }
+            if try (filled - pos > 4096 || !fill()) { break }
+        }
+        guard let e = end else {
+            return XMLBadRow(line: line, offset: offset, reason: "malformed_xml", message: "XML error at line \(line): the XML declaration is not closed", raw: [])
+        }
+        let decl = Array(String(decoding: UnsafeBufferPointer(start: buf + pos, count: e - pos), as: UTF8.self).lowercased())
+        let key = Array("encoding")
+        if let at = (0...max(0, decl.count - key.count)).first(where: { decl.count >= key.count && Array(decl[$0..<($0 + key.count)]) == key }) {
+            let rest = decl[(at + key.count)...].drop { $0 == " " || $0 == "=" || $0 == "\t" }
+            if let q = rest.first, q == "\"" || q == "'" {
+                let name = String(rest.dropFirst().prefix { $0 != q })
+                if !["utf-8", "utf8", "us-ascii", "ascii"].contains(String(name)) {
+                    return XMLBadRow(line: line, offset: offset, reason: "unsupported_encoding",
+                                     message: "the XML declaration says encoding \"\(name)\"; only UTF-8 is supported (convert with iconv)", raw: [])
+                }
+            }
+        }
+        advance(e - pos)
+        return nil
+    }
+
+    /// `<!DOCTYPE ...>` (with any internal subset) or another `<!...>` declaration: skipped unread,
+    /// quote- and bracket-aware. Its entity declarations are never applied.
+    func skipDeclaration() throws -> XMLBadRow? {
+        let startLine = line, startOffset = offset
+        var depth = 0
+        var quote: UInt8 = 0
+        var i = pos + 2
+        while true {
+            while i < filled {
+                let c = buf[i]
+                if quote != 0 { if c == quote { quote = 0 } }
+                else if c == 0x22 || c == 0x27 { quote = c }
+                else if c == 0x5B { depth += 1 }
+                else if c == 0x5D { depth -= 1 }
+                else if c == 0x3E && depth <= 0 { advance(i + 1 - pos); return nil }
+                i += 1
+            }
+            let consumed = i - pos
+            if consumed > maxRowBytes {
+                finished = true
+                return XMLBadRow(line: startLine, offset: startOffset, reason: "record_too_large",
+                                 message: "a declaration (DOCTYPE) longer than --max-record-bytes (\(maxRowBytes)); the rest of the document is not read", raw: [])
+            }
+            if !(try fill()) {
+                finished = true
+                return XMLBadRow(line: startLine, offset: startOffset, reason: "malformed_xml",
+                                 message: "XML error at line \(startLine): a <!...> declaration is not closed before the end of the input", raw: [])
+            }
+            i = pos + consumed
+        }
+    }
+
+    @inline(__always) func isNameEnd(_ c: UInt8) -> Bool {
+        c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x2F || c == 0x3E
+    }
+
+    /// A start tag at pos: a row (returned) or another element (skipped, nil).
+    func element() throws -> XMLRowItem? {
+        let startLine = line, startOffset = offset
+        // The element's name.
+        var rel = 1
+        while true {
+            while pos + rel < filled && !isNameEnd(buf[pos + rel]) { rel += 1 }
+            if try (pos + rel < filled || rel > 4096 || !fill()) { break }
+        }
+        let k = pos + rel
+        var name = Array(UnsafeBufferPointer(start: buf + pos + 1, count: max(0, min(k, filled) - pos - 1)))
+        if let colon = name.lastIndex(of: 0x3A) { name = Array(name[(colon + 1)...]) }
+        let isRow = name == [0x72, 0x6F, 0x77]
+        // The end of the start tag, outside quoted attribute values.
+        guard let (tagEnd, selfClosing) = try findTagEnd() else {
+            return try damaged(startLine, startOffset, tooLarge: filled - pos > maxRowBytes)
+        }
+        guard isRow else { advance(tagEnd - pos); return nil }
+        var end = tagEnd
+        if !selfClosing {
+            // A row with content: up to its end tag.
+            guard let e = try findRowEnd(from: tagEnd) else { return try damaged(startLine, startOffset, tooLarge: filled - pos > maxRowBytes) }
+            end = e
+        }
+        let bytes = Array(UnsafeBufferPointer(start: buf + pos, count: end - pos))
+        advance(end - pos)
+        if bytes.count > maxRowBytes {
+            return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: "record_too_large",
+                                  message: "row longer than --max-record-bytes (\(maxRowBytes)); skipped", raw: Array(bytes.prefix(1024))))
+        }
+        return parse(bytes, line: startLine, offset: startOffset)
+    }
+
+    /// Index just past the '>' that closes the start tag at pos, and whether it was "/>".
+    /// Nil when the input ends first or the tag grows past the record limit.
+    func findTagEnd() throws -> (Int, Bool)? {
+        var quote: UInt8 = 0
+        var i = pos + 1
+        while true {
+            while i < filled {
+                if quote != 0 {
+                    guard let hit = memchr(buf + i, Int32(quote), filled - i) else { i = filled; break }
+                    i = hit.assumingMemoryBound(to: UInt8.self) - buf + 1
+                    quote = 0
+                    continue
+                }
+                let c = buf[i]
+                if c == 0x22 || c == 0x27 { quote = c }
+                else if c == 0x3E { return (i + 1, i > pos + 1 && buf[i - 1] == 0x2F) }
+                else if c == 0x3C { return nil }       // a '<' outside quotes: this tag is broken
+                i += 1
+            }
+            if i - pos > maxRowBytes { return nil }
+            let consumed = i - pos
+            if !(try fill()) { return nil }
+            i = pos + consumed
+        }
+    }
+
+    /// Index just past `</row>` (or `</x:row>`) after `from`; nil at the end or past the limit.
+    func findRowEnd(from: Int) throws -> Int? {
+        var i = from
+        while true {
+            while i < filled, let hit = memchr(buf + i, 0x3C, filled - i) {
+                let h = hit.assumingMemoryBound(to: UInt8.self) - buf
+                if filled - h < 8 { i = h; break }
+                if buf[h + 1] == 0x2F {
+                    var j = h + 2
+                    while j < filled && buf[j] != 0x3E && !isNameEnd(buf[j]) { j += 1 }
+                    var name = Array(UnsafeBufferPointer(start: buf + h + 2, count: j - h - 2))
+                    if let colon = name.lastIndex(of: 0x3A) { name = Array(name[(colon + 1)...]) }
+                    if name == [0x72, 0x6F, 0x77], let gt = memchr(buf + j, 0x3E, filled - j) {
+                        return gt.assumingMemoryBound(to: UInt8.self) - buf + 1
                     }
                 }
-                more = xmlTextReaderMoveToNextAttribute(r)
+                i = h + 1
             }
-            xmlTextReaderMoveToElement(r)
-            return (line, values)
+            if i - pos > maxRowBytes { return nil }
+            let consumed = i - pos
+            if !(try fill()) { return nil }
+            i = pos + consumed
         }
+    }
+
+    /// A row that cannot be delimited (unclosed quote or tag, or too large): one reject, then reading
+    /// resumes at the next line that begins with '<' (Stack Exchange dumps hold one row per line).
+    func damaged(_ startLine: Int, _ startOffset: Int64, tooLarge: Bool) throws -> XMLRowItem {
+        // Collect the stretch up to the next line starting with "<row" (or the end), bounded.
+        var stretch: [UInt8] = []
+        let limit = 1024
+        // Skip the current line.
+        func skipLine() throws -> Bool {
+            while true {
+                if let hit = memchr(buf + pos, 0x0A, filled - pos) {
+                    let n = hit.assumingMemoryBound(to: UInt8.self) - buf + 1 - pos
+                    if stretch.count < limit { stretch += UnsafeBufferPointer(start: buf + pos, count: min(n, limit - stretch.count)) }
+                    advance(n)
+                    return true
+                }
+                if stretch.count < limit { stretch += UnsafeBufferPointer(start: buf + pos, count: min(filled - pos, limit - stretch.count)) }
+                advance(filled - pos)
+                if !(try fill()) { return false }
+            }
+        }
+        var more = try skipLine()
+        // Lines that begin with '<' but not "<row" stay part of the damage; a "<row" line is a row again.
+        while more {
+            _ = try ensure(64)
+            var i = pos
+            while i < filled && (buf[i] == 0x20 || buf[i] == 0x09 || buf[i] == 0x0D) { i += 1 }
+            if i < filled && buf[i] == 0x3C { break }
+            more = try skipLine()
+        }
+        let why = tooLarge ? "row longer than --max-record-bytes (\(maxRowBytes))" : "row not closed (an unterminated quote or tag)"
+        return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: tooLarge ? "record_too_large" : "malformed_xml",
+                              message: "XML error at line \(startLine): \(why); skipped to the next line that starts a row",
+                              raw: stretch))
+    }
+
+    // MARK: libxml2
+
+    /// Parses one delimited row from memory (no DTD, no network, no entity expansion possible).
+    func parse(_ bytes: [UInt8], line startLine: Int, offset startOffset: Int64) -> XMLRowItem {
+        guard let ctxt else {
+            return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: "malformed_xml", message: "libxml2 parser context could not be created", raw: []))
+        }
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOBLANKS.rawValue)
+        let doc: xmlDocPtr? = bytes.withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in
+                xmlCtxtReadMemory(ctxt, p, Int32(b.count), nil, "UTF-8", options)
+            }
+        }
+        guard let doc, ctxt.pointee.wellFormed != 0 else {
+            if let d = doc { xmlFreeDoc(d) }
+            var reason = "malformed_xml"
+            var message = "row is not well-formed XML"
+            var errLine = startLine, column = 0
+            if let e = xmlCtxtGetLastError(ctxt) {
+                let err = e.pointee
+                if err.code == XML_ERR_UNDECLARED_ENTITY.rawValue || err.code == XML_WAR_UNDECLARED_ENTITY.rawValue {
+                    reason = "xml_entity"
+                }
+                if err.code == XML_ERR_INVALID_CHAR.rawValue || err.code == XML_ERR_INVALID_ENCODING.rawValue { reason = "invalid_utf8" }
+                message = err.message.map { String(cString: $0) } ?? message
+                while message.hasSuffix("\n") { message.removeLast() }
+                message = String(message.map { $0 == "\n" ? " " : $0 })
+                errLine = startLine + max(0, Int(err.line) - 1)
+                column = Int(err.int2)
+            }
+            if reason == "xml_entity" { message += " (DTD entities are never expanded; only &lt; &gt; &amp; &quot; &apos; and character references are read)" }
+            return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: reason,
+                                  message: "XML error at line \(errLine), column \(column): \(message)", raw: Array(bytes.prefix(1024))))
+        }
+        defer { xmlFreeDoc(doc) }
+        var values = [[UInt8]?](repeating: nil, count: wanted.count)
+        guard let root = xmlDocGetRootElement(doc) else { return .row(line: startLine, values: values) }
+        var attr = root.pointee.properties
+        while let a = attr {
+            if let an = a.pointee.name {
+                let len = strlen(UnsafeRawPointer(an).assumingMemoryBound(to: CChar.self))
+                for (k, w) in wanted.enumerated() where w.count == len && memcmp(an, w, len) == 0 {
+                    if let v = xmlNodeListGetString(doc, a.pointee.children, 1) {
+                        let vl = strlen(UnsafeRawPointer(v).assumingMemoryBound(to: CChar.self))
+                        values[k] = Array(UnsafeBufferPointer(start: v, count: vl))
+                        free(v)
+                    } else { values[k] = [] }
+                    break
+                }
+            }
+            attr = a.pointee.next
+        }
+        return .row(line: startLine, values: values)
     }
 }

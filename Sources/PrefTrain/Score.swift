@@ -10,6 +10,8 @@ public struct ScoreSettings: Sendable {
     public enum Budget: String, Sendable, CaseIterable { case quick, standard, thorough }
     public var evalFraction = 0.1
     public var minEval = 200
+    /// Below this many eval (or training) pairs, score.json and the screen carry a small-sample warning.
+    public static let smallSample = 100
     public var nLayer = 2, nHead = 4, nEmbd = 128, vocabSize = 2048
     public var maxLength = 192, maxPromptLength = 128
     public var sftSteps = 150, sftBatch = 8, sftLR = 1e-3
@@ -178,6 +180,15 @@ public enum Scorer {
             verdict = String(format: "The run could not tell this data's preferences apart from chance, length or likelihood: eval accuracy %.3f (95%% CI %.3f–%.3f), best baseline %.3f.", main.result.best.accuracy, main.ci.low, main.ci.high, bestBaseline)
         }
 
+        // A handful of pairs gives an interval too wide to say anything: say so, next to the number.
+        var warnings: [String] = []
+        if n < ScoreSettings.smallSample {
+            warnings.append("only \(n) eval pairs: the 95% interval spans \(String(format: "%.2f", main.ci.high - main.ci.low)); at least \(ScoreSettings.smallSample) are needed for a score that can tell datasets apart")
+        }
+        if trainTok.count < ScoreSettings.smallSample {
+            warnings.append("only \(trainTok.count) training pairs: DPO has too little data for the score to describe the dataset")
+        }
+
         func curveJSON(_ r: DPOResult) -> JSONValue {
             .array(r.curve.map { pt in .object([("step", .int(Int64(pt.step)))] + pt.values.map { ($0.0, .double($0.1)) }) })
         }
@@ -197,6 +208,7 @@ public enum Scorer {
             ("eval_rewards_chosen", .double(main.result.best.rewardsChosen)), ("eval_rewards_rejected", .double(main.result.best.rewardsRejected)),
             ("baselines", .object(baselines.map { ($0.0, .double($0.1)) })),
             ("verdict", .string(verdict)),
+            ("warnings", .array(warnings.map { .string($0) })),
             ("pairs", .object([("train", .int(Int64(trainTok.count))), ("eval", .int(Int64(n)))])),
             ("dropped", .object([("train", .object(trainDropped.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
                                  ("eval", .object(evalDropped.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))])),

@@ -13,8 +13,9 @@ struct Convert: ParsableCommand {
 
         Every record read is written, removed (e.g. arena ties) or rejected (malformed input, with file, \
         line and reason in the rejects file). Exit status: 0 when nothing was rejected, 1 when records \
-        were rejected, 3 when --strict stopped at a reject, 64 on a usage error (bad flag, missing input, \
-        existing shards without --overwrite).
+        were rejected (outputs written), 2 on a usage error (bad flag, missing input, an output that is an \
+        input, existing shards without --overwrite), 3 on an I/O error or when --strict stopped at a reject \
+        (nothing published).
         """
     )
 
@@ -27,10 +28,10 @@ struct Convert: ParsableCommand {
     @Option(name: [.short, .long], help: "Output: a .jsonl / .jsonl.zst / .jsonl.gz file, '-' for stdout, or a directory with --shard-size.")
     var output: String = "-"
 
-    @Option(name: .long, help: "Write numbered zstd shards of this many pairs into the output directory.")
+    @Option(name: .long, parsing: .unconditional, help: "Write numbered zstd shards of this many pairs into the output directory.")
     var shardSize: Int?
 
-    @Option(name: .long, help: "zstd compression level for .zst outputs and shards (1-19).")
+    @Option(name: .long, parsing: .unconditional, help: "zstd compression level for .zst outputs and shards (1-22).")
     var zstdLevel: Int = 3
 
     @Option(name: .long, help: "Where rejected records go (default: beside the output, NAME.rejects.jsonl; none for stdout).")
@@ -51,7 +52,7 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "PKU-SafeRLHF preference to use: better or safer.")
     var pkuAxis: String = "better"
 
-    @Option(name: .long, help: "Stack Exchange: keep at most this many pairs per question (largest score gap first).")
+    @Option(name: .long, parsing: .unconditional, help: "Stack Exchange: keep at most this many pairs per question (largest score gap first).")
     var maxPairsPerQuestion: Int = 10
 
     @Option(name: .long, help: "Memory budget for joins (Stack Exchange, OpenAssistant flat export), e.g. 512M or 2G; beyond it sorted runs spill to disk.")
@@ -69,10 +70,10 @@ struct Convert: ParsableCommand {
     @Flag(name: .long, help: "OpenAssistant: also use messages whose review failed.")
     var includeFailedReview = false
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Reject records longer than this many bytes instead of buffering them.")
+    @Option(name: .long, parsing: .unconditional, help: "Reject records longer than this many bytes instead of buffering them (64 to 4294967296).")
     var maxRecordBytes: Int = 256 << 20
 
     @Flag(name: .long, help: "Replace existing part-*.jsonl.zst shards in the output directory.")
@@ -90,15 +91,22 @@ struct Convert: ParsableCommand {
         if from == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
         if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
-        guard (1...22).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 1...22") }
+        try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
+        try Range.check(threads, "threads", Range.threads)
+        try Range.check(maxRecordBytes, "max-record-bytes", 64...(1 << 32))
         guard Convert.parseBytes(memoryLimit) != nil else { throw ValidationError("--memory-limit takes a size such as 512M or 2G") }
-        guard maxPairsPerQuestion >= 1 else { throw ValidationError("--max-pairs-per-question must be at least 1") }
+        try Range.check(maxPairsPerQuestion, "max-pairs-per-question", 1...1_000_000)
     }
 
     func run() throws {
         let started = Date()
         let expanded: [ExpandedInput]
-        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+        do {
+            expanded = try InputExpander.expand(inputs)
+            var outs: [(flag: String, path: String?)] = [("--rejects", rejects), ("--removed", removed), ("--summary-json", summaryJson)]
+            if shardSize == nil { outs.append(("-o", output)) }
+            try InputRegistry.checkOutputs(outs)
+        } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded.map { InputFile(path: $0.path, display: $0.display) })
         config.format = FormatName(rawValue: from)!
         config.strict = strict
@@ -116,13 +124,13 @@ struct Convert: ParsableCommand {
         if let m = map {
             do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
         }
-        TempFiles.installSignalCleanup()
         AtomicFile.syncOnCommit = fsync
         let outcome = try ConvertRun(config: config, output: output, shardSize: shardSize, zstdLevel: zstdLevel,
                                      rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
         let seconds = Date().timeIntervalSince(started)
-        let summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
+        var summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
                                  rejectsPath: outcome.rejectsPath, seconds: seconds)
+        if let abort = outcome.strictAbort { summary.markStrictStop(abort.entry) }
         if let p = summaryJson { try summary.json().write(to: p) }
         if !quiet { summary.printScreen() }
         if let abort = outcome.strictAbort {

@@ -23,7 +23,8 @@ struct ConvertRun {
 
     /// Default rejects file: beside the output.
     static func defaultRejects(output: String, sharded: Bool) -> String? {
-        if output == "-" { return nil }
+        // stdout, /dev/null, a FIFO: no rejects file is made up beside them (use --rejects).
+        if output == "-" || isDeviceOrFIFO(output) { return nil }
         if sharded { return (output.hasSuffix("/") ? output : output + "/") + "rejects.jsonl" }
         var base = output
         for ext in [".zst", ".zstd", ".gz"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
@@ -39,7 +40,7 @@ struct ConvertRun {
             } else {
                 sink = try RecordSink(.file(output), zstdLevel: zstdLevel)
             }
-        } catch { throw ValidationError("\(error)") }
+        }
         let converter = Converter(config)
         let rejectsOut = LazyOutput(rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil), level: zstdLevel)
         let removedOut = try removedPath.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
@@ -106,6 +107,22 @@ struct RunSummary {
     var seconds: Double
     /// Command-specific fields added to the JSON (and listed on screen).
     var extra: [(String, JSONValue)] = []
+    /// Set when --strict stopped the run: nothing was published.
+    var strictStop: RejectEntry?
+    /// Records that were converted but not published because --strict stopped the run.
+    var discarded = 0
+
+    /// Nothing was published: the records converted before the stop count as discarded, the
+    /// stopping record as rejected, so that read = written + removed + rejected + discarded.
+    mutating func markStrictStop(_ e: RejectEntry) {
+        strictStop = e
+        discarded = total.written
+        total.written = 0
+        total.pairs = 0
+        total.read += 1
+        total.rejected[e.reason, default: 0] += 1
+        outputs = []
+    }
 
     init(command: String, converter: Converter, outputs: [String], rejectsPath: String?, seconds: Double) {
         self.init(command: command, total: converter.total, inputs: converter.inputs, outputs: outputs, rejectsPath: rejectsPath, seconds: seconds)
@@ -117,8 +134,14 @@ struct RunSummary {
     }
 
     func json() -> JSONValue {
-        var fields: [(String, JSONValue)] = [("command", .string(command))]
+        let status = strictStop != nil ? "stopped_by_strict" : (total.rejectedTotal > 0 ? "ok_with_rejects" : "ok")
+        var fields: [(String, JSONValue)] = [("command", .string(command)), ("status", .string(status)), ("published", .bool(strictStop == nil))]
         fields += total.jsonFields()
+        if let e = strictStop {
+            fields.append(("discarded", .int(Int64(discarded))))
+            fields.append(("stopped_at", .object([("file", .string(e.file)), ("line", .int(Int64(e.line))), ("offset", .int(e.offset)),
+                                                  ("reason", .string(e.reason)), ("message", .string(e.message))])))
+        }
         fields.append(("inputs", .array(inputs.map { r in
             .object([("path", .string(r.path)), ("format", .string(r.format)), ("compression", .string(r.compression)),
                      ("layout", .string(r.layout)), ("bytes", .int(r.bytes))] + r.tally.jsonFields())
@@ -134,6 +157,7 @@ struct RunSummary {
         let t = total
         let bytesIn = inputs.reduce(Int64(0)) { $0 + $1.bytes }
         var s = "prefkit \(command): \(t.read) read = \(t.written) written + \(t.removedTotal) removed + \(t.rejectedTotal) rejected"
+        if strictStop != nil { s += " + \(discarded) discarded (--strict stop: nothing published)" }
         if t.pairs != t.written { s += " -> \(t.pairs) pairs" }
         s += String(format: "  (%.2f s, %.0f records/s, %.1f MB/s of input)\n", seconds, Double(t.read) / max(seconds, 1e-9), Double(bytesIn) / 1e6 / max(seconds, 1e-9))
         let shownInputs = inputs.prefix(12)

@@ -18,26 +18,37 @@ struct CurateIO: ParsableArguments {
     @Option(name: .long, help: "Write the machine-readable run summary to this JSON file.")
     var summaryJson: String?
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "zstd level for .zst outputs.")
+    @Option(name: .long, parsing: .unconditional, help: "zstd level for .zst outputs, 1-22.")
     var zstdLevel: Int = 3
 
     @Flag(name: [.short, .long], help: "No summary on stderr.")
     var quiet = false
 
-    func source() throws -> PairSource {
+    func validate() throws {
+        try Range.check(threads, "threads", Range.threads)
+        try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
+    }
+
+    /// Expands the inputs and checks, before anything is read, that no output is an input.
+    func source(outputs: [(flag: String, path: String?)]) throws -> PairSource {
         let expanded: [ExpandedInput]
-        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
-        TempFiles.installSignalCleanup()
+        do {
+            expanded = try InputExpander.expand(inputs)
+            try InputRegistry.checkOutputs(outputs + [("--removed", removed), ("--rejects", rejects), ("--summary-json", summaryJson)])
+        } catch { throw ValidationError("\(error)") }
         return try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Writes the decisions to the outputs, publishes everything, prints and saves the summary.
+    /// `more` writes further outputs once pass 2 is done (e.g. dedup's clusters); they are published
+    /// with the others, and the summary (file and screen) comes last, after every output exists.
     func finish(command: String, source: PairSource, outputs: [String], decide: (Int, UnsafeRawBufferPointer) -> Decision,
-                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = []) throws {
+                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [],
+                more: () throws -> [EncodedFile] = { [] }) throws {
         let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
         let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
         let rejectsOut = LazyOutput(rejects ?? rejectsDefault, level: zstdLevel)
@@ -49,15 +60,19 @@ struct CurateIO: ParsableArguments {
                 FileHandle.standardError.write("prefkit: rejected \(e.file):\(e.line): \(e.reason): \(e.message)\n".data(using: .utf8)!)
             }
         }
+        var extraFiles: [EncodedFile] = []
         do {
             try writer.write(source, decide: decide, outputs: sinks, removed: removedOut) { e in try rejectsOut.write(e.json()) }
+            extraFiles = try more()
+            for f in extraFiles { try f.finish() }
+            for s in sinks { try s.commit() }
         } catch {
-            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut.abort()
+            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut.abort(); extraFiles.forEach { $0.abort() }
             throw error
         }
-        for s in sinks { try s.commit() }
         phase("pass 2 (write)", started)
         try removedOut?.commit()
+        for f in extraFiles { try f.commit() }
         let rejectsWritten = try rejectsOut.commit()
         let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
                                  rejectsPath: rejectsWritten, seconds: Date().timeIntervalSince(started), extra: extra)

@@ -13,15 +13,20 @@ struct Decontaminate: ParsableCommand {
     @OptionGroup var io: CurateIO
     @Option(name: [.short, .long], help: "Output file.") var output: String
     @Option(name: .long, parsing: .upToNextOption, help: "Evaluation sets: normalized pair files, or any JSON Lines (every string value is used).") var against: [String]
-    @Option(name: .long, help: "n-gram size in words.") var ngram: Int = 13
+    @Option(name: .long, parsing: .unconditional, help: "n-gram size in words, 1-64.") var ngram: Int = 13
+
+    func validate() throws {
+        guard !against.isEmpty else { throw ValidationError("--against needs at least one evaluation file") }
+        try Range.check(ngram, "ngram", 1...64)
+    }
 
     func run() throws {
         let started = Date()
-        guard !against.isEmpty else { throw ValidationError("--against needs at least one evaluation file") }
-        guard ngram >= 1 else { throw ValidationError("--ngram must be positive") }
         let index = EvalIndex(n: ngram)
-        for e in try InputExpander.expand(against) { try index.add(path: e.path, name: e.display) }
-        let source = try io.source()
+        let evalSets: [ExpandedInput]
+        do { evalSets = try InputExpander.expand(against) } catch { throw ValidationError("\(error)") }
+        let source = try io.source(outputs: [("-o", output)])
+        for e in evalSets { try index.add(path: e.path, name: e.display) }
         let scanned = try source.scanPairs { index.feature($0) }
         var matched: [String: Int] = [:]
         let decisions: [Decision] = scanned.map { s in

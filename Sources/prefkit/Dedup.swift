@@ -19,51 +19,56 @@ struct DedupCommand: ParsableCommand {
 
     @OptionGroup var io: CurateIO
     @Option(name: [.short, .long], help: "Output file.") var output: String
-    @Option(name: .long, help: "Word n-gram size for MinHash.") var ngram: Int = 5
-    @Option(name: .long, help: "MinHash permutations for prompts.") var numPerm: Int = 128
-    @Option(name: .long, help: "Jaccard threshold for near duplicates.") var threshold: Double = 0.8
-    @Option(name: .long, help: "LSH bands (with --rows; default: chosen for the threshold as datasketch does).") var bands: Int?
-    @Option(name: .long, help: "LSH rows per band.") var rows: Int?
-    @Option(name: .long, help: "MinHash permutations for the response check.") var responsePerm: Int = 32
+    @Option(name: .long, parsing: .unconditional, help: "Word n-gram size for MinHash, 1-64.") var ngram: Int = 5
+    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for prompts, 1-4096.") var numPerm: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Jaccard threshold for near duplicates, in (0, 1].") var threshold: Double = 0.8
+    @Option(name: .long, parsing: .unconditional, help: "LSH bands (with --rows; default: chosen for the threshold as datasketch does).") var bands: Int?
+    @Option(name: .long, parsing: .unconditional, help: "LSH rows per band.") var rows: Int?
+    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for the response check, 1-4096.") var responsePerm: Int = 32
     @Flag(name: .long, help: "Exact duplicates and conflicts only.") var exactOnly = false
     @Option(name: .long, help: "Which member of a cluster survives: first, largest-margin, longest, source-priority (ties by id).") var keep: String = "first"
     @Option(name: .long, help: "Corpus order for --keep source-priority, e.g. hh,shp,ultrafeedback.") var sourcePriority: String?
     @Flag(name: .long, help: "Keep pairs with conflicting labels instead of removing both sides.") var keepConflicts = false
     @Option(name: .long, help: "Write each cluster (kept id, members, similarities) to this JSON Lines file.") var clusters: String?
-    @Option(name: .long, help: "Seed of the MinHash permutations.") var seed: UInt64 = 1
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the MinHash permutations.") var seed: UInt64 = 1
+
+    func validate() throws {
+        guard DedupOptions.Keep(rawValue: keep) != nil else { throw ValidationError("--keep must be first, largest-margin, longest or source-priority") }
+        try Range.check(ngram, "ngram", 1...64)
+        try Range.check(numPerm, "num-perm", 1...4096)
+        try Range.check(responsePerm, "response-perm", 1...4096)
+        try Range.check(bands, "bands", 1...4096)
+        try Range.check(rows, "rows", 1...4096)
+        guard (bands == nil) == (rows == nil) else { throw ValidationError("--bands and --rows go together") }
+        if let b = bands, let r = rows, b * r > numPerm { throw ValidationError("--bands x --rows must not exceed --num-perm") }
+        guard threshold.isFinite && threshold > 0 && threshold <= 1 else { throw ValidationError("--threshold must be in (0, 1]") }
+    }
 
     func run() throws {
         let started = Date()
-        guard let k = DedupOptions.Keep(rawValue: keep) else { throw ValidationError("--keep must be first, largest-margin, longest or source-priority") }
-        guard (bands == nil) == (rows == nil) else { throw ValidationError("--bands and --rows go together") }
-        if let b = bands, let r = rows, b * r > numPerm { throw ValidationError("--bands x --rows must not exceed --num-perm") }
-        guard threshold > 0 && threshold <= 1 else { throw ValidationError("--threshold must be in (0, 1]") }
+        let k = DedupOptions.Keep(rawValue: keep)!
         var o = DedupOptions()
         o.ngram = ngram; o.numPerm = numPerm; o.threshold = threshold; o.bands = bands; o.rows = rows
         o.responsePerm = responsePerm; o.near = !exactOnly; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed
         o.sourcePriority = sourcePriority?.split(separator: ",").map(String.init) ?? []
-        let source = try io.source()
+        let source = try io.source(outputs: [("-o", output), ("--clusters", clusters)])
         let scanned = try Dedup.scan(source, o)
         phase("pass 1 (parse, normalize, MinHash)", started)
         let t1 = Date()
         let result = Dedup.run(scanned, o, threads: source.threads)
         phase("exact, LSH, union-find", t1)
         // Cluster ids are known once pass 2 has read the records, so the clusters file is written
-        // after it, also when the run ends with rejected records (exit status 1).
-        do {
-            try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0, raw: $1) }, started: started,
-                          rejectsDefault: defaultRejects(output),
-                          extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
-                                  ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),
-                                                   ("candidate_pairs", .int(Int64(result.candidatePairs)))]))])
-        } catch let e as ExitCode {
-            try writeClusters(result)
-            throw e
-        }
-        try writeClusters(result)
+        // after it; it is published with the other outputs, before the summary.
+        try io.finish(command: "dedup", source: source, outputs: [output], decide: { result.decision($0, raw: $1) }, started: started,
+                      rejectsDefault: defaultRejects(output),
+                      extra: [("clusters", .int(Int64(result.clusters.count))), ("conflicts", .int(Int64(result.conflicts))),
+                              ("lsh", .object([("bands", .int(Int64(result.bands))), ("rows", .int(Int64(result.rows))),
+                                               ("candidate_pairs", .int(Int64(result.candidatePairs)))]))],
+                      more: { try writeClusters(result).map { [$0] } ?? [] })
     }
 
-    func writeClusters(_ result: DedupResult) throws {
+    /// The clusters file, written but not yet published.
+    func writeClusters(_ result: DedupResult) throws -> EncodedFile? {
         if let path = clusters {
             let f = try EncodedFile(path: path, compression: OutputCompression.forPath(path), level: io.zstdLevel)
             for c in result.clusters {
@@ -78,7 +83,8 @@ struct DedupCommand: ParsableCommand {
                 b.append(0x0A)
                 try f.write(b.bytes)
             }
-            try f.commit()
+            return f
         }
+        return nil
     }
 }

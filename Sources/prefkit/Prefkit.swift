@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import PrefIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,12 +14,51 @@ struct Prefkit: ParsableCommand {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 512 << 20)
         #endif
+        // Every command: a signal removes unpublished outputs and temp files (PrefIO.TempFiles).
+        TempFiles.installSignalCleanup()
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            finish(error, command: nil)
+        }
+        do {
             try command.run()
         } catch {
-            exit(withError: error)
+            finish(error, command: type(of: command)._commandName)
         }
+    }
+
+    /// Exit codes (docs/cli.md): 0 ok, 1 records rejected (outputs written), 2 usage error,
+    /// 3 I/O or other fatal error, or --strict stopped the run (nothing published).
+    enum Status {
+        static let rejected: Int32 = 1
+        static let usage: Int32 = 2
+        static let fatal: Int32 = 3
+    }
+
+    static func finish(_ error: Error, command: String?) -> Never {
+        // Whatever was not published is removed: a failed run leaves no temp or partial output.
+        TempFiles.removeAll()
+        if let e = error as? ExitCode { Glibc.exit(e.rawValue) }
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }          // --help, --version
+        let name = command.map { "prefkit \($0)" } ?? "prefkit"
+        if code == .validationFailure, let v = error as? ValidationError {
+            // Thrown by run() after parsing: one sentence and where to look, no usage banner.
+            FileHandle.standardError.write("\(name): error: \(v.message)\n  (see '\(name) --help')\n".data(using: .utf8)!)
+            Glibc.exit(Status.usage)
+        }
+        if let o = error as? OutputError, o.isUsage {
+            FileHandle.standardError.write("\(name): error: \(o.message)\n".data(using: .utf8)!)
+            Glibc.exit(Status.usage)
+        }
+        if code == .validationFailure {
+            FileHandle.standardError.write((fullMessage(for: error) + "\n").data(using: .utf8)!)
+            Glibc.exit(Status.usage)
+        }
+        FileHandle.standardError.write("\(name): error: \(error)\n".data(using: .utf8)!)
+        Glibc.exit(Status.fatal)
     }
 
     static let configuration = CommandConfiguration(

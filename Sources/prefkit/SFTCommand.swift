@@ -7,23 +7,39 @@ import PrefTrain
 
 /// Model and tokenization options shared by the training commands.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Transformer layers.") var nLayer: Int = 2
-    @Option(name: .long, help: "Attention heads.") var nHead: Int = 4
-    @Option(name: .long, help: "Embedding width.") var nEmbd: Int = 128
-    @Option(name: .long, help: "Tokenizer vocabulary size (including 5 special tokens).") var vocabSize: Int = 4096
-    @Option(name: .long, help: "Maximum tokens per sequence (prompt + response).") var maxLength: Int = 256
-    @Option(name: .long, help: "Maximum prompt tokens (the prompt keeps its end).") var maxPromptLength: Int = 128
-    @Option(name: .long, help: "Sequences per step.") var batchSize: Int = 8
-    @Option(name: .long, help: "Random seed (initialization and data order).") var seed: UInt64 = 0
-    @Option(name: .long, help: "Threads (OpenBLAS and the model's loops; results are reproducible for a given count).") var threads: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Transformer layers.") var nLayer: Int = 2
+    @Option(name: .long, parsing: .unconditional, help: "Attention heads.") var nHead: Int = 4
+    @Option(name: .long, parsing: .unconditional, help: "Embedding width.") var nEmbd: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Tokenizer vocabulary size (including 5 special tokens).") var vocabSize: Int = 4096
+    @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (prompt + response).") var maxLength: Int = 256
+    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (the prompt keeps its end).") var maxPromptLength: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Sequences per step.") var batchSize: Int = 8
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (initialization and data order).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Threads (OpenBLAS and the model's loops; results are reproducible for a given count).") var threads: Int?
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
+        try Range.check(nLayer, "n-layer", Range.layers)
+        try Range.check(nHead, "n-head", Range.heads)
+        try Range.check(nEmbd, "n-embd", Range.width)
+        try Range.check(vocabSize, "vocab-size", Range.vocab)
+        try Range.check(maxLength, "max-length", Range.length)
+        try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
+        try Range.check(batchSize, "batch-size", Range.batch)
+        try Range.check(threads, "threads", Range.threads)
         guard nEmbd % nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
         guard maxPromptLength < maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
         guard vocabSize > 261 else { throw ValidationError("--vocab-size must exceed 261 (256 bytes + 5 special tokens)") }
     }
+}
+
+/// Expands the inputs (registering them) and refuses, before anything is read, an output that is one of them.
+func checkOutputs(_ inputs: [String], _ outputs: [(flag: String, path: String?)]) throws {
+    do {
+        _ = try InputExpander.expand(inputs.filter { $0 != "-" })
+        try InputRegistry.checkOutputs(outputs)
+    } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
 }
 
 func readPairs(_ inputs: [String]) throws -> [Pair] {
@@ -48,16 +64,26 @@ struct SFTCommand: ParsableCommand {
     @Argument(help: "Normalized pair files.") var inputs: [String]
     @Option(name: [.short, .long], help: "Output directory (config.json, model.safetensors, tokenizer files).") var output: String
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Optimizer steps.") var steps: Int = 200
-    @Option(name: .long, help: "Peak learning rate.") var lr: Double = 1e-3
-    @Option(name: .long, help: "Warmup steps.") var warmup: Int = 20
-    @Option(name: .long, help: "AdamW weight decay (matrices only).") var weightDecay: Double = 0.1
-    @Option(name: .long, help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int = 1
+    @Option(name: .long, parsing: .unconditional, help: "Optimizer steps.") var steps: Int = 200
+    @Option(name: .long, parsing: .unconditional, help: "Peak learning rate.") var lr: Double = 1e-3
+    @Option(name: .long, parsing: .unconditional, help: "Warmup steps.") var warmup: Int = 20
+    @Option(name: .long, parsing: .unconditional, help: "AdamW weight decay (matrices only).") var weightDecay: Double = 0.1
+    @Option(name: .long, parsing: .unconditional, help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int = 1
     @Option(name: .long, help: "Learning-rate schedule after warmup: cosine, linear or constant.") var schedule: String = "cosine"
     @Flag(name: [.short, .long], help: "No progress on stderr.") var quiet = false
 
+    func validate() throws {
+        try Range.check(steps, "steps", Range.steps)
+        try Range.check(lr, "lr", Range.learningRate)
+        try Range.check(warmup, "warmup", 0...Range.steps.upperBound)
+        try Range.check(weightDecay, "weight-decay", 0.0...1.0)
+        try Range.check(gradAccum, "grad-accum", 1...4096)
+        guard AdamWSettings.Schedule(rawValue: schedule) != nil else { throw ValidationError("--schedule must be cosine, linear or constant") }
+    }
+
     func run() throws {
         let started = Date()
+        try checkOutputs(inputs, [("-o", output + "/model.safetensors"), ("-o", output + "/tokenizer.json"), ("-o", output + "/config.json")])
         BLAS.setThreads(model.threadCount)
         let pairs = try readPairs(inputs)
         guard !pairs.isEmpty else { throw ValidationError("no pairs in the input") }
@@ -109,12 +135,21 @@ struct LogpsCommand: ParsableCommand {
     @Argument(help: "Normalized pair files.") var inputs: [String]
     @Option(name: .long, help: "Model directory (Hugging Face GPT-2 layout with tokenizer.json).") var model: String
     @Option(name: [.short, .long], help: "Output JSON Lines.") var output: String
-    @Option(name: .long, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
-    @Option(name: .long, help: "Maximum prompt tokens.") var maxPromptLength: Int?
-    @Option(name: .long, help: "Sequences per forward pass.") var batchSize: Int = 8
-    @Option(name: .long, help: "Threads.") var threads: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens.") var maxPromptLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Sequences per forward pass.") var batchSize: Int = 8
+    @Option(name: .long, parsing: .unconditional, help: "Threads.") var threads: Int?
+
+    func validate() throws {
+        try Range.check(maxLength, "max-length", Range.length)
+        try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
+        if let a = maxPromptLength, let b = maxLength, a >= b { throw ValidationError("--max-prompt-length must be below --max-length") }
+        try Range.check(batchSize, "batch-size", Range.batch)
+        try Range.check(threads, "threads", Range.threads)
+    }
 
     func run() throws {
+        try checkOutputs(inputs, [("-o", output)])
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreads(n)
         let (gpt, tokOpt) = try Checkpoint.load(model, maxBatch: batchSize, threads: n)

@@ -19,31 +19,57 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: "Normalized pair files.") var inputs: [String]
     @Option(name: [.short, .long], help: "Run directory.") var output: String
     @Option(name: .long, help: "A trusted evaluation set (otherwise --eval-fraction is held out, leak-free by prompt).") var eval: [String] = []
-    @Option(name: .long, help: "Fraction held out for evaluation (at least 200 pairs where possible).") var evalFraction: Double = 0.1
+    @Option(name: .long, parsing: .unconditional, help: "Fraction held out for evaluation (at least 200 pairs where possible).") var evalFraction: Double = 0.1
     @Option(name: .long, help: "Preset: quick, standard or thorough (sizes and steps; explicit flags win).") var budget: String = "quick"
     @Option(name: .long, help: "DPO beta, or a comma-separated sweep such as 0.05,0.1,0.3.") var beta: String = "0.1"
     @Option(name: .long, help: "sigmoid, ipo, hinge or robust.") var loss: String = "sigmoid"
-    @Option(name: .long, help: "Label smoothing (sigmoid, robust).") var labelSmoothing: Double = 0
+    @Option(name: .long, parsing: .unconditional, help: "Label smoothing (sigmoid, robust).") var labelSmoothing: Double = 0
     @Option(name: .long, help: "Load this reference model instead of training one.") var refModel: String?
     @Option(name: .long, help: "Evaluate this policy against --ref-model only (no training).") var model: String?
     @Option(name: .long, help: "Evaluation only, without a reference: avg or sum log-probs.") var refFree: String?
-    @Option(name: .long) var nLayer: Int?
-    @Option(name: .long) var nHead: Int?
-    @Option(name: .long) var nEmbd: Int?
-    @Option(name: .long) var vocabSize: Int?
-    @Option(name: .long) var maxLength: Int?
-    @Option(name: .long) var maxPromptLength: Int?
-    @Option(name: .long, help: "Pairs per DPO step.") var batchSize: Int?
-    @Option(name: .long) var sftSteps: Int?
-    @Option(name: .long, help: "SFT budget in passes over the training pairs (instead of --sft-steps).") var sftEpochs: Double?
-    @Option(name: .long) var dpoSteps: Int?
-    @Option(name: .long, help: "DPO peak learning rate.") var lr: Double?
-    @Option(name: .long, help: "SFT peak learning rate.") var sftLr: Double?
-    @Option(name: .long) var evalEvery: Int?
-    @Option(name: .long, help: "Stop after this many evaluations without a better eval accuracy (0: never).") var patience: Int?
-    @Option(name: .long) var seed: UInt64 = 0
-    @Option(name: .long) var threads: Int?
+    @Option(name: .long, parsing: .unconditional) var nLayer: Int?
+    @Option(name: .long, parsing: .unconditional) var nHead: Int?
+    @Option(name: .long, parsing: .unconditional) var nEmbd: Int?
+    @Option(name: .long, parsing: .unconditional) var vocabSize: Int?
+    @Option(name: .long, parsing: .unconditional) var maxLength: Int?
+    @Option(name: .long, parsing: .unconditional) var maxPromptLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Pairs per DPO step.") var batchSize: Int?
+    @Option(name: .long, parsing: .unconditional) var sftSteps: Int?
+    @Option(name: .long, parsing: .unconditional, help: "SFT budget in passes over the training pairs (instead of --sft-steps).") var sftEpochs: Double?
+    @Option(name: .long, parsing: .unconditional) var dpoSteps: Int?
+    @Option(name: .long, parsing: .unconditional, help: "DPO peak learning rate.") var lr: Double?
+    @Option(name: .long, parsing: .unconditional, help: "SFT peak learning rate.") var sftLr: Double?
+    @Option(name: .long, parsing: .unconditional) var evalEvery: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many evaluations without a better eval accuracy (0: never).") var patience: Int?
+    @Option(name: .long, parsing: .unconditional) var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional) var threads: Int?
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        guard ScoreSettings.Budget(rawValue: budget) != nil else { throw ValidationError("--budget must be quick, standard or thorough") }
+        guard DPOLossType(rawValue: loss) != nil else { throw ValidationError("--loss must be sigmoid, ipo, hinge or robust") }
+        try Range.check(evalFraction, "eval-fraction", 0.01...0.9)
+        try Range.check(labelSmoothing, "label-smoothing", 0.0...0.49)
+        try Range.check(nLayer, "n-layer", Range.layers)
+        try Range.check(nHead, "n-head", Range.heads)
+        try Range.check(nEmbd, "n-embd", Range.width)
+        try Range.check(vocabSize, "vocab-size", Range.vocab)
+        try Range.check(maxLength, "max-length", Range.length)
+        try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
+        try Range.check(batchSize, "batch-size", Range.batch)
+        try Range.check(sftSteps, "sft-steps", 0...Range.steps.upperBound)
+        try Range.check(sftEpochs, "sft-epochs", 0.001...1000)
+        try Range.check(dpoSteps, "dpo-steps", Range.steps)
+        try Range.check(lr, "lr", Range.learningRate)
+        try Range.check(sftLr, "sft-lr", Range.learningRate)
+        try Range.check(evalEvery, "eval-every", Range.steps)
+        try Range.check(patience, "patience", 0...100_000)
+        try Range.check(threads, "threads", Range.threads)
+        if let rf = refFree, rf != "avg" && rf != "sum" { throw ValidationError("--ref-free takes avg or sum") }
+        for b in beta.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let d = Double(b), d.isFinite, d > 0, d <= 100 else { throw ValidationError("--beta takes numbers in (0, 100], comma-separated (got '\(b)')") }
+        }
+    }
 
     func settings() throws -> ScoreSettings {
         guard let b = ScoreSettings.Budget(rawValue: budget) else { throw ValidationError("--budget must be quick, standard or thorough") }
@@ -76,7 +102,21 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let s = try settings()
+        try checkOutputs(inputs + eval, ["score.json", "report.html"].map { ("-o", output + "/" + $0) })
+        // A run directory made here is removed again if the run fails: no empty or half-written run is left.
+        var isDir: ObjCBool = false
+        let created = !FileManager.default.fileExists(atPath: output, isDirectory: &isDir)
+        if !created && !isDir.boolValue { throw ValidationError("-o \(output) exists and is not a directory") }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        do {
+            try score(s)
+        } catch {
+            if created { try? FileManager.default.removeItem(atPath: output) }
+            throw error
+        }
+    }
+
+    func score(_ s: ScoreSettings) throws {
         let tty = isatty(2) != 0
         let log: Scorer.Log? = quiet ? nil : { line in
             if tty { FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
@@ -95,6 +135,7 @@ struct ScoreCommand: ParsableCommand {
             for b in report.sweep { lines.append(String(format: "  beta %-6g  eval accuracy %.3f  (95%% CI %.3f–%.3f)  best step %d", b.beta, b.result.best.accuracy, b.ci.low, b.ci.high, b.result.bestStep)) }
         }
         lines.append(report.verdict)
+        for w in j["warnings"]?.arrayValue ?? [] { lines.append("warning: " + (w.stringValue ?? "")) }
         lines.append("written: \(output)/score.json, \(output)/report.html, \(output)/reference/, \(output)/policy\(report.sweep.count > 1 ? "-beta-*" : "")/")
         print(lines.joined(separator: "\n"))
     }

@@ -13,11 +13,16 @@ struct StatsCommand: ParsableCommand {
     @Argument(help: "Normalized pair files, directories, globs, or '-'.") var inputs: [String]
     @Option(name: .long, help: "Write the statistics as JSON.") var json: String?
     @Option(name: .long, help: "Write a self-contained HTML report with SVG histograms.") var html: String?
-    @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
+
+    func validate() throws { try Range.check(threads, "threads", Range.threads) }
 
     func run() throws {
         let expanded: [ExpandedInput]
-        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
+        do {
+            expanded = try InputExpander.expand(inputs)
+            try InputRegistry.checkOutputs([("--json", json), ("--html", html)])
+        } catch { throw ValidationError("\(error)") }
         let source = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let scanned = try source.scanPairs { Stats.feature($0) }
@@ -27,6 +32,8 @@ struct StatsCommand: ParsableCommand {
             try EncodedFile.writeWhole(Array(Stats.html(st, title: "Preference data: " + expanded.map(\.display).joined(separator: ", ")).utf8), to: p)
         }
         print(StatsCommand.screen(st.json))
+        // Rejected records are described in the statistics; the exit status says they exist (1), as in every command.
+        if (st.json["rejected_records"]?.intValue ?? 0) > 0 { throw ExitCode(1) }
     }
 
     static func screen(_ j: JSONValue) -> String {

@@ -1,23 +1,26 @@
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import PrefIO
 
-/// End-to-end tests of the `prefkit` binary built next to this test bundle.
-final class CLITests: XCTestCase {
+/// Helpers for running the `prefkit` binary built next to this test bundle.
+class CLITestCase: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     var binary: String {
         // The test bundle lives in the same build products directory as the executable.
-        var dir = Bundle(for: CLITests.self).bundleURL
+        var dir = Bundle(for: CLITestCase.self).bundleURL
         for _ in 0..<3 {
             let candidate = dir.deletingLastPathComponent().appendingPathComponent("prefkit").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return CLITests.repo + "/.build/debug/prefkit"
+        return CLITestCase.repo + "/.build/debug/prefkit"
     }
 
-    func fixture(_ n: String) -> String { CLITests.repo + "/fixtures/" + n }
+    func fixture(_ n: String) -> String { CLITestCase.repo + "/fixtures/" + n }
 
     func tempDir() -> String {
         let d = NSTemporaryDirectory() + "prefkit-cli-" + UUID().uuidString
@@ -26,10 +29,11 @@ final class CLITests: XCTestCase {
     }
 
     @discardableResult
-    func run(_ args: [String], stdin: Data? = nil) throws -> (code: Int32, out: String, err: String) {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("prefkit binary not built at \(binary)") }
+    func run(_ args: [String], stdin: Data? = nil, executable: String? = nil) throws -> (code: Int32, out: String, err: String) {
+        // A missing binary is a failure, not a skip: these tests are how the shipped CLI is checked.
+        guard FileManager.default.isExecutableFile(atPath: binary) else { XCTFail("prefkit binary not built at \(binary)"); throw CLIMissing() }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = args
         let o = Pipe(), e = Pipe()
         p.standardOutput = o; p.standardError = e
@@ -44,9 +48,34 @@ final class CLITests: XCTestCase {
         return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
     }
 
+    /// Runs the binary with its output discarded; returns the exit code and its peak RSS in MB
+    /// (wait4's rusage for that one child).
+    func runMeasured(_ args: [String]) throws -> (code: Int32, peakMB: Int) {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { XCTFail("prefkit binary not built at \(binary)"); throw CLIMissing() }
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, binary, &fa, nil, argv, environ) == 0 else { throw CLIMissing() }
+        var status: Int32 = 0
+        var ru = rusage()
+        _ = wait4(pid, &status, 0, &ru)
+        return ((status >> 8) & 0xFF, ru.ru_maxrss / 1024)
+    }
+
     func summary(_ path: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
     }
+}
+
+struct CLIMissing: Error {}
+
+/// End-to-end tests of the `prefkit` binary.
+final class CLITests: CLITestCase {
 
     func testSummaryJSONBalancesAndExitCodeSignalsRejects() throws {
         let d = tempDir()
@@ -98,7 +127,7 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/a/" + f)), try Data(contentsOf: URL(fileURLWithPath: d + "/b/" + f)), "byte-identical \(f)")
         }
         // Re-running into a directory with shards needs --overwrite.
-        XCTAssertEqual(try run(args + ["-o", d + "/a"]).code, 64)
+        XCTAssertEqual(try run(args + ["-o", d + "/a"]).code, 2)
         XCTAssertEqual(try run(args + ["-o", d + "/a", "--overwrite"]).code, 0)
         // The shards read back as the same 41 pairs, through prefkit itself.
         let again = try run(["convert", d + "/a", "--from", "trl", "-q"])
@@ -106,7 +135,7 @@ final class CLITests: XCTestCase {
     }
 
     func testStackExchangeFromStdinWithSpilling() throws {
-        let path = CLITests.repo + "/../shared/realdata/se_beer_Posts.xml"
+        let path = CLITestCase.repo + "/../shared/realdata/se_beer_Posts.xml"
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("../shared/realdata/se_beer_Posts.xml is absent") }
         let d = tempDir()
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -130,7 +159,7 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(s["pairs"] as! Int, 1000)
         let left = try FileManager.default.contentsOfDirectory(atPath: d).filter { $0.hasPrefix("prefkit-run-") }
         XCTAssertEqual(left, [], "spill runs are removed")
-        XCTAssertEqual(try run(["convert", path, "--memory-limit", "lots"]).code, 64)
+        XCTAssertEqual(try run(["convert", path, "--memory-limit", "lots"]).code, 2)
     }
 
     func testCurationCommandsChainAndAccount() throws {
@@ -166,7 +195,7 @@ final class CLITests: XCTestCase {
             let h = try run([cmd, "--help"])
             XCTAssertEqual(h.code, 0); XCTAssertTrue(h.out.contains("USAGE"), cmd)
         }
-        XCTAssertEqual(try run(["filter", pairs, "-o", d + "/x.jsonl"]).code, 64, "no filter chosen is a usage error")
+        XCTAssertEqual(try run(["filter", pairs, "-o", d + "/x.jsonl"]).code, 2, "no filter chosen is a usage error")
     }
 
     func testSftLogpsAndScoreFromTheCommandLine() throws {
@@ -199,7 +228,7 @@ final class CLITests: XCTestCase {
         let ev = try run(["score", d + "/pairs.jsonl", "-o", d + "/eval", "--model", d + "/run/policy-beta-0.1", "--ref-model", d + "/run/reference"])
         XCTAssertEqual(ev.code, 0, ev.err)
         XCTAssertTrue(ev.out.hasPrefix("accuracy "), ev.out)
-        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 64, "needs a reference or --ref-free")
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 2, "needs a reference or --ref-free")
     }
 
     /// TRL's DPOTrainer takes prefkit's output as conversational data and trains on it
@@ -220,7 +249,7 @@ final class CLITests: XCTestCase {
                                 "--vocab-size", "300", "--max-length", "128", "--max-prompt-length", "64", "--steps", "2", "-q"]).code, 0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [CLITests.repo + "/bench/trl_dpo.py", d + "/model", d + "/pairs.jsonl", "4"]
+        p.arguments = [CLITestCase.repo + "/bench/trl_dpo.py", d + "/model", d + "/pairs.jsonl", "4"]
         p.environment = ["HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": d + "/cache", "HOME": d, "PATH": "/usr/bin:/bin"]
         let o = Pipe(); p.standardOutput = o; p.standardError = o
         try p.run(); p.waitUntilExit()
@@ -230,9 +259,9 @@ final class CLITests: XCTestCase {
     }
 
     func testUsageErrors() throws {
-        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 64)
-        XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 64)
-        XCTAssertEqual(try run(["convert", "/no/such/file.jsonl"]).code, 64)
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "--from", "nope"]).code, 2)
+        XCTAssertEqual(try run(["convert", fixture("generic.jsonl"), "--from", "generic"]).code, 2)
+        XCTAssertEqual(try run(["convert", "/no/such/file.jsonl"]).code, 2)
         let help = try run(["convert", "--help"])
         XCTAssertTrue(help.out.contains("--shard-size"))
     }

@@ -1,0 +1,18 @@
+// swift-tools-version:6.0
+// libFuzzer targets for prefkit's parsers of untrusted input (issue 9). Built and run by `make fuzz`:
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+// Each target defines LLVMFuzzerTestOneInput; libFuzzer supplies main. A separate package, so the
+// main package's `swift build` never tries to link an executable without a main.
+import PackageDescription
+
+let package = Package(
+    name: "prefkit-fuzz",
+    dependencies: [.package(name: "prefkit", path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzJSON", dependencies: [.product(name: "PrefIO", package: "prefkit")]),
+        .executableTarget(name: "FuzzAdapters", dependencies: [.product(name: "PrefIO", package: "prefkit"), .product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzXML", dependencies: [.product(name: "PrefIO", package: "prefkit"), .product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzHTML", dependencies: [.product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzDecode", dependencies: [.product(name: "PrefIO", package: "prefkit")]),
+    ]
+)

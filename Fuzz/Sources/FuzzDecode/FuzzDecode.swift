@@ -1,0 +1,16 @@
+// Compression detection and the gzip and zstd readers on arbitrary bytes, output capped at 16 MB
+// (a decompression bomb is not a crash; the cap keeps runs fast).
+import PrefIO
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let (src, _) = try? Sources.decoding(MemorySource(bytes)) else { return 0 }
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    var total = 0
+    while total < 16 << 20 {
+        guard let n = try? buf.withUnsafeMutableBytes({ try src.read(into: $0) }), n > 0 else { break }
+        total += n
+    }
+    return 0
+}
