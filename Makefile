@@ -55,7 +55,7 @@ fixtures:
 # libFuzzer + AddressSanitizer on the parsers of untrusted input, FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // libFuzzer targets for prefkit's parsers of untrusted input (issue 9). Built and run by `make fuzz`:
-//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 // Each target defines LLVMFuzzerTestOneInput; libFuzzer supplies main. A separate package, so the
 // main package's `swift build` never tries to link an executable without a main.
 import PackageDescription

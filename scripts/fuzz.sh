@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${1:-60}
-BIN=Fuzz/.build/release
+BIN=${FUZZ_BIN:-Fuzz/.build/debug}
 REAL=../shared/realdata
 mkdir -p Fuzz/corpus Fuzz/artifacts
 

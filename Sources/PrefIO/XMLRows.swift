@@ -64,12 +64,12 @@ public final class XMLRowReader {
         return true
     }()
 
-    public init(_ source: ByteSource, attributes: [String], maxRowBytes: Int = 256 << 20) {
+    public init(_ source: ByteSource, attributes: [String], maxRowBytes: Int = 256 << 20, chunk: Int = 1 << 20) {
         _ = XMLRowReader.loaderInstalled
         self.source = source
         wanted = attributes.map { Array($0.utf8) }
         self.maxRowBytes = max(64, maxRowBytes)
-        cap = 1 << 20
+        cap = max(64, chunk)
         buf = .allocate(capacity: cap)
         ctxt = xmlNewParserCtxt()
     }
@@ -284,13 +284,21 @@ public final class XMLRowReader {
             guard let e = try findRowEnd(from: tagEnd) else { return try damaged(startLine, startOffset, tooLarge: filled - pos > maxRowBytes) }
             end = e
         }
-        let bytes = Array(UnsafeBufferPointer(start: buf + pos, count: end - pos))
-        advance(end - pos)
-        if bytes.count > maxRowBytes {
+        let n = end - pos
+        if n > maxRowBytes {
+            let raw = Array(UnsafeBufferPointer(start: buf + pos, count: min(n, 1024)))
+            advance(n)
             return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: "record_too_large",
-                                  message: "row longer than --max-record-bytes (\(maxRowBytes)); skipped", raw: Array(bytes.prefix(1024))))
+                                  message: "row longer than --max-record-bytes (\(maxRowBytes)); skipped", raw: raw))
         }
-        return parse(bytes, line: startLine, offset: startOffset)
+        // The row and the NUL libxml2 expects after its input, in one copy.
+        let row = [UInt8](unsafeUninitializedCapacity: n + 1) { b, count in
+            b.baseAddress!.update(from: buf + pos, count: n)
+            b[n] = 0
+            count = n + 1
+        }
+        advance(n)
+        return parse(row, line: startLine, offset: startOffset)
     }
 
     /// Index just past the '>' that closes the start tag at pos, and whether it was "/>".
@@ -381,19 +389,61 @@ public final class XMLRowReader {
 
     // MARK: libxml2
 
+    /// The wanted attributes of the row being parsed, filled by the SAX callback.
+    var current: [[UInt8]?] = []
+    var seenRoot = false
+
+    /// A SAX2 handler with only startElementNs: no tree is built, the row element's attribute values
+    /// (already decoded: character references and the predefined entities) are copied straight out.
+    static let handler: xmlSAXHandler = {
+        var h = xmlSAXHandler()
+        h.initialized = UInt32(XML_SAX2_MAGIC)
+        h.startElementNs = { ctx, _, _, _, _, _, nbAttributes, _, attributes in
+            guard let ctx, let attributes else { return }
+            let c = ctx.assumingMemoryBound(to: xmlParserCtxt.self)
+            guard let priv = c.pointee._private else { return }
+            let me = Unmanaged<XMLRowReader>.fromOpaque(priv).takeUnretainedValue()
+            if me.seenRoot { return }
+            me.seenRoot = true
+            for a in 0..<Int(nbAttributes) {
+                guard let an = attributes[5 * a], let v = attributes[5 * a + 3], let e = attributes[5 * a + 4] else { continue }
+                let len = strlen(UnsafeRawPointer(an).assumingMemoryBound(to: CChar.self))
+                for (k, w) in me.wanted.enumerated() where w.count == len && memcmp(an, w, len) == 0 {
+                    me.current[k] = Array(UnsafeBufferPointer(start: v, count: e - v))
+                    break
+                }
+            }
+        }
+        return h
+    }()
+
     /// Parses one delimited row from memory (no DTD, no network, no entity expansion possible).
-    func parse(_ bytes: [UInt8], line startLine: Int, offset startOffset: Int64) -> XMLRowItem {
+    /// `row` ends with a NUL byte that is not part of the XML.
+    func parse(_ row: [UInt8], line startLine: Int, offset startOffset: Int64) -> XMLRowItem {
         guard let ctxt else {
             return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: "malformed_xml", message: "libxml2 parser context could not be created", raw: []))
         }
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_HUGE.rawValue | XML_PARSE_NOBLANKS.rawValue)
-        let doc: xmlDocPtr? = bytes.withUnsafeBufferPointer { b in
+        // NOENT only decodes the five predefined entities here: a row has no DTD, so no other entity exists.
+        let options = Int32(XML_PARSE_NOENT.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_HUGE.rawValue)
+        current = [[UInt8]?](repeating: nil, count: wanted.count)
+        seenRoot = false
+        ctxt.pointee.sax.pointee = XMLRowReader.handler
+        ctxt.pointee._private = Unmanaged.passUnretained(self).toOpaque()
+        // What xmlCtxtReadMemory does, over a static (uncopied, never "grown") input buffer.
+        xmlCtxtReset(ctxt)
+        let ok: Bool = row.withUnsafeBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in
-                xmlCtxtReadMemory(ctxt, p, Int32(b.count), nil, "UTF-8", options)
+                guard let input = xmlParserInputBufferCreateStatic(p, Int32(b.count - 1), XML_CHAR_ENCODING_NONE) else { return false }
+                guard let stream = xmlNewIOInputStream(ctxt, input, XML_CHAR_ENCODING_NONE) else { xmlFreeParserInputBuffer(input); return false }
+                _ = inputPush(ctxt, stream)
+                _ = xmlCtxtUseOptions(ctxt, options)
+                _ = xmlParseDocument(ctxt)
+                if let d = ctxt.pointee.myDoc { xmlFreeDoc(d); ctxt.pointee.myDoc = nil }
+                return true
             }
         }
-        guard let doc, ctxt.pointee.wellFormed != 0 else {
-            if let d = doc { xmlFreeDoc(d) }
+        if !ok { ctxt.pointee.wellFormed = 0 }
+        guard ctxt.pointee.wellFormed != 0 else {
             var reason = "malformed_xml"
             var message = "row is not well-formed XML"
             var errLine = startLine, column = 0
@@ -411,26 +461,8 @@ public final class XMLRowReader {
             }
             if reason == "xml_entity" { message += " (DTD entities are never expanded; only &lt; &gt; &amp; &quot; &apos; and character references are read)" }
             return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: reason,
-                                  message: "XML error at line \(errLine), column \(column): \(message)", raw: Array(bytes.prefix(1024))))
+                                  message: "XML error at line \(errLine), column \(column): \(message)", raw: Array(row[0..<min(row.count - 1, 1024)])))
         }
-        defer { xmlFreeDoc(doc) }
-        var values = [[UInt8]?](repeating: nil, count: wanted.count)
-        guard let root = xmlDocGetRootElement(doc) else { return .row(line: startLine, values: values) }
-        var attr = root.pointee.properties
-        while let a = attr {
-            if let an = a.pointee.name {
-                let len = strlen(UnsafeRawPointer(an).assumingMemoryBound(to: CChar.self))
-                for (k, w) in wanted.enumerated() where w.count == len && memcmp(an, w, len) == 0 {
-                    if let v = xmlNodeListGetString(doc, a.pointee.children, 1) {
-                        let vl = strlen(UnsafeRawPointer(v).assumingMemoryBound(to: CChar.self))
-                        values[k] = Array(UnsafeBufferPointer(start: v, count: vl))
-                        free(v)
-                    } else { values[k] = [] }
-                    break
-                }
-            }
-            attr = a.pointee.next
-        }
-        return .row(line: startLine, values: values)
+        return .row(line: startLine, values: current)
     }
 }

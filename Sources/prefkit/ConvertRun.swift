@@ -73,6 +73,14 @@ struct ConvertRun {
     }
 }
 
+/// This process's peak resident memory in MB (VmHWM: unlike getrusage, not inherited across exec).
+func peakResidentMB() -> Int? {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+    return kb / 1024
+}
+
 /// A file opened at its first write, so that the rejects file exists only when something was rejected.
 final class LazyOutput {
     let path: String?
@@ -150,6 +158,7 @@ struct RunSummary {
         fields.append(("rejects_file", rejectsPath.map { .string($0) } ?? .null))
         fields += extra
         fields.append(("seconds", .double((seconds * 1000).rounded() / 1000)))
+        if let mb = peakResidentMB() { fields.append(("peak_rss_mb", .int(Int64(mb)))) }
         return .object(fields)
     }
 

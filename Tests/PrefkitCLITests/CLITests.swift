@@ -48,25 +48,6 @@ class CLITestCase: XCTestCase {
         return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
     }
 
-    /// Runs the binary with its output discarded; returns the exit code and its peak RSS in MB
-    /// (wait4's rusage for that one child).
-    func runMeasured(_ args: [String]) throws -> (code: Int32, peakMB: Int) {
-        guard FileManager.default.isExecutableFile(atPath: binary) else { XCTFail("prefkit binary not built at \(binary)"); throw CLIMissing() }
-        var fa = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fa)
-        defer { posix_spawn_file_actions_destroy(&fa) }
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, binary, &fa, nil, argv, environ) == 0 else { throw CLIMissing() }
-        var status: Int32 = 0
-        var ru = rusage()
-        _ = wait4(pid, &status, 0, &ru)
-        return ((status >> 8) & 0xFF, ru.ru_maxrss / 1024)
-    }
-
     func summary(_ path: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
     }

@@ -184,18 +184,19 @@ final class HostileCLITests: CLITestCase {
         h.write(try Data(contentsOf: URL(fileURLWithPath: fixture("hh_small.jsonl"))))
         try h.close()
         for from in ["auto", "hh"] {
-            let r = try runMeasured(["convert", big, "--from", from, "-o", d + "/o.jsonl", "--max-record-bytes", "1000000"])
+            let r = try run(["convert", big, "--from", from, "-o", d + "/o.jsonl", "--max-record-bytes", "1000000", "--summary-json", d + "/s.json"])
             XCTAssertEqual(r.code, 1, "one record rejected (\(from))")
-            XCTAssertLessThan(r.peakMB, 120, "--from \(from): memory stays near the 1 MB record limit (was 441 MB)")
+            let peak = try summary(d + "/s.json")["peak_rss_mb"] as! Int
+            XCTAssertLessThan(peak, 100, "--from \(from): memory stays near the 1 MB record limit (was 441 MB)")
         }
         try FileManager.default.removeItem(atPath: big)
         // One question with 8,000 answers under a 64 KB join budget (was 1.2 GB).
         var xml = "<posts>\n<row Id=\"1\" PostTypeId=\"1\" Title=\"q\" Body=\"x\" />\n"
         for i in 2...8001 { xml += "<row Id=\"\(i)\" PostTypeId=\"2\" ParentId=\"1\" Body=\"answer \(i)\" Score=\"\(i % 1000)\" />\n" }
         try (xml + "</posts>\n").write(toFile: d + "/Posts.xml", atomically: false, encoding: .utf8)
-        let r = try runMeasured(["convert", d + "/Posts.xml", "-o", d + "/se.jsonl", "--memory-limit", "64K"])
+        let r = try run(["convert", d + "/Posts.xml", "-o", d + "/se.jsonl", "--memory-limit", "64K", "--summary-json", d + "/s2.json"])
         XCTAssertEqual(r.code, 0)
-        XCTAssertLessThan(r.peakMB, 120)
+        XCTAssertLessThan(try summary(d + "/s2.json")["peak_rss_mb"] as! Int, 100, "8,000 answers to one question (was 1.2 GB)")
     }
 
     // MARK: Flags
