@@ -6,7 +6,13 @@ public struct DPOTrainSettings: Sendable {
     public var steps = 200
     public var pairsPerBatch = 4
     public var evalEvery = 25
+    /// Evaluations without a lower eval loss before stopping (0: run every step). The kept
+    /// checkpoint is the one with the lowest eval DPO loss (a smooth criterion: choosing the best
+    /// eval accuracy would favour lucky noise).
     public var patience = 4
+    /// Batches are formed from pairs of similar length (within windows of this many batches of a
+    /// shuffled epoch), so little of each batch is padding. 1: no bucketing.
+    public var bucketWindow = 16
     public var seed: UInt64 = 0
     public var dpo = DPOSettings()
     public var optimizer = AdamWSettings()
@@ -58,6 +64,8 @@ public struct DPOResult {
     public var bestStep: Int
     public var best: DPOMetrics
     public var bestRewards: (chosen: [Double], rejected: [Double])
+    /// Policy log-probs and response token counts of every eval pair at the kept checkpoint.
+    public var bestLogps: (c: [Double], r: [Double], nc: [Int], nr: [Int])
     public var steps: Int
     public var stoppedEarly: Bool
     public var pairsPerSecond: Double
@@ -91,6 +99,7 @@ public enum DPOTrainer {
         var order = Array(0..<train.count), pos = order.count
         var curve: [CurvePoint] = []
         var best = DPOMetrics(), bestStep = 0, bestParams: [Float]? = nil, bestRewards: ([Double], [Double]) = ([], [])
+        var bestLogps: (c: [Double], r: [Double], nc: [Int], nr: [Int]) = ([], [], [], [])
         var sinceBest = 0, stoppedEarly = false
         var running: [DPOMetrics] = []
         let t0 = Date()
@@ -118,26 +127,41 @@ public enum DPOTrainer {
             }
             running.removeAll()
             curve.append(CurvePoint(step: step, values: values))
-            if bestParams == nil || m.accuracy > best.accuracy {
+            if bestParams == nil || m.loss < best.loss {
                 best = m; bestStep = step; sinceBest = 0
                 bestParams = Array(UnsafeBufferPointer(start: policy.params.p, count: policy.params.count))
                 let o = Losses.dpo(x, s.dpo)
                 bestRewards = (o.rewardsChosen, o.rewardsRejected)
+                bestLogps = e
             } else {
                 sinceBest += 1
             }
         }
         evaluate(0)
         var step = 0
-        while step < s.steps {
-            var batch: [Int] = []
-            for _ in 0..<s.pairsPerBatch {
-                if pos >= order.count {
-                    for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
-                    pos = 0
-                }
-                batch.append(order[pos]); pos += 1
+        // Batches of an epoch: shuffle, sort windows of `bucketWindow` batches by length, cut into
+        // batches, shuffle the batches. Same seed, same batches.
+        let lengths = train.map { $0.chosen.prompt.count + max($0.chosen.response.count, $0.rejected.response.count) }
+        var batches: [[Int]] = []
+        func newEpoch() {
+            for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
+            let window = max(1, s.bucketWindow) * s.pairsPerBatch
+            batches = []
+            var w = 0
+            while w < order.count {
+                let chunk = order[w..<min(order.count, w + window)].sorted { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
+                var b = 0
+                while b < chunk.count { batches.append(Array(chunk[b..<min(chunk.count, b + s.pairsPerBatch)])); b += s.pairsPerBatch }
+                w += window
             }
+            for k in stride(from: batches.count - 1, to: 0, by: -1) { batches.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
+            pos = 0
+        }
+        newEpoch()
+        while step < s.steps {
+            if pos >= batches.count { newEpoch() }
+            let batch = batches[pos]
+            pos += 1
             let seqs = batch.map { train[$0].chosen } + batch.map { train[$0].rejected }
             let b = Batch(seqs, pad: pad)
             let r = policy.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
@@ -159,7 +183,7 @@ public enum DPOTrainer {
         }
         let secs = Date().timeIntervalSince(t0)
         if let p = bestParams { for i in 0..<p.count { policy.params.p[i] = p[i] } }
-        return DPOResult(curve: curve, bestStep: bestStep, best: best, bestRewards: bestRewards, steps: step,
+        return DPOResult(curve: curve, bestStep: bestStep, best: best, bestRewards: bestRewards, bestLogps: bestLogps, steps: step,
                          stoppedEarly: stoppedEarly, pairsPerSecond: Double(pairsSeen) / max(secs, 1e-9))
     }
 }

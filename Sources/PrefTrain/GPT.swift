@@ -57,6 +57,8 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     var tokens: [Int32] = []
     var targets: [Int32] = []
     var mask: [S] = []
+    /// Rows (positions) whose targets count: the LM head and softmax run on these only.
+    var rows: [Int] = []
 
     public init(config: GPTConfig, maxBatch: Int, threads: Int = 1) {
         self.config = config
@@ -72,7 +74,7 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
             ("encoded", BT * C), ("ln1", L * BT * C), ("ln1mean", L * BT), ("ln1rstd", L * BT), ("qkv", L * BT * 3 * C),
             ("atty", L * BT * C), ("att", L * maxBatch * NH * T * T), ("attproj", L * BT * C), ("residual2", L * BT * C),
             ("ln2", L * BT * C), ("ln2mean", L * BT), ("ln2rstd", L * BT), ("fch", L * BT * 4 * C), ("fchgelu", L * BT * 4 * C),
-            ("fcproj", L * BT * C), ("residual3", L * BT * C), ("lnf", BT * C), ("lnfmean", BT), ("lnfrstd", BT),
+            ("fcproj", L * BT * C), ("residual3", L * BT * C), ("lnf", BT * C), ("lnfmean", BT), ("lnfrstd", BT), ("lnfrows", BT * C),
             ("logits", BT * config.vocabSize),
             // Gradient scratch, reused layer by layer.
             ("dres", BT * C), ("dres2", BT * C), ("dln", BT * C), ("datty", BT * C), ("dqkv", BT * 3 * C),
@@ -139,28 +141,34 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         }
         let last = a("residual3") + (L - 1) * BT * C
         layernormForward(a("lnf"), a("lnfmean"), a("lnfrstd"), last, param(.lnfw), param(.lnfb), BT)
-        // Tied LM head: logits = lnf @ wte^T.
-        S.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1, a: a("lnf"), lda: C, b: param(.wte), ldb: C, beta: 0, c: a("logits"), ldc: V)
-        // Log-softmax at each position; keep probabilities for backward.
+        // Tied LM head, on the rows whose targets count (response tokens): logits = lnf[rows] @ wte^T.
+        // Prompt positions need no logits, and they are most of a preference pair's tokens.
+        rows = (0..<BT).filter { mask[$0] != 0 }
+        let M = rows.count
         var logp = [Double](repeating: 0, count: B), count = [Int](repeating: 0, count: B)
-        var tokLogp = [Double](repeating: 0, count: BT)
+        guard M > 0 else { return (logp, count) }
+        let lnf = a("lnf"), sel = a("lnfrows")
+        for (k, r) in rows.enumerated() { (sel + k * C).update(from: lnf + r * C, count: C) }
+        S.gemm(transA: false, transB: true, m: M, n: V, k: C, alpha: 1, a: sel, lda: C, b: param(.wte), ldb: C, beta: 0, c: a("logits"), ldc: V)
+        // Log-softmax of each of those rows; keep the probabilities for backward.
+        var tokLogp = [Double](repeating: 0, count: M)
         let logits = a("logits")
-        let tg = targets, mk = mask
+        let tg = targets, rws = rows
         tokLogp.withUnsafeMutableBufferPointer { tl in
             let tlp = tl
-            parallelRows(BT) { r in
-                let row = logits + r * V
+            parallelRows(M) { k in
+                let row = logits + k * V
                 var mx = row[0]
                 for v in 1..<V where row[v] > mx { mx = row[v] }
                 var sum: S = 0
                 for v in 0..<V { let e = S.exp(row[v] - mx); row[v] = e; sum += e }
                 let inv = 1 / sum
                 for v in 0..<V { row[v] *= inv }
-                if mk[r] != 0 { tlp[r] = Double(S.log(max(row[Int(tg[r])], S.leastNormalMagnitude))) }
+                tlp[k] = Double(S.log(max(row[Int(tg[rws[k]])], S.leastNormalMagnitude)))
             }
         }
-        for r in 0..<BT where mask[r] != 0 {
-            logp[r / T] += Double(mask[r]) * tokLogp[r]
+        for (k, r) in rows.enumerated() {
+            logp[r / T] += Double(mask[r]) * tokLogp[k]
             count[r / T] += 1
         }
         return (logp, count)
@@ -271,22 +279,30 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     @_specialize(exported: true, where S == Double)
     public func backward(dlogp: [Double]) {
         let C = config.nEmbd, L = config.nLayer, BT = B * T, V = config.vocabSize
-        // dlogits = dlogp * mask * (onehot(target) - probs), in place of the probabilities.
+        // dlogits = dlogp * mask * (onehot(target) - probs), in place of the probabilities, for the
+        // rows the forward pass computed (every other row's gradient is zero).
         let logits = a("logits")
-        let tg = targets, mk = mask
-        parallelRows(BT) { r in
-            let row = logits + r * V
+        let tg = targets, mk = mask, rws = rows
+        let M = rows.count
+        parallelRows(M) { k in
+            let r = rws[k]
+            let row = logits + k * V
             let g = S(dlogp[r / self.T]) * mk[r]
             if g == 0 { for v in 0..<V { row[v] = 0 }; return }
             for v in 0..<V { row[v] = -g * row[v] }
             row[Int(tg[r])] += g
         }
-        // LM head (tied): dwte += dlogits^T @ lnf; dlnf = dlogits @ wte.
-        S.gemm(transA: true, transB: false, m: V, n: C, k: BT, alpha: 1, a: logits, lda: V, b: a("lnf"), ldb: C, beta: 1, c: grad(.wte), ldc: C)
         let dres = a("dres")
         dres.update(repeating: 0, count: BT * C)
         let dln = a("dln")
-        S.gemm(transA: false, transB: false, m: BT, n: C, k: V, alpha: 1, a: logits, lda: V, b: param(.wte), ldb: C, beta: 0, c: dln, ldc: C)
+        dln.update(repeating: 0, count: BT * C)
+        if M > 0 {
+            // LM head (tied): dwte += dlogits^T @ lnf[rows]; dlnf[rows] = dlogits @ wte.
+            let sel = a("lnfrows")
+            S.gemm(transA: true, transB: false, m: V, n: C, k: M, alpha: 1, a: logits, lda: V, b: sel, ldb: C, beta: 1, c: grad(.wte), ldc: C)
+            S.gemm(transA: false, transB: false, m: M, n: C, k: V, alpha: 1, a: logits, lda: V, b: param(.wte), ldb: C, beta: 0, c: sel, ldc: C)
+            for (k, r) in rows.enumerated() { (dln + r * C).update(from: sel + k * C, count: C) }
+        }
         layernormBackward(dres, grad(.lnfw), grad(.lnfb), dln, a("residual3") + (L - 1) * BT * C, param(.lnfw), a("lnfmean"), a("lnfrstd"), BT)
 
         for l in stride(from: L - 1, through: 0, by: -1) {

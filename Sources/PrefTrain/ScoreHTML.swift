@@ -43,7 +43,7 @@ enum ScoreHTML {
 
     static func page(_ r: ScoreReport, rewards: (chosen: [Double], rejected: [Double])) -> String {
         let j = r.json
-        let main = r.sweep.max { $0.result.best.accuracy < $1.result.best.accuracy }!
+        let main = r.sweep[r.mainIndex]
         func series(_ key: String) -> [(Double, Double)] {
             main.result.curve.compactMap { pt in pt.values.first { $0.0 == key }.map { (Double(pt.step), $0.1) } }
         }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Validity benchmark of `prefkit score` (issue 10): for each real set in ../shared/realdata with
+# enough pairs, a fixed trusted eval set is held out, training variants get 0-50% of their labels
+# flipped (nested), and each variant is scored over 3 seeds under shared conditions
+# (`prefkit bench-validity`). Prints one table per set; per-run JSON goes to bench/out/validity/.
+# Usage: bench/validity.sh [extra bench-validity flags, e.g. --seeds 0,1 --budget quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REAL=../shared/realdata
+OUT=bench/out/validity
+mkdir -p "$OUT"
+[ -x .build/release/prefkit ] || swift build -c release
+P=.build/release/prefkit
+[ -d "$REAL" ] || { echo "validity benchmark skipped: $REAL is absent"; exit 0; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
+run() {  # run NAME FILE EVAL_SIZE
+  local name=$1 src=$2 eval=$3
+  [ -f "$REAL/$src" ] || { echo "$name: $REAL/$src absent, skipped"; return; }
+  $P convert "$REAL/$src" -o "$OUT/$name.jsonl" -q
+  $P bench-validity "$OUT/$name.jsonl" --name "$name" --eval-size "$eval" --json "$OUT/$name.runs.json" "${@:4}"
+  echo
+}
+run hh-harmless hh-rlhf_harmless-base_test.jsonl.gz 400 "$@"
+run hh-helpful hh-rlhf_helpful-base_test_EasyRLHF.jsonl.gz 400 "$@"
+run ultrafeedback-1k ultrafeedback-binarized_train1k_kkminions-noise-study.jsonl 300 "$@"
