@@ -69,6 +69,12 @@ public final class PairSource {
         }
     }
 
+    /// Every record of every input in order, one at a time, parsed on this thread (for streaming
+    /// consumers that keep only a bounded part, such as a sample).
+    public func forEach(_ body: (Item) throws -> Void) throws {
+        try batches { _, b in for item in PairSource.items(b) { try body(item) } }
+    }
+
     /// Pass 1: `feature` runs on worker threads for every record while a reader thread decodes
     /// the inputs; results come back in record order. Rejected records get `feature(.rejected)` too,
     /// so indices line up with pass 2.

@@ -127,7 +127,9 @@ public enum DPOTrainer {
             }
             running.removeAll()
             curve.append(CurvePoint(step: step, values: values))
-            if bestParams == nil || m.loss < best.loss {
+            // The kept checkpoint: the lowest eval loss among trained ones (step 0 is the reference itself,
+            // whose margins are all zero; it is kept only when no step is run).
+            if bestParams == nil || bestStep == 0 || m.loss < best.loss {
                 best = m; bestStep = step; sinceBest = 0
                 bestParams = Array(UnsafeBufferPointer(start: policy.params.p, count: policy.params.count))
                 let o = Losses.dpo(x, s.dpo)
@@ -137,7 +139,7 @@ public enum DPOTrainer {
                 sinceBest += 1
             }
         }
-        evaluate(0)
+        // No evaluation at step 0: the reference's margins are all zero, and it is never the kept checkpoint.
         var step = 0
         // Batches of an epoch: shuffle, sort windows of `bucketWindow` batches by length, cut into
         // batches, shuffle the batches. Same seed, same batches.

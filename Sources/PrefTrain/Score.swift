@@ -80,7 +80,9 @@ public struct EvalPairs: Sendable {
     public var loss: [Double]
 
     public func margins(_ m: ScoreSettings.Metric) -> [Double] { m == .sum ? sumMargin : tokenMargin }
-    public func correct(_ m: ScoreSettings.Metric) -> [Double] { margins(m).map { $0 > 0 ? 1 : 0 } }
+    /// 1 when the chosen reply gets the higher reward, 0 when the rejected does, 0.5 for a tie (a
+    /// model that learned nothing scores 0.5, not 0).
+    public func correct(_ m: ScoreSettings.Metric) -> [Double] { margins(m).map { $0 > 0 ? 1 : ($0 < 0 ? 0 : 0.5) } }
     public func accuracy(_ m: ScoreSettings.Metric) -> Double { PairedStats.mean(correct(m)) }
 }
 
@@ -179,6 +181,12 @@ public enum Scorer {
         return (out, dropped, kept)
     }
 
+    /// A pair's two replies in a fixed order that does not depend on the label.
+    static func labelBlind(_ p: Pair) -> ([Message], [Message]) {
+        let a = XXH64.hash(TextNorm.text(p.chosen)), b = XXH64.hash(TextNorm.text(p.rejected))
+        return a <= b ? (p.chosen, p.rejected) : (p.rejected, p.chosen)
+    }
+
     /// Unordered (prompt, replies) key: label variants of one pair share it.
     static func textKey(_ p: Pair) -> UInt64 {
         let a: UInt64 = XXH64.hash(TextNorm.text(p.chosen)), b: UInt64 = XXH64.hash(TextNorm.text(p.rejected))
@@ -188,7 +196,8 @@ public enum Scorer {
     /// The eval set and each dataset's training pairs. With `eval`, training pairs whose prompt
     /// is an eval prompt are dropped. Without it, the eval set is held out from the union of the
     /// datasets' prompts by prompt group (one group is on one side for every dataset); a pair that
-    /// appears in several datasets (same texts, any labels) is taken once, from the first.
+    /// appears in several datasets is evaluated once, and not at all when the datasets disagree on
+    /// its label (there is no trusted label for it: give --eval for a trusted set).
     public static func plan(datasets: [[Pair]], eval: [Pair]?, s: ScoreSettings) -> (eval: [Pair], train: [[Pair]]) {
         if let e = eval {
             let evalPrompts = Set(e.map { XXH64.hash(TextNorm.normalize(TextNorm.text($0.prompt))) })
@@ -197,12 +206,20 @@ public enum Scorer {
         // Distinct texts across datasets, in order of first appearance, split by prompt group.
         var seen = Set<UInt64>()
         var union: [Pair] = []
-        for d in datasets { for p in d where seen.insert(textKey(p)).inserted { union.append(p) } }
+        // Texts whose labels disagree between datasets: no trusted label, so not evaluated on.
+        var firstChosen: [UInt64: UInt64] = [:]
+        var conflicting = Set<UInt64>()
+        for d in datasets {
+            for p in d {
+                let k = textKey(p), c = XXH64.hash(TextNorm.text(p.chosen))
+                if seen.insert(k).inserted { union.append(p); firstChosen[k] = c } else if firstChosen[k] != c { conflicting.insert(k) }
+            }
+        }
         let (_, evIdx) = splitIndices(union, fraction: s.evalFraction, minEval: s.minEval, seed: s.seed)
-        let evalSet = evIdx.map { union[$0] }
+        let evalSet = evIdx.map { union[$0] }.filter { !conflicting.contains(textKey($0)) }
         let evalPrompts = Set(evalSet.map { XXH64.hash(TextNorm.normalize(TextNorm.text($0.prompt))) })
         // Near-duplicate prompts were grouped with their eval pairs by the split; drop those too.
-        let evalTexts = Set(evalSet.map(textKey))
+        let evalTexts = Set(evIdx.map { textKey(union[$0]) })
         let evalIndexSet = Set(evIdx)
         let trainSide = Set(union.indices.filter { !evalIndexSet.contains($0) }.map { textKey(union[$0]) })
         let train = datasets.map { d in
@@ -236,7 +253,7 @@ public enum Scorer {
             var texts: [String] = []
             var bytes = 0
             for p in sample(union, union.count, seed: s.seed) {
-                for m in p.prompt + p.chosen + p.rejected { texts.append(m.text); bytes += m.text.utf8.count }
+                for m in p.prompt + labelBlind(p).0 + labelBlind(p).1 { texts.append(m.text); bytes += m.text.utf8.count }
                 if bytes >= s.tokenizerBytes { break }
             }
             tok = BPETokenizer.train(texts: texts, vocabSize: s.vocabSize)
@@ -248,9 +265,11 @@ public enum Scorer {
             var seqs: [Sequence2] = []
             for p in union {
                 let pr = ChatRender.prompt(p.prompt, tok)
-                if let c = ChatRender.fit(pr, ChatRender.response(p.chosen, tok), maxLength: s.maxLength, maxPrompt: s.maxPromptLength) { seqs.append(c) }
-                if s.referenceOn == .both,
-                   let r = ChatRender.fit(pr, ChatRender.response(p.rejected, tok), maxLength: s.maxLength, maxPrompt: s.maxPromptLength) { seqs.append(r) }
+                // Label-free: the two replies in an order that does not depend on which one was chosen.
+                let replies = s.referenceOn == .both ? [labelBlind(p).0, labelBlind(p).1] : [p.chosen]
+                for reply in replies {
+                    if let q = ChatRender.fit(pr, ChatRender.response(reply, tok), maxLength: s.maxLength, maxPrompt: s.maxPromptLength) { seqs.append(q) }
+                }
             }
             guard !seqs.isEmpty else { throw TrainError("no training sequence has response tokens within --max-length") }
             refSeqs = seqs.count
@@ -330,7 +349,7 @@ public enum Scorer {
         let score = PairedStats.mean(correct)
         let (bname, bcorrect) = c.bestBaseline
         let gain = PairedStats.paired(correct, bcorrect, reps: s.bootstrapReps, seed: s.seed)
-        let wilson = Wilson.interval(Int(correct.reduce(0, +)), correct.count)
+        let wilson = Wilson.interval(Int(correct.reduce(0, +).rounded()), correct.count)
         return [
             ("score", .double(PairedStats.round4(score))),
             ("ci95", Interval(wilson.low, wilson.high).json),
@@ -394,7 +413,7 @@ public enum Scorer {
         for beta in s.betas {
             let (run, policy) = try train(c, pairs: trainSet, name: "data", beta: beta, settings: s, log: log)
             let correct = run.eval.correct(s.metric)
-            let w = Wilson.interval(Int(correct.reduce(0, +)), correct.count)
+            let w = Wilson.interval(Int(correct.reduce(0, +).rounded()), correct.count)
             sweep.append(BetaResult(beta: beta, result: run.result, ci: w, score: PairedStats.mean(correct)))
             runs.append(run)
             try Checkpoint.save(policy, tokenizer: c.tok, to: s.betas.count == 1 ? outDir + "/policy" : outDir + "/policy-beta-\(beta)")
@@ -425,7 +444,7 @@ public enum Scorer {
             ("baselines", .object(baselines.map { ($0.0, .double(PairedStats.round4($0.1))) })),
             ("verdict", .string(verdict)),
             ("warnings", .array(warnings.map { .string($0) })),
-            ("pairs", .object([("read", pairsRead.map { .int(Int64($0)) } ?? .int(Int64(trainPairs.count))),
+            ("pairs", .object([("read", pairsRead.map { .int(Int64($0)) } ?? .int(Int64(trainPairs.count))), ("sampled", .int(Int64(trainPairs.count))),
                                ("train_available", .int(Int64(trainSet.count))), ("train", .int(Int64(main.trainPairs))),
                                ("reference_sequences", .int(Int64(c.referenceSequences))), ("eval", .int(Int64(n)))])),
             ("dropped", .object([("train", .object(main.trainDropped.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),

@@ -89,3 +89,30 @@ enum ScoreHTML {
         """
     }
 }
+
+extension ScoreHTML {
+    /// report.html for `prefkit compare`: ranking, scores with spread, pairwise tests.
+    static func comparePage(_ r: CompareReport) -> String {
+        let rows = r.datasets.enumerated().map { k, d in
+            String(format: "<tr><th>%d. %@</th><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.4f</td><td>%.4f</td><td>%d</td></tr>",
+                   k + 1, Stats.esc(d.name), d.meanScore, PairedStats.sd(d.scores), PairedStats.mean(d.gains), PairedStats.mean(d.margin), PairedStats.mean(d.loss), d.trainPairs)
+        }.joined()
+        let cmp = r.comparisons.map { c in
+            String(format: "<tr><th>%@ vs %@</th><td>%.4f (%.4f–%.4f), p %.3g</td><td>%.4f (%.4f–%.4f), p %.3g</td><td>%.4f (%.4f–%.4f), p %.3g</td><td>%@</td></tr>",
+                   Stats.esc(c.a), Stats.esc(c.b), c.margin.mean, c.margin.ci.low, c.margin.ci.high, c.margin.p,
+                   c.accuracy.mean, c.accuracy.ci.low, c.accuracy.ci.high, c.accuracy.p, c.loss.mean, c.loss.ci.low, c.loss.ci.high, c.loss.p, Stats.esc(c.verdict))
+        }.joined()
+        let base = r.baselines.map { String(format: "%@ %.3f", Stats.esc($0.0), $0.1) }.joined(separator: ", ")
+        return """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>prefkit compare</title><style>\(Stats.css)</style></head><body><main>
+        <h1>Preference data comparison</h1><p class="sub">prefkit compare: every dataset trained under the same conditions, evaluated on the same \(r.nEval) pairs</p>
+        <section><h2>Ranking</h2><table><tr class="head"><th>dataset</th><th>score</th><th>sd over seeds</th><th>gain over best baseline</th><th>eval margin</th><th>eval loss</th><th>training pairs</th></tr>\(rows)</table>
+        <p class="note">Label-free baselines on the eval set: \(base).</p></section>
+        <section><h2>Pairwise differences (paired over eval pairs)</h2><table><tr class="head"><th>pair</th><th>margin</th><th>accuracy</th><th>loss (lower is better)</th><th>verdict</th></tr>\(cmp)</table>
+        <p class="note">Each difference is A − B (for loss, B − A) with a 95% bootstrap interval over eval pairs and a two-sided sign-flip p-value; a verdict says one dataset is better only where the chosen statistic's difference is significant.</p></section>
+        </main></body></html>
+        """
+    }
+}

@@ -4,50 +4,45 @@ import PrefFormats
 import PrefIO
 import PrefTrain
 
-struct ScoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "score",
-        abstract: "Score a preference dataset by the held-out reward accuracy of a quick DPO run.",
-        discussion: """
-        Splits off an eval set (or takes --eval), trains a BPE tokenizer and an SFT reference on prompt + chosen \
-        (or loads --ref-model), runs DPO from it, evaluates every --eval-every steps with TRL's metric names and stops \
-        early on eval rewards/accuracies. Writes RUNDIR/score.json, RUNDIR/report.html, RUNDIR/reference/ and \
-        RUNDIR/policy/ (Hugging Face GPT-2 layout). With --model and --ref-model it only evaluates existing checkpoints.
-        """
-    )
+extension ScoreSettings.Budget: ExpressibleByArgument {}
+extension ScoreSettings.ReferenceOn: ExpressibleByArgument {}
+extension ScoreSettings.Metric: ExpressibleByArgument {}
+extension DPOLossType: ExpressibleByArgument {}
+extension CompareSettings.Statistic: ExpressibleByArgument {}
 
-    @Argument(help: "Normalized pair files.") var inputs: [String]
-    @Option(name: [.short, .long], help: "Run directory.") var output: String
+/// Options `score` and `compare` share: the budget, the model, the reference, DPO and the metric.
+struct ScoreOptions: ParsableArguments {
     @Option(name: .long, help: "A trusted evaluation set (otherwise --eval-fraction is held out, leak-free by prompt).") var eval: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Fraction held out for evaluation (at least 200 pairs where possible).") var evalFraction: Double = 0.1
-    @Option(name: .long, help: "Preset: quick, standard or thorough (sizes and steps; explicit flags win).") var budget: String = "quick"
-    @Option(name: .long, help: "DPO beta, or a comma-separated sweep such as 0.05,0.1,0.3.") var beta: String = "0.1"
-    @Option(name: .long, help: "sigmoid, ipo, hinge or robust.") var loss: String = "sigmoid"
-    @Option(name: .long, parsing: .unconditional, help: "Label smoothing (sigmoid, robust).") var labelSmoothing: Double = 0
+    @Option(name: .long, parsing: .unconditional, help: "Fraction held out for evaluation, 0.01-0.9 (at least 200 pairs where possible).") var evalFraction: Double = 0.1
+    @Option(name: .long, help: "Preset of sizes and steps; explicit flags win.") var budget: ScoreSettings.Budget = .quick
+    @Option(name: .long, help: "DPO beta, or (score only) a comma-separated sweep such as 0.05,0.1,0.3.") var beta: String = "0.1"
+    @Option(name: .long, help: "DPO loss.") var loss: DPOLossType = .sigmoid
+    @Option(name: .long, parsing: .unconditional, help: "Label smoothing (sigmoid, robust), 0-0.49.") var labelSmoothing: Double = 0
+    @Option(name: .long, help: "What the SFT reference learns: both replies (label-free) or the chosen reply only (it then sees the labels).") var referenceOn: ScoreSettings.ReferenceOn = .both
+    @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized) or sum.") var metric: ScoreSettings.Metric = .perToken
     @Option(name: .long, help: "Load this reference model instead of training one.") var refModel: String?
-    @Option(name: .long, help: "Evaluate this policy against --ref-model only (no training).") var model: String?
-    @Option(name: .long, help: "Evaluation only, without a reference: avg or sum log-probs.") var refFree: String?
-    @Option(name: .long, parsing: .unconditional) var nLayer: Int?
-    @Option(name: .long, parsing: .unconditional) var nHead: Int?
-    @Option(name: .long, parsing: .unconditional) var nEmbd: Int?
-    @Option(name: .long, parsing: .unconditional) var vocabSize: Int?
-    @Option(name: .long, parsing: .unconditional) var maxLength: Int?
-    @Option(name: .long, parsing: .unconditional) var maxPromptLength: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Pairs per DPO step.") var batchSize: Int?
-    @Option(name: .long, parsing: .unconditional) var sftSteps: Int?
-    @Option(name: .long, parsing: .unconditional, help: "SFT budget in passes over the training pairs (instead of --sft-steps).") var sftEpochs: Double?
-    @Option(name: .long, parsing: .unconditional) var dpoSteps: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Transformer layers, 1-64.") var nLayer: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Attention heads, 1-64.") var nHead: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Embedding width, 8-4096 (a multiple of --n-head).") var nEmbd: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Tokenizer vocabulary, 262-65536.") var vocabSize: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Tokens per sequence, 8-8192.") var maxLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Prompt tokens kept (its end), below --max-length.") var maxPromptLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Pairs per DPO step, 1-4096.") var batchSize: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Reference SFT steps, 0-10000000.") var sftSteps: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Reference SFT budget in passes over its sequences (instead of --sft-steps).") var sftEpochs: Double?
+    @Option(name: .long, parsing: .unconditional, help: "DPO steps (default: --dpo-epochs passes over the training pairs).") var dpoSteps: Int?
+    @Option(name: .long, parsing: .unconditional, help: "DPO passes over the training pairs, 0.01-100 (default 1 for quick).") var dpoEpochs: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Training pairs used per dataset (a seeded sample when there are more).") var maxTrainPairs: Int?
     @Option(name: .long, parsing: .unconditional, help: "DPO peak learning rate.") var lr: Double?
-    @Option(name: .long, parsing: .unconditional, help: "SFT peak learning rate.") var sftLr: Double?
-    @Option(name: .long, parsing: .unconditional) var evalEvery: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Stop after this many evaluations without a better eval accuracy (0: never).") var patience: Int?
-    @Option(name: .long, parsing: .unconditional) var seed: UInt64 = 0
-    @Option(name: .long, parsing: .unconditional) var threads: Int?
-    @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
+    @Option(name: .long, parsing: .unconditional, help: "Reference SFT peak learning rate.") var sftLr: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Evaluations during DPO; the kept checkpoint has the lowest eval loss.") var evaluations: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Evaluate every this many DPO steps (instead of --evaluations).") var evalEvery: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many evaluations without a lower eval loss (0: never).") var patience: Int?
+    @Option(name: .long, parsing: .unconditional, help: "First seed (initialization, sampling, data order).") var seed: UInt64 = 0
+    @Option(name: .long, parsing: .unconditional, help: "Run this many seeds (seed, seed+1, ...) and report the mean and spread, 1-100.") var seeds: Int = 1
+    @Option(name: .long, parsing: .unconditional, help: "Threads, 1-256 (default: all cores).") var threads: Int?
 
     func validate() throws {
-        guard ScoreSettings.Budget(rawValue: budget) != nil else { throw ValidationError("--budget must be quick, standard or thorough") }
-        guard DPOLossType(rawValue: loss) != nil else { throw ValidationError("--loss must be sigmoid, ipo, hinge or robust") }
         try Range.check(evalFraction, "eval-fraction", 0.01...0.9)
         try Range.check(labelSmoothing, "label-smoothing", 0.0...0.49)
         try Range.check(nLayer, "n-layer", Range.layers)
@@ -60,20 +55,22 @@ struct ScoreCommand: ParsableCommand {
         try Range.check(sftSteps, "sft-steps", 0...Range.steps.upperBound)
         try Range.check(sftEpochs, "sft-epochs", 0.001...1000)
         try Range.check(dpoSteps, "dpo-steps", Range.steps)
+        try Range.check(dpoEpochs, "dpo-epochs", 0.01...100)
+        try Range.check(maxTrainPairs, "max-train-pairs", 10...10_000_000)
         try Range.check(lr, "lr", Range.learningRate)
         try Range.check(sftLr, "sft-lr", Range.learningRate)
+        try Range.check(evaluations, "evaluations", 1...1000)
         try Range.check(evalEvery, "eval-every", Range.steps)
         try Range.check(patience, "patience", 0...100_000)
+        try Range.check(seeds, "seeds", 1...100)
         try Range.check(threads, "threads", Range.threads)
-        if let rf = refFree, rf != "avg" && rf != "sum" { throw ValidationError("--ref-free takes avg or sum") }
         for b in beta.split(separator: ",", omittingEmptySubsequences: false) {
             guard let d = Double(b), d.isFinite, d > 0, d <= 100 else { throw ValidationError("--beta takes numbers in (0, 100], comma-separated (got '\(b)')") }
         }
     }
 
     func settings() throws -> ScoreSettings {
-        guard let b = ScoreSettings.Budget(rawValue: budget) else { throw ValidationError("--budget must be quick, standard or thorough") }
-        var s = ScoreSettings.preset(b)
+        var s = ScoreSettings.preset(budget)
         if let v = nLayer { s.nLayer = v }
         if let v = nHead { s.nHead = v }
         if let v = nEmbd { s.nEmbd = v }
@@ -82,57 +79,129 @@ struct ScoreCommand: ParsableCommand {
         if let v = maxPromptLength { s.maxPromptLength = v }
         if let v = batchSize { s.pairsPerBatch = v }
         if let v = sftSteps { s.sftSteps = v }
-        if let v = sftEpochs { guard v > 0 else { throw ValidationError("--sft-epochs must be positive") }; s.sftEpochs = v }
+        if let v = sftEpochs { s.sftEpochs = v }
         if let v = dpoSteps { s.dpoSteps = v }
+        if let v = dpoEpochs { s.dpoEpochs = v }
+        if let v = maxTrainPairs { s.maxTrainPairs = v }
         if let v = lr { s.dpoLR = v }
         if let v = sftLr { s.sftLR = v }
-        if let v = evalEvery { s.evalEvery = max(1, v) }
+        if let v = evaluations { s.evaluations = v }
+        if let v = evalEvery { s.evalEvery = v }
         if let v = patience { s.patience = v }
         s.seed = seed
         s.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         s.evalFraction = evalFraction
         s.labelSmoothing = labelSmoothing
-        guard let l = DPOLossType(rawValue: loss) else { throw ValidationError("--loss must be sigmoid, ipo, hinge or robust") }
-        s.loss = l
-        s.betas = try beta.split(separator: ",").map { guard let d = Double($0), d > 0 else { throw ValidationError("--beta takes positive numbers") }; return d }
+        s.loss = loss
+        s.referenceOn = referenceOn
+        s.metric = metric
+        s.betas = beta.split(separator: ",").compactMap { Double($0) }
         guard s.nEmbd % s.nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
         guard s.maxPromptLength < s.maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
         return s
     }
 
-    func run() throws {
-        let s = try settings()
-        try checkOutputs(inputs + eval, ["score.json", "report.html"].map { ("-o", output + "/" + $0) })
-        // A run directory made here is removed again if the run fails: no empty or half-written run is left.
+    var seedList: [UInt64] { (0..<UInt64(seeds)).map { seed &+ $0 } }
+
+    /// Pairs to keep from a dataset: the training sample, plus the share held out for evaluation.
+    func sampleCap(_ s: ScoreSettings, evalGiven: Bool) -> Int {
+        if evalGiven { return s.maxTrainPairs + s.maxTrainPairs / 10 }
+        let f = min(0.5, s.evalFraction)
+        return s.maxTrainPairs + max(s.minEval, Int((Double(s.maxTrainPairs) * f / (1 - f)).rounded(.up))) + s.maxTrainPairs / 10
+    }
+
+    /// Creates the run directory; if it was created here, it is removed again when `body` fails.
+    func inRunDirectory(_ output: String, _ body: () throws -> Void) throws {
         var isDir: ObjCBool = false
         let created = !FileManager.default.fileExists(atPath: output, isDirectory: &isDir)
         if !created && !isDir.boolValue { throw ValidationError("-o \(output) exists and is not a directory") }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        do {
-            try score(s)
-        } catch {
+        do { try body() } catch {
             if created { try? FileManager.default.removeItem(atPath: output) }
             throw error
         }
     }
 
+    /// A progress line on a terminal only.
+    func logger(quiet: Bool) -> Scorer.Log? {
+        guard !quiet, isatty(2) != 0 else { return nil }
+        return { line in FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
+    }
+}
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score a preference dataset by the held-out reward accuracy of a quick DPO run.",
+        discussion: """
+        Holds out an eval set (or takes --eval), trains a BPE tokenizer and a reference model on the texts without \
+        their labels (prompt + both replies), runs DPO from it on a sample of the training pairs, and reports the \
+        eval reward accuracy, its gain over the best label-free baseline (length, reference likelihood) with a \
+        paired interval, the eval loss and margin with bootstrap intervals. Writes RUNDIR/score.json, \
+        RUNDIR/report.html, RUNDIR/reference/ and RUNDIR/policy/ (Hugging Face GPT-2 layout). With --model and \
+        --ref-model it only evaluates existing checkpoints. To compare datasets, use `prefkit compare`.
+        """
+    )
+
+    @Argument(help: "Normalized pair files, directories or globs (together one dataset).") var inputs: [String]
+    @Option(name: [.short, .long], help: "Run directory.") var output: String
+    @OptionGroup var options: ScoreOptions
+    @Option(name: .long, help: "Evaluate this policy against --ref-model only (no training).") var model: String?
+    @Option(name: .long, help: "Evaluation only, without a reference: avg or sum log-probs.") var refFree: String?
+    @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        if let rf = refFree, rf != "avg" && rf != "sum" { throw ValidationError("--ref-free takes avg or sum") }
+    }
+
+    func run() throws {
+        let s = try options.settings()
+        try checkOutputs(inputs + options.eval, ["score.json", "report.html"].map { ("-o", output + "/" + $0) })
+        try options.inRunDirectory(output) { try score(s) }
+    }
+
     func score(_ s: ScoreSettings) throws {
         let tty = isatty(2) != 0
-        let log: Scorer.Log? = quiet ? nil : { line in
-            if tty { FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
+        let log = options.logger(quiet: quiet)
+        if let m = model { try evaluateOnly(try readPairs(inputs), policy: m, s); return }
+        let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
+        // Only what the budget uses is kept: a sample of the training pairs plus room for the eval hold-out.
+        let (pairs, read, _) = try readPairsSampled(inputs, cap: options.sampleCap(s, evalGiven: evalPairs != nil), seed: s.seed)
+        var reports: [ScoreReport] = []
+        for seed in options.seedList {
+            var ss = s
+            ss.seed = seed
+            let dir = options.seeds == 1 ? output : output + "/seed-\(seed)"
+            if options.seeds > 1 { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            reports.append(try Scorer.run(train: pairs, eval: evalPairs, settings: ss, refModel: options.refModel, outDir: dir, log: log, pairsRead: read))
         }
-        let pairs = try readPairs(inputs)
-        if let m = model { try evaluateOnly(pairs, policy: m, s); return }
-        let evalPairs = eval.isEmpty ? nil : try readPairs(eval)
-        let report = try Scorer.run(train: pairs, eval: evalPairs, settings: s, refModel: refModel, outDir: output, log: log)
-        if tty && !quiet { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
-        let j = report.json
+        if tty && log != nil { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        let report = reports[0]
+        var j = report.json
+        if reports.count > 1 {
+            // The mean and spread over seeds; each seed's full run is in seed-N/.
+            let scores = reports.map { $0.json["score"]?.doubleValue ?? 0 }, gains = reports.map { $0.json["gain"]?.doubleValue ?? 0 }
+            let agg: JSONValue = .object([("seeds", .array(options.seedList.map { .int(Int64($0)) })),
+                                          ("score_mean", .double(PairedStats.mean(scores))), ("score_sd", .double(PairedStats.sd(scores))),
+                                          ("scores", .array(scores.map { .double($0) })),
+                                          ("gain_mean", .double(PairedStats.mean(gains))), ("gain_sd", .double(PairedStats.sd(gains))),
+                                          ("runs", .array(options.seedList.map { .string("seed-\($0)/score.json") }))])
+            if case .object(var o) = j { o.insert(("seeds", agg), at: 0); j = .object(o) }
+            try j.write(to: output + "/score.json")
+        }
         let ci = j["ci95"]?.arrayValue?.compactMap(\.doubleValue) ?? []
-        var lines = [String(format: "score %.3f (95%% CI %.3f–%.3f, n = %d)  baselines: %@", j["score"]?.doubleValue ?? 0, ci.first ?? 0, ci.last ?? 0, report.nEval,
-                            report.baselines.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", "))]
+        let gci = j["gain_ci95"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+        var lines = [String(format: "score %.3f (95%% CI %.3f–%.3f, n = %d, %@ reward)  gain over %@ %+.3f (paired 95%% CI %+.3f to %+.3f)",
+                            j["score"]?.doubleValue ?? 0, ci.first ?? 0, ci.last ?? 0, report.nEval, j["metric"]?.stringValue ?? "",
+                            j["best_baseline"]?.stringValue ?? "", j["gain"]?.doubleValue ?? 0, gci.first ?? 0, gci.last ?? 0)]
+        lines.append("baselines: " + report.baselines.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", "))
+        if let agg = j["seeds"] {
+            lines.append(String(format: "over %d seeds: score %.3f ± %.3f, gain %+.3f ± %.3f", options.seeds, agg["score_mean"]?.doubleValue ?? 0, agg["score_sd"]?.doubleValue ?? 0,
+                                agg["gain_mean"]?.doubleValue ?? 0, agg["gain_sd"]?.doubleValue ?? 0))
+        }
         if report.sweep.count > 1 {
             lines.append("beta sweep:")
-            for b in report.sweep { lines.append(String(format: "  beta %-6g  eval accuracy %.3f  (95%% CI %.3f–%.3f)  best step %d", b.beta, b.result.best.accuracy, b.ci.low, b.ci.high, b.result.bestStep)) }
+            for b in report.sweep { lines.append(String(format: "  beta %-6g  eval accuracy %.3f  (95%% CI %.3f–%.3f)  kept step %d", b.beta, b.score, b.ci.low, b.ci.high, b.result.bestStep)) }
         }
         lines.append(report.verdict)
         for w in j["warnings"]?.arrayValue ?? [] { lines.append("warning: " + (w.stringValue ?? "")) }
@@ -146,9 +215,8 @@ struct ScoreCommand: ParsableCommand {
         let (pm, ptok) = try Checkpoint.load(policy, maxBatch: 2 * s.pairsPerBatch, threads: s.threads)
         guard let tok = ptok else { throw ValidationError("\(policy) has no tokenizer.json") }
         var ref: GPT<Float>?
-        if let r = refModel { ref = try Checkpoint.load(r, maxBatch: 2 * s.pairsPerBatch, threads: s.threads).0 }
+        if let r = options.refModel { ref = try Checkpoint.load(r, maxBatch: 2 * s.pairsPerBatch, threads: s.threads).0 }
         guard ref != nil || refFree != nil else { throw ValidationError("evaluation needs --ref-model or --ref-free avg|sum") }
-        if let rf = refFree, rf != "avg" && rf != "sum" { throw ValidationError("--ref-free takes avg or sum") }
         var tp: [TokenizedPair] = []
         var dropped = 0
         let maxLen = min(s.maxLength, pm.config.maxT)
@@ -171,10 +239,65 @@ struct ScoreCommand: ParsableCommand {
         }
         let ci = Wilson.interval(correct, tp.count)
         let acc = Double(correct) / Double(max(1, tp.count))
-        let json: JSONValue = .object([("mode", .string(refModel != nil ? "implicit_reward" : "ref_free_\(refFree!)")), ("score", .double(acc)),
+        let json: JSONValue = .object([("mode", .string(options.refModel != nil ? "implicit_reward" : "ref_free_\(refFree!)")), ("score", .double(acc)),
                                        ("ci95", .array([.double(ci.low), .double(ci.high)])), ("n_eval", .int(Int64(tp.count))),
-                                       ("dropped", .int(Int64(dropped))), ("model", .string(policy)), ("ref_model", refModel.map { .string($0) } ?? .null)])
+                                       ("dropped", .int(Int64(dropped))), ("model", .string(policy)), ("ref_model", options.refModel.map { .string($0) } ?? .null)])
         try json.write(to: output + "/score.json")
         print(String(format: "accuracy %.3f (95%% CI %.3f–%.3f, n = %d)", acc, ci.low, ci.high, tp.count))
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Rank preference datasets by training each under identical conditions and testing every difference.",
+        discussion: """
+        Each argument is one dataset (a file, a directory of shards or a glob). One eval set (--eval, or held out \
+        from the union of the datasets' prompts, leak-free and the same for all), one tokenizer and one label-free \
+        reference, one seed schedule; then a DPO run per dataset (per seed with --seeds). Writes RUNDIR/compare.json \
+        and RUNDIR/report.html: the ranking, each dataset's score with its spread over seeds, and each pairwise \
+        difference with a paired 95% interval and p-value. A verdict says "A is better than B" only where the \
+        --by statistic's difference is significant at --alpha.
+        """
+    )
+
+    @Argument(help: "Two or more datasets: normalized pair files, directories or globs.") var inputs: [String]
+    @Option(name: [.short, .long], help: "Run directory.") var output: String
+    @OptionGroup var options: ScoreOptions
+    @Option(name: .long, help: "The paired statistic a verdict rests on: margin (per-pair implicit reward margin), accuracy or loss.") var by: CompareSettings.Statistic = .margin
+    @Option(name: .long, parsing: .unconditional, help: "Significance level of a verdict, 0.0001-0.5.") var alpha: Double = 0.05
+    @Option(name: .long, help: "Names of the datasets in the report, comma-separated (default: file names).") var names: String?
+    @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        guard inputs.count >= 2 else { throw ValidationError("compare needs at least two datasets") }
+        try Range.check(alpha, "alpha", 0.0001...0.5)
+        if let n = names, n.split(separator: ",").count != inputs.count { throw ValidationError("--names needs one name per dataset (\(inputs.count))") }
+        if options.beta.contains(",") { throw ValidationError("compare takes one --beta") }
+    }
+
+    func run() throws {
+        let s = try options.settings()
+        try checkOutputs(inputs + options.eval, ["compare.json", "report.html"].map { ("-o", output + "/" + $0) })
+        try options.inRunDirectory(output) {
+            let log = options.logger(quiet: quiet)
+            let labels = names?.split(separator: ",").map(String.init) ?? inputs.map { InputExpander.basename($0) }
+            let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
+            let cap = options.sampleCap(s, evalGiven: evalPairs != nil)
+            let datasets = try zip(labels, inputs).map { (name: $0.0, pairs: try readPairsSampled([$0.1], cap: cap, seed: s.seed).pairs) }
+            var cs = CompareSettings()
+            cs.statistic = by; cs.alpha = alpha
+            let r = try Scorer.compare(datasets: datasets, eval: evalPairs, settings: s, seeds: options.seedList, compare: cs,
+                                       refModel: options.refModel, outDir: output, log: log)
+            if log != nil { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+            var lines = ["ranking (\(s.metric.rawValue) reward accuracy on \(r.nEval) eval pairs, \(options.seeds) seed\(options.seeds == 1 ? "" : "s")):"]
+            for (k, d) in r.datasets.enumerated() {
+                lines.append(String(format: "  %d. %@  score %.3f ± %.3f  eval margin %.4f  eval loss %.4f", k + 1, d.name, d.meanScore, PairedStats.sd(d.scores), PairedStats.mean(d.margin), PairedStats.mean(d.loss)))
+            }
+            lines.append("baselines: " + r.baselines.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", "))
+            for c in r.comparisons { lines.append(c.verdict) }
+            lines.append("written: \(output)/compare.json, \(output)/report.html")
+            print(lines.joined(separator: "\n"))
+        }
     }
 }

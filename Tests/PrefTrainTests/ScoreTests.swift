@@ -36,7 +36,7 @@ final class ScoreTests: XCTestCase {
         s.maxLength = 40; s.maxPromptLength = 20
         s.sftSteps = 40; s.sftBatch = 8; s.sftLR = 3e-3
         s.dpoSteps = 80; s.pairsPerBatch = 8; s.dpoLR = 3e-3
-        s.evalEvery = 20; s.patience = 0
+        s.evalEvery = 20; s.patience = 0; s.bootstrapReps = 500
         s.betas = [0.1]; s.seed = seed; s.threads = 2
         s.minEval = 200; s.evalFraction = 0.25
         return s
@@ -47,17 +47,30 @@ final class ScoreTests: XCTestCase {
         return try Scorer.run(train: ScoreTests.planted(n: 800, flip: flip, seed: dataSeed), eval: nil, settings: ScoreTests.tiny(seed: seed), refModel: nil, outDir: dir)
     }
 
-    func testPlantedPreferenceIsLearned() throws {
+    func testPlantedPreferenceIsLearnedBeyondLabelFreeBaselines() throws {
         let r = try score(flip: 0)
         let acc = r.json["score"]!.doubleValue!
         XCTAssertGreaterThanOrEqual(acc, 0.9, "planted preference")
         XCTAssertEqual(r.nEval, 200)
-        // Lengths are matched, so the length baseline cannot explain it.
-        XCTAssertEqual(r.baselines.first { $0.0 == "length" }!.1, 0, "equal lengths: the length heuristic never picks chosen")
-        // The SFT reference is trained on prompt + chosen, so it learns the planted vocabulary too:
-        // its own preference is a strong baseline here, and the verdict must not claim more.
-        XCTAssertFalse(r.verdict.hasPrefix("DPO learned"), r.verdict)
-        XCTAssertTrue(r.verdict.contains("real preference signal"), r.verdict)
+        // Lengths are matched, so neither side of the length baseline can explain it.
+        XCTAssertEqual(r.baselines.first { $0.0 == "length" }!.1, 0, "equal lengths: 'the longer wins' never picks chosen")
+        XCTAssertEqual(r.baselines.first { $0.0 == "length_shorter" }!.1, 0)
+        // The reference learned both replies, so its likelihood knows nothing of the labels: trained
+        // on the same texts with 40% of the labels swapped, every baseline is exactly the same.
+        let data = ScoreTests.planted(n: 800, flip: 0, seed: 1)
+        let (ev, tr) = Scorer.split(data, fraction: 0.25, minEval: 200, seed: 0)
+        var rng = SeededGenerator(seed: 5)
+        let swapped = tr.map { Double.random(in: 0..<1, using: &rng) < 0.4 ? Validity.flipped($0) : $0 }
+        let x = try Scorer.run(train: tr, eval: ev, settings: ScoreTests.tiny(), refModel: nil, outDir: Paths.tempDir())
+        let y = try Scorer.run(train: swapped, eval: ev, settings: ScoreTests.tiny(), refModel: nil, outDir: Paths.tempDir())
+        XCTAssertEqual(x.baselines.map(\.1), y.baselines.map(\.1), "label-free baselines do not depend on the training labels")
+        XCTAssertGreaterThan(x.json["score"]!.doubleValue!, y.json["score"]!.doubleValue!)
+        XCTAssertTrue(r.verdict.hasPrefix("DPO learned"), r.verdict)
+        let gci = r.json["gain_ci95"]!.arrayValue!.compactMap(\.doubleValue)
+        XCTAssertGreaterThan(gci[0], 0.2, "the gain's paired interval is far above zero")
+        for key in ["eval_loss", "eval_loss_ci95", "eval_margin_per_token", "eval_margin_per_token_ci95", "accuracy_sum", "accuracy_per_token"] {
+            XCTAssertNotNil(r.json[key], key)
+        }
         let ci = r.json["ci95"]!.arrayValue!.compactMap(\.doubleValue)
         XCTAssertLessThanOrEqual(ci[0], acc); XCTAssertGreaterThanOrEqual(ci[1], acc)
         XCTAssertGreaterThan(ci[0], 0.5)
@@ -75,8 +88,10 @@ final class ScoreTests: XCTestCase {
         XCTAssertGreaterThan(s0, s20, "0% > 20% flipped")
         XCTAssertGreaterThan(s20, s40, "20% > 40% flipped")
         print(String(format: "planted preference, eval accuracy by flipped fraction: 0%%: %.3f, 20%%: %.3f, 40%%: %.3f, 50%%: %.3f", s0, s20, s40, s50))
-        // 50% flipped: within noise of 0.5 (best-of-evaluations on 200 pairs; 3 standard errors).
+        // 50% flipped: within noise of 0.5 (200 eval pairs; 3 standard errors).
         XCTAssertLessThan(abs(s50 - 0.5), 0.11, "50% flipped scored \(s50)")
+        let g = half.json["gain_ci95"]!.arrayValue!.compactMap(\.doubleValue)
+        XCTAssertLessThanOrEqual(g[0], 0, "no gain over the label-free baselines is claimed at 50% flipped")
         XCTAssertFalse(half.verdict.hasPrefix("DPO learned"), half.verdict)
     }
 
@@ -87,6 +102,88 @@ final class ScoreTests: XCTestCase {
             return .object(o.filter { $0.0 != "timings" && $0.0 != "throughput" })
         }
         XCTAssertEqual(strip(a.json), strip(b.json))
+    }
+
+    func testReferenceOnChosenSeesTheLabels() throws {
+        var s = ScoreTests.tiny()
+        s.referenceOn = .chosen
+        let r = try Scorer.run(train: ScoreTests.planted(n: 800, flip: 0, seed: 1), eval: nil, settings: s, refModel: nil, outDir: Paths.tempDir())
+        // Trained on prompt + chosen only, the reference prefers the planted vocabulary by itself.
+        XCTAssertGreaterThan(r.baselines.first { $0.0 == "reference_avg" }!.1, 0.8)
+        XCTAssertEqual(r.json["config"]!["reference_on"]!.stringValue, "chosen")
+    }
+
+    func testSamplingCapsTheTrainingPairs() throws {
+        var s = ScoreTests.tiny()
+        s.maxTrainPairs = 150
+        let r = try Scorer.run(train: ScoreTests.planted(n: 800, flip: 0, seed: 1), eval: nil, settings: s, refModel: nil, outDir: Paths.tempDir())
+        XCTAssertEqual(r.json["pairs"]!["train"]!.intValue, 150)
+        XCTAssertEqual(r.json["pairs"]!["train_available"]!.intValue, 600)
+        XCTAssertEqual(Scorer.sample(Array(0..<10), 4, seed: 3), Scorer.sample(Array(0..<10), 4, seed: 3), "seeded")
+        XCTAssertEqual(Scorer.sample(Array(0..<10), 4, seed: 3).count, 4)
+        XCTAssertEqual(Scorer.sample(Array(0..<10), 4, seed: 3), Scorer.sample(Array(0..<10), 4, seed: 3).sorted(), "original order kept")
+    }
+
+    func testCompareRanksCleanAboveNoisyAndIdenticalDataTies() throws {
+        let clean = ScoreTests.planted(n: 800, flip: 0, seed: 1)
+        // The same texts with 40% of the labels swapped.
+        var rng = SeededGenerator(seed: 9)
+        let noisy = clean.map { Double.random(in: 0..<1, using: &rng) < 0.4 ? Validity.flipped($0) : $0 }
+        let dir = Paths.tempDir()
+        let r = try Scorer.compare(datasets: [("noisy", noisy), ("clean", clean), ("clean-copy", clean)], eval: nil, settings: ScoreTests.tiny(),
+                                   seeds: [0], compare: CompareSettings(), refModel: nil, outDir: dir)
+        XCTAssertEqual(r.datasets.last?.name, "noisy", "the noisy variant ranks last")
+        let cn = r.comparisons.first { Set([$0.a, $0.b]) == Set(["clean", "noisy"]) }!
+        XCTAssertEqual(cn.a, "clean")
+        XCTAssertLessThan(cn.difference.p, 0.05)
+        XCTAssertTrue(cn.verdict.hasPrefix("clean is better than noisy"), cn.verdict)
+        // Identical data under identical conditions: exactly the same model, no difference claimed.
+        let cc = r.comparisons.first { Set([$0.a, $0.b]) == Set(["clean", "clean-copy"]) }!
+        XCTAssertEqual(cc.margin.mean, 0)
+        XCTAssertEqual(cc.difference.p, 1)
+        XCTAssertTrue(cc.verdict.hasPrefix("no significant difference"), cc.verdict)
+        // The eval set is the same for all and leak-free: no eval prompt among the training prompts.
+        XCTAssertEqual(r.json["n_eval"]!.intValue, Int64(r.nEval))
+        let j = try JSONValue.parse(String(contentsOfFile: dir + "/compare.json", encoding: .utf8))
+        XCTAssertEqual(j["ranking"]!.arrayValue!.last!.stringValue, "noisy")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/report.html", encoding: .utf8).contains("Pairwise differences"))
+        let (ev, tr) = Scorer.plan(datasets: [noisy, clean], eval: nil, s: ScoreTests.tiny())
+        let evalPrompts = Set(ev.map { TextNorm.text($0.prompt) })
+        for t in tr { XCTAssertTrue(t.allSatisfy { !evalPrompts.contains(TextNorm.text($0.prompt)) }) }
+        XCTAssertEqual(tr[0].count, tr[1].count, "label variants keep the same training pairs")
+        // Pairs whose labels disagree between the datasets are not evaluated on; the rest carry the agreed label.
+        let cleanByText = Dictionary(clean.map { (Scorer.textKey($0), TextNorm.text($0.chosen)) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertTrue(ev.allSatisfy { cleanByText[Scorer.textKey($0)] == TextNorm.text($0.chosen) })
+        XCTAssertGreaterThan(r.datasets.first { $0.name == "clean" }!.meanScore, 0.9)
+    }
+
+    func testStatisticsOnKnownInputs() {
+        // Bootstrap interval of a mean: 600 ones in 1,000 gives about 0.57-0.63 (normal approximation 0.570-0.630).
+        let x = (0..<1000).map { $0 < 600 ? 1.0 : 0.0 }
+        let ci = PairedStats.bootstrapCI(x, reps: 4000, seed: 1)
+        XCTAssertEqual(ci.low, 0.570, accuracy: 0.006)
+        XCTAssertEqual(ci.high, 0.630, accuracy: 0.006)
+        XCTAssertEqual(PairedStats.bootstrapCI(x, reps: 500, seed: 1), PairedStats.bootstrapCI(x, reps: 500, seed: 1), "seeded")
+        // Paired: identical runs differ by nothing; a consistent shift is significant.
+        let a = (0..<200).map { Double($0 % 7) }
+        let same = PairedStats.paired(a, a)
+        XCTAssertEqual(same.mean, 0); XCTAssertEqual(same.p, 1)
+        let shifted = PairedStats.paired(a.map { $0 + 0.5 }, a)
+        XCTAssertEqual(shifted.mean, 0.5, accuracy: 1e-12)
+        XCTAssertLessThan(shifted.p, 0.001)
+        // Symmetric noise around zero is not.
+        var rng = SeededGenerator(seed: 4)
+        let noise = (0..<200).map { _ in Double.random(in: -1...1, using: &rng) }
+        XCTAssertGreaterThan(PairedStats.paired(noise, [Double](repeating: 0, count: 200)).p, 0.05)
+        // McNemar exact: 10 vs 2 discordant pairs, p = 2 * P(X <= 2 | n = 12) = 2 * 79 / 4096.
+        let m = PairedStats.mcnemar(Array(repeating: true, count: 10) + Array(repeating: false, count: 2) + [true],
+                                    Array(repeating: false, count: 10) + Array(repeating: true, count: 2) + [true])
+        XCTAssertEqual(m.onlyA, 10); XCTAssertEqual(m.onlyB, 2)
+        XCTAssertEqual(m.p, 2 * 79 / 4096, accuracy: 1e-12)
+        // Spearman: monotone = 1, reversed = -1, with ties the textbook value.
+        XCTAssertEqual(PairedStats.spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1, accuracy: 1e-12)
+        XCTAssertEqual(PairedStats.spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1, accuracy: 1e-12)
+        XCTAssertEqual(PairedStats.spearman([1, 2, 3, 4], [1, 1, 2, 2]), 0.894427, accuracy: 1e-5)
     }
 
     func testWilsonInterval() {

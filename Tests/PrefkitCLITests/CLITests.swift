@@ -201,8 +201,8 @@ final class CLITests: CLITestCase {
         XCTAssertTrue(sc.out.contains("beta sweep"), sc.out)
         let score = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
         XCTAssertEqual((score["sweep"] as! [Any]).count, 2)
-        let pairsTrain = (score["pairs"] as! [String: Int])["train"]!
-        XCTAssertEqual((score["config"] as! [String: Any])["sft_steps"] as? Int, Int((0.5 * Double(pairsTrain) / 8).rounded(.up)), "epochs become steps")
+        let refSeqs = (score["pairs"] as! [String: Int])["reference_sequences"]!
+        XCTAssertEqual((score["config"] as! [String: Any])["sft_steps"] as? Int, Int((0.5 * Double(refSeqs) / 8).rounded(.up)), "epochs become steps")
         XCTAssertNotNil(score["baselines"] as? [String: Double])
         XCTAssertTrue(try String(contentsOfFile: d + "/run/report.html", encoding: .utf8).contains("<svg"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/run/policy-beta-0.5/model.safetensors"))

@@ -325,4 +325,31 @@ final class HostileCLITests: CLITestCase {
         XCTAssertFalse((s["warnings"] as? [String] ?? []).isEmpty)
         XCTAssertTrue(r.out.contains("warning: only"), r.out)
     }
+
+    func testCompareFromTheCommandLine() throws {
+        let d = tempDir()
+        let a = d + "/a.jsonl", b = d + "/b.jsonl"
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "-o", a, "-q"]).code, 0)
+        // b: the same pairs with every third label swapped (those are not evaluated on: no agreed label).
+        let lines = try String(contentsOfFile: a, encoding: .utf8).split(separator: "\n")
+        let swapped = try lines.enumerated().map { k, l -> String in
+            if k % 3 != 0 { return String(l) }
+            var o = try JSONSerialization.jsonObject(with: Data(l.utf8)) as! [String: Any]
+            (o["chosen"], o["rejected"]) = (o["rejected"], o["chosen"])
+            return String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+        }
+        try (swapped.joined(separator: "\n") + "\n").write(toFile: b, atomically: true, encoding: .utf8)
+        let tiny = ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--vocab-size", "300", "--sft-steps", "2", "--dpo-steps", "2",
+                    "--max-length", "64", "--max-prompt-length", "32", "-q"]
+        let r = try run(["compare", a, b, "-o", d + "/cmp", "--names", "orig,swapped"] + tiny)
+        XCTAssertEqual(r.code, 0, r.err)
+        let j = try summary(d + "/cmp/compare.json")
+        XCTAssertEqual(Set(j["ranking"] as! [String]), ["orig", "swapped"])
+        XCTAssertEqual((j["comparisons"] as! [[String: Any]]).count, 1)
+        XCTAssertTrue(r.out.contains("ranking"), r.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/cmp/report.html"))
+        XCTAssertEqual(try run(["compare", a, "-o", d + "/one"] + tiny).code, 2, "one dataset is a usage error")
+        XCTAssertEqual(try run(["compare", a, b, "-o", d + "/n", "--names", "x"] + tiny).code, 2)
+        XCTAssertEqual(try run(["score", a, "-o", d + "/s", "--metric", "nope"]).code, 2, "enum values are checked in parsing")
+    }
 }
