@@ -53,6 +53,24 @@ public final class RecordBatch: @unchecked Sendable {
     }
 }
 
+/// Makes room for more input in a read buffer: moves the unread bytes buf[pos..<filled] to the
+/// front, and doubles the buffer when they fill it (shared by the JSON and XML readers).
+func compactOrGrow(_ buf: inout UnsafeMutablePointer<UInt8>, _ cap: inout Int, _ pos: inout Int, _ filled: inout Int) {
+    if pos > 0 {
+        if filled > pos { memmove(buf, buf + pos, filled - pos) }
+        filled -= pos
+        pos = 0
+    }
+    if filled == cap {
+        let ncap = cap * 2
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: ncap)
+        nb.update(from: buf, count: filled)
+        buf.deallocate()
+        buf = nb
+        cap = ncap
+    }
+}
+
 public final class RecordReader {
     public enum Mode: String, Sendable { case lines = "jsonl", array = "json-array" }
 
@@ -112,19 +130,7 @@ public final class RecordReader {
     @discardableResult
     func fill() -> Bool {
         if eof { return false }
-        if pos > 0 {
-            if filled > pos { memmove(buf, buf + pos, filled - pos) }
-            filled -= pos
-            pos = 0
-        }
-        if filled == cap {
-            let ncap = cap * 2
-            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: ncap)
-            nb.update(from: buf, count: filled)
-            buf.deallocate()
-            buf = nb
-            cap = ncap
-        }
+        compactOrGrow(&buf, &cap, &pos, &filled)
         do {
             let n = try src.read(into: UnsafeMutableRawBufferPointer(start: buf + filled, count: cap - filled))
             if n == 0 { eof = true; return false }

@@ -84,19 +84,7 @@ public final class XMLRowReader {
     /// Reads more input (keeping buf[pos...]); false at the end. Damaged streams throw StreamError.
     func fill() throws -> Bool {
         if eof { return false }
-        if pos > 0 {
-            if filled > pos { memmove(buf, buf + pos, filled - pos) }
-            filled -= pos
-            pos = 0
-        }
-        if filled == cap {
-            let ncap = cap * 2
-            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: ncap)
-            nb.update(from: buf, count: filled)
-            buf.deallocate()
-            buf = nb
-            cap = ncap
-        }
+        compactOrGrow(&buf, &cap, &pos, &filled)
         let n = try source.read(into: UnsafeMutableRawBufferPointer(start: buf + filled, count: cap - filled))
         if n == 0 { eof = true; return false }
         filled += n

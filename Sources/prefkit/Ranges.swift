@@ -28,6 +28,18 @@ enum Range {
         guard v >= low else { throw ValidationError("--\(flag) must be at least \(low) (got \(v))") }
     }
 
+    /// The model and batch options `sft`, `logps`, `score` and `compare` share.
+    static func checkModel(nLayer: Int?, nHead: Int?, nEmbd: Int?, vocabSize: Int?, maxLength: Int?, maxPromptLength: Int?, batchSize: Int?, threads: Int?) throws {
+        try check(nLayer, "n-layer", layers)
+        try check(nHead, "n-head", heads)
+        try check(nEmbd, "n-embd", width)
+        try check(vocabSize, "vocab-size", vocab)
+        try check(maxLength, "max-length", length)
+        try check(maxPromptLength, "max-prompt-length", 1...(length.upperBound - 1))
+        try check(batchSize, "batch-size", batch)
+        try check(threads, "threads", Range.threads)
+    }
+
     static func finite(_ value: Double?, _ flag: String) throws {
         if let v = value, !v.isFinite { throw ValidationError("--\(flag) must be a finite number") }
     }

@@ -20,14 +20,8 @@ struct ModelOptions: ParsableArguments {
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        try Range.check(nLayer, "n-layer", Range.layers)
-        try Range.check(nHead, "n-head", Range.heads)
-        try Range.check(nEmbd, "n-embd", Range.width)
-        try Range.check(vocabSize, "vocab-size", Range.vocab)
-        try Range.check(maxLength, "max-length", Range.length)
-        try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
-        try Range.check(batchSize, "batch-size", Range.batch)
-        try Range.check(threads, "threads", Range.threads)
+        try Range.checkModel(nLayer: nLayer, nHead: nHead, nEmbd: nEmbd, vocabSize: vocabSize, maxLength: maxLength,
+                             maxPromptLength: maxPromptLength, batchSize: batchSize, threads: threads)
         guard nEmbd % nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
         guard maxPromptLength < maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
         guard vocabSize > 261 else { throw ValidationError("--vocab-size must exceed 261 (256 bytes + 5 special tokens)") }

@@ -45,13 +45,8 @@ struct ScoreOptions: ParsableArguments {
     func validate() throws {
         try Range.check(evalFraction, "eval-fraction", 0.01...0.9)
         try Range.check(labelSmoothing, "label-smoothing", 0.0...0.49)
-        try Range.check(nLayer, "n-layer", Range.layers)
-        try Range.check(nHead, "n-head", Range.heads)
-        try Range.check(nEmbd, "n-embd", Range.width)
-        try Range.check(vocabSize, "vocab-size", Range.vocab)
-        try Range.check(maxLength, "max-length", Range.length)
-        try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
-        try Range.check(batchSize, "batch-size", Range.batch)
+        try Range.checkModel(nLayer: nLayer, nHead: nHead, nEmbd: nEmbd, vocabSize: vocabSize, maxLength: maxLength,
+                             maxPromptLength: maxPromptLength, batchSize: batchSize, threads: threads)
         try Range.check(sftSteps, "sft-steps", 0...Range.steps.upperBound)
         try Range.check(sftEpochs, "sft-epochs", 0.001...1000)
         try Range.check(dpoSteps, "dpo-steps", Range.steps)
@@ -63,7 +58,6 @@ struct ScoreOptions: ParsableArguments {
         try Range.check(evalEvery, "eval-every", Range.steps)
         try Range.check(patience, "patience", 0...100_000)
         try Range.check(seeds, "seeds", 1...100)
-        try Range.check(threads, "threads", Range.threads)
         for b in beta.split(separator: ",", omittingEmptySubsequences: false) {
             guard let d = Double(b), d.isFinite, d > 0, d <= 100 else { throw ValidationError("--beta takes numbers in (0, 100], comma-separated (got '\(b)')") }
         }
