@@ -219,7 +219,7 @@ public enum TempFiles {
         return p
     }()
     nonisolated(unsafe) static var lock = pthread_mutex_t()
-    nonisolated(unsafe) static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
     nonisolated(unsafe) static var installed = false
     /// Messages by signal number, prepared before the handler is installed.
     nonisolated(unsafe) static let messages: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {

@@ -58,7 +58,7 @@ public final class XMLRowReader {
     var offset: Int64 = 0
     let ctxt: xmlParserCtxtPtr?
 
-    nonisolated(unsafe) static let loaderInstalled: Bool = {
+    static let loaderInstalled: Bool = {
         // Whatever asks libxml2 for an external resource (DTD, entity, XInclude) gets nothing.
         xmlSetExternalEntityLoader { _, _, _ in nil }
         return true

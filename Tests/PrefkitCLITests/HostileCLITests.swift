@@ -88,7 +88,7 @@ final class HostileCLITests: CLITestCase {
         let viaFifo = try String(contentsOfFile: d + "/from-fifo.jsonl", encoding: .utf8)
         XCTAssertEqual(viaFifo.split(separator: "\n").count, 41)
         // A symlink to a regular file is followed: the target is replaced, the link stays a link.
-        FileManager.default.createFile(atPath: d + "/target.jsonl", contents: Data("old\n".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: d + "/target.jsonl", contents: Data("old\n".utf8)))
         try FileManager.default.createSymbolicLink(atPath: d + "/out-link.jsonl", withDestinationPath: d + "/target.jsonl")
         r = try run(["convert", input, "-o", d + "/out-link.jsonl", "-q"])
         XCTAssertEqual(r.code, 0, r.err)
@@ -175,7 +175,7 @@ final class HostileCLITests: CLITestCase {
         let d = tempDir()
         // A 150 MB line under a 1 MB record limit, auto-detected and with --from hh.
         let big = d + "/big.jsonl"
-        FileManager.default.createFile(atPath: big, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: nil))
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
         h.write(Data("{\"chosen\": \"\\n\\nHuman: hi\\n\\nAssistant: ".utf8))
         let chunk = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
