@@ -72,17 +72,16 @@ public struct DPOResult {
 }
 
 public enum DPOTrainer {
-    /// Policy log-probs of pairs: chosen and rejected sequences of each pair in one forward pass.
+    /// Log-probs of pairs under a model: each pair one packed row (the prompt once, both replies).
     public static func logps(_ m: GPT<Float>, _ pairs: [TokenizedPair], batchPairs: Int, pad: Int32) -> (c: [Double], r: [Double], nc: [Int], nr: [Int]) {
         var c: [Double] = [], r: [Double] = [], nc: [Int] = [], nr: [Int] = []
         var i = 0
         while i < pairs.count {
-            let chunk = pairs[i..<min(pairs.count, i + batchPairs)]
-            let out = m.logps(chunk.map(\.chosen) + chunk.map(\.rejected), batchSize: 2 * batchPairs, pad: pad)
-            for k in 0..<chunk.count {
-                c.append(out[k].logp); nc.append(out[k].count)
-                r.append(out[chunk.count + k].logp); nr.append(out[chunk.count + k].count)
-            }
+            let chunk = Array(pairs[i..<min(pairs.count, i + batchPairs)])
+            let out = m.forward(PackedBatch(pairs: chunk, pad: pad))
+            let P = chunk.count
+            c += out.logp[0..<P]; nc += out.count[0..<P]
+            r += out.logp[P..<(2 * P)]; nr += out.count[P..<(2 * P)]
             i += batchPairs
         }
         return (c, r, nc, nr)
@@ -143,7 +142,7 @@ public enum DPOTrainer {
         var step = 0
         // Batches of an epoch: shuffle, sort windows of `bucketWindow` batches by length, cut into
         // batches, shuffle the batches. Same seed, same batches.
-        let lengths = train.map { $0.chosen.prompt.count + max($0.chosen.response.count, $0.rejected.response.count) }
+        let lengths = train.map { PackedBatch(pairs: [$0], pad: pad).T }
         var batches: [[Int]] = []
         func newEpoch() {
             for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
@@ -164,9 +163,7 @@ public enum DPOTrainer {
             if pos >= batches.count { newEpoch() }
             let batch = batches[pos]
             pos += 1
-            let seqs = batch.map { train[$0].chosen } + batch.map { train[$0].rejected }
-            let b = Batch(seqs, pad: pad)
-            let r = policy.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
+            let r = policy.forward(PackedBatch(pairs: batch.map { train[$0] }, pad: pad))
             let P = batch.count
             let x = PairLogps(chosen: Array(r.logp[0..<P]), rejected: Array(r.logp[P..<(2 * P)]),
                               refChosen: batch.map { trainRef.c[$0] }, refRejected: batch.map { trainRef.r[$0] },

@@ -1,5 +1,5 @@
 // From pairs to token sequences: prefkit's chat rendering (the same as the Jinja chat_template in
-// tokenizer_config.json), truncation, batching with response masks.
+// tokenizer_config.json), truncation, packed batches.
 import Foundation
 import PrefFormats
 
@@ -59,26 +59,90 @@ public enum ChatRender {
 
 public struct DroppedError: Error { public var reason: ChatRender.Dropped }
 
-/// Sequences padded to the longest in the batch: inputs, next-token targets, response mask.
-public struct Batch {
-    public var tokens: [Int32], targets: [Int32], mask: [Float]
+/// What one forward pass runs: B rows of T input tokens with their position ids, and the targets
+/// whose log-probabilities it sums, each for one sequence. A preference pair is one row: the
+/// prompt once, then the chosen reply, then the rejected reply; each reply attends to the prompt
+/// and to itself only and its positions continue from the prompt's end, so both replies get
+/// exactly the log-probabilities they would get alone, and the prompt runs once instead of twice.
+public struct PackedBatch: Sendable {
     public var B: Int, T: Int
+    public var tokens: [Int32]
+    public var positions: [Int32]
+    /// Per token: 0 for a shared prefix, k > 0 for the k-th reply of its row. Empty: plain causal.
+    public var branch: [Int32] = []
+    /// Per target: the flat index (b * T + t) of the position that predicts it, the target token,
+    /// and the sequence whose log-probability it adds to.
+    public var rows: [Int32] = [], targets: [Int32] = [], sequence: [Int32] = []
+    public var sequences = 0
 
-    public init(_ seqs: [Sequence2], pad: Int32) {
-        B = seqs.count
-        T = max(1, seqs.map { $0.prompt.count + $0.response.count - 1 }.max() ?? 1)
+    static let empty = PackedBatch(B: 0, T: 0, tokens: [], positions: [])
+
+    init(B: Int, T: Int, tokens: [Int32], positions: [Int32]) {
+        self.B = B; self.T = T; self.tokens = tokens; self.positions = positions
+    }
+
+    mutating func add(row: Int, target: Int32, sequence q: Int) {
+        rows.append(Int32(row)); targets.append(target); sequence.append(Int32(q))
+    }
+
+    /// A row: a prefix, then replies that each see the prefix and themselves.
+    struct Row { var prefix: [Int32]; var replies: [(tokens: [Int32], sequence: Int)] }
+
+    init(_ rowSpecs: [Row], sequences n: Int, pad: Int32) {
+        let lengths = rowSpecs.map { r in r.prefix.count + r.replies.reduce(0) { $0 + $1.tokens.count - 1 } }
+        B = rowSpecs.count
+        T = max(1, lengths.max() ?? 1)
         tokens = [Int32](repeating: pad, count: B * T)
-        targets = [Int32](repeating: pad, count: B * T)
-        mask = [Float](repeating: 0, count: B * T)
-        for (b, s) in seqs.enumerated() {
-            let full = s.prompt + s.response
-            for t in 0..<(full.count - 1) {
-                tokens[b * T + t] = full[t]
-                targets[b * T + t] = full[t + 1]
-                if t + 1 >= s.prompt.count { mask[b * T + t] = 1 }
+        positions = [Int32](repeating: 0, count: B * T)
+        let branched = rowSpecs.contains { $0.replies.count > 1 }
+        if branched { branch = [Int32](repeating: 0, count: B * T) }
+        sequences = n
+        for (b, spec) in rowSpecs.enumerated() {
+            let P = spec.prefix.count, base = b * T
+            precondition(P >= 1, "a sequence needs at least one prompt token")
+            for t in 0..<P { tokens[base + t] = spec.prefix[t]; positions[base + t] = Int32(t) }
+            var at = P
+            for (k, reply) in spec.replies.enumerated() {
+                let L = reply.tokens.count
+                guard L > 0 else { continue }
+                // The prefix's last position predicts the reply's first token; reply token j-1
+                // (at position P + j - 1) predicts token j.
+                add(row: base + P - 1, target: reply.tokens[0], sequence: reply.sequence)
+                for j in 1..<L {
+                    let idx = base + at + j - 1
+                    tokens[idx] = reply.tokens[j - 1]
+                    positions[idx] = Int32(P + j - 1)
+                    if branched { branch[idx] = Int32(k + 1) }
+                    add(row: idx, target: reply.tokens[j], sequence: reply.sequence)
+                }
+                at += L - 1
             }
         }
     }
+
+    /// One row per sequence (prompt + response), padded to the longest: SFT and plain scoring.
+    public init(sequences seqs: [Sequence2], pad: Int32) {
+        self.init(seqs.enumerated().map { Row(prefix: $0.1.prompt, replies: [($0.1.response, $0.0)]) }, sequences: seqs.count, pad: pad)
+    }
+
+    /// One row per pair, its prompt shared by both replies: sequence k is pair k's chosen reply,
+    /// sequence n + k its rejected one. (A pair whose two prompts differ gets two rows.)
+    public init(pairs: [TokenizedPair], pad: Int32) {
+        let n = pairs.count
+        var specs: [Row] = []
+        for (k, p) in pairs.enumerated() {
+            if p.chosen.prompt == p.rejected.prompt {
+                specs.append(Row(prefix: p.chosen.prompt, replies: [(p.chosen.response, k), (p.rejected.response, n + k)]))
+            } else {
+                specs.append(Row(prefix: p.chosen.prompt, replies: [(p.chosen.response, k)]))
+                specs.append(Row(prefix: p.rejected.prompt, replies: [(p.rejected.response, n + k)]))
+            }
+        }
+        self.init(specs, sequences: 2 * n, pad: pad)
+    }
+
+    /// Tokens the pass runs, padding included.
+    public var paddedTokens: Int { B * T }
 }
 
 extension GPT where S == Float {
@@ -88,8 +152,7 @@ extension GPT where S == Float {
         var i = 0
         while i < seqs.count {
             let chunk = Array(seqs[i..<min(seqs.count, i + batchSize)])
-            let b = Batch(chunk, pad: pad)
-            let r = forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
+            let r = forward(PackedBatch(sequences: chunk, pad: pad))
             for k in 0..<chunk.count { out.append((r.logp[k], r.count[k])) }
             i += batchSize
         }
@@ -139,12 +202,12 @@ public enum SFT {
         for step in 0..<s.steps {
             let t0 = Date()
             // The loss is the mean token NLL over all micro-batches of the step.
-            let micro = (0..<max(1, s.gradAccum)).map { _ in Batch(nextSequences(), pad: pad) }
-            let totalTokens = Double(max(1, micro.reduce(0) { acc, b in acc + Int(b.mask.reduce(0, +)) }))
+            let micro = (0..<max(1, s.gradAccum)).map { _ in PackedBatch(sequences: nextSequences(), pad: pad) }
+            let totalTokens = Double(max(1, micro.reduce(0) { acc, b in acc + b.rows.count }))
             model.zeroGrad()
             var loss = 0.0, tokens = 0
             for b in micro {
-                let r = model.forward(tokens: b.tokens, targets: b.targets, mask: b.mask, B: b.B, T: b.T)
+                let r = model.forward(b)
                 loss += -r.logp.reduce(0, +) / totalTokens
                 model.backward(dlogp: r.logp.map { _ in -1 / totalTokens })
                 tokens += b.B * b.T

@@ -1,7 +1,8 @@
 // GPT-2 with hand-written forward and backward passes over flat buffers (the layout of llm.c's
 // train_gpt2.c): parameters in one allocation, gradients in another, one forward and one backward
-// function per layer. The output of a forward pass is the summed log-probability of each
-// sequence's target tokens where the mask is 1; backward takes d(loss)/d(logp) per sequence.
+// function per layer. A forward pass takes a `PackedBatch` (rows of tokens with position ids and,
+// for preference pairs, a shared prompt with one branch per reply) and returns the summed
+// log-probability of each sequence's target tokens; backward takes d(loss)/d(logp) per sequence.
 import Foundation
 import PrefIO
 
@@ -53,32 +54,37 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     // Activations, sized for (maxB, maxT).
     let maxB: Int
     var acts: [String: Buffer<S>] = [:]
+    /// Longest row a forward pass takes (a packed pair holds a prompt and two replies).
+    public let maxSequence: Int
     var B = 0, T = 0
-    var tokens: [Int32] = []
-    var targets: [Int32] = []
-    var mask: [S] = []
-    /// Rows (positions) whose targets count: the LM head and softmax run on these only.
-    var rows: [Int] = []
+    var batch = PackedBatch.empty
 
-    public init(config: GPTConfig, maxBatch: Int, threads: Int = 1) {
+    /// Room for `maxBatch` sequences of `config.maxT` tokens; a row may be up to `maxSequence`
+    /// tokens long (default 2 * maxT, for packed pairs) as long as the batch holds at most
+    /// maxBatch * maxT tokens.
+    public init(config: GPTConfig, maxBatch: Int, threads: Int = 1, maxSequence: Int? = nil) {
+        _ = BLAS.core
         self.config = config
         self.maxB = maxBatch
+        self.maxSequence = maxSequence ?? 2 * config.maxT
         self.threads = max(1, threads)
         var off: [Int] = [], total = 0
         for t in ParamTensor.allCases { off.append(total); total += t.size(config) }
         offsets = off
         params = Buffer(total)
         grads = Buffer(total)
-        let C = config.nEmbd, L = config.nLayer, BT = maxBatch * config.maxT, NH = config.nHead, T = config.maxT
+        let C = config.nEmbd, L = config.nLayer, BT = maxBatch * config.maxT, NH = config.nHead
+        // Attention scores: B * T * T <= (tokens) * (longest row).
+        let attCap = NH * BT * self.maxSequence
         let sizes: [(String, Int)] = [
             ("encoded", BT * C), ("ln1", L * BT * C), ("ln1mean", L * BT), ("ln1rstd", L * BT), ("qkv", L * BT * 3 * C),
-            ("atty", L * BT * C), ("att", L * maxBatch * NH * T * T), ("attproj", L * BT * C), ("residual2", L * BT * C),
+            ("atty", L * BT * C), ("att", L * attCap), ("attproj", L * BT * C), ("residual2", L * BT * C),
             ("ln2", L * BT * C), ("ln2mean", L * BT), ("ln2rstd", L * BT), ("fch", L * BT * 4 * C), ("fchgelu", L * BT * 4 * C),
             ("fcproj", L * BT * C), ("residual3", L * BT * C), ("lnf", BT * C), ("lnfmean", BT), ("lnfrstd", BT), ("lnfrows", BT * C),
             ("logits", BT * config.vocabSize),
             // Gradient scratch, reused layer by layer.
             ("dres", BT * C), ("dres2", BT * C), ("dln", BT * C), ("datty", BT * C), ("dqkv", BT * 3 * C),
-            ("dfch", BT * 4 * C), ("dfchgelu", BT * 4 * C), ("datt", maxBatch * NH * T * T), ("dtmp", BT * C),
+            ("dfch", BT * 4 * C), ("dfchgelu", BT * 4 * C), ("datt", attCap), ("dtmp", BT * C),
         ]
         for (n, s) in sizes { acts[n] = Buffer(s) }
     }
@@ -112,13 +118,26 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
 
     /// Runs the model on B sequences of length T (row-major [B][T]); returns per-sequence summed
     /// log-probabilities of `targets` where `mask` is 1, and the masked token counts.
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32], mask: [S], B: Int, T: Int) -> (logp: [Double], count: [Int]) {
+        precondition(tokens.count == B * T && targets.count == B * T && mask.count == B * T)
+        var pb = PackedBatch(B: B, T: T, tokens: tokens, positions: (0..<(B * T)).map { Int32($0 % T) })
+        for r in 0..<(B * T) where mask[r] != 0 { pb.add(row: r, target: targets[r], sequence: r / T) }
+        pb.sequences = B
+        return forward(pb)
+    }
+
+    /// Runs the model on a packed batch; returns per-sequence summed log-probabilities of the
+    /// batch's targets, and their counts.
     @_specialize(exported: true, where S == Float)
     @_specialize(exported: true, where S == Double)
     @discardableResult
-    public func forward(tokens: [Int32], targets: [Int32], mask: [S], B: Int, T: Int) -> (logp: [Double], count: [Int]) {
-        precondition(B <= maxB && T <= config.maxT && tokens.count == B * T && targets.count == B * T && mask.count == B * T)
+    public func forward(_ pb: PackedBatch) -> (logp: [Double], count: [Int]) {
+        let B = pb.B, T = pb.T
+        precondition(B * T <= maxB * config.maxT && T <= maxSequence, "batch of \(B) x \(T) exceeds the model's buffers")
+        precondition(pb.positions.allSatisfy { $0 >= 0 && Int($0) < config.maxT }, "position beyond max_t")
         self.B = B; self.T = T
-        self.tokens = tokens; self.targets = targets; self.mask = mask
+        self.batch = pb
         let C = config.nEmbd, L = config.nLayer, BT = B * T, V = config.vocabSize
         encoderForward()
         for l in 0..<L {
@@ -141,19 +160,21 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         }
         let last = a("residual3") + (L - 1) * BT * C
         layernormForward(a("lnf"), a("lnfmean"), a("lnfrstd"), last, param(.lnfw), param(.lnfb), BT)
-        // Tied LM head, on the rows whose targets count (response tokens): logits = lnf[rows] @ wte^T.
-        // Prompt positions need no logits, and they are most of a preference pair's tokens.
-        rows = (0..<BT).filter { mask[$0] != 0 }
-        let M = rows.count
-        var logp = [Double](repeating: 0, count: B), count = [Int](repeating: 0, count: B)
+        // Tied LM head on the rows whose targets count (response tokens): logits = lnf[rows] @ wte^T.
+        // Prompt positions need no logits, and they are most of a preference pair's tokens. In a
+        // packed pair the prompt's last position predicts the first token of both replies, so a row
+        // can appear twice (with two targets).
+        let M = pb.rows.count
+        var logp = [Double](repeating: 0, count: pb.sequences), count = [Int](repeating: 0, count: pb.sequences)
         guard M > 0 else { return (logp, count) }
+        precondition(M <= maxB * config.maxT, "more targets than the model's buffers hold")
         let lnf = a("lnf"), sel = a("lnfrows")
-        for (k, r) in rows.enumerated() { (sel + k * C).update(from: lnf + r * C, count: C) }
+        for (k, r) in pb.rows.enumerated() { (sel + k * C).update(from: lnf + Int(r) * C, count: C) }
         S.gemm(transA: false, transB: true, m: M, n: V, k: C, alpha: 1, a: sel, lda: C, b: param(.wte), ldb: C, beta: 0, c: a("logits"), ldc: V)
         // Log-softmax of each of those rows; keep the probabilities for backward.
         var tokLogp = [Double](repeating: 0, count: M)
         let logits = a("logits")
-        let tg = targets, rws = rows
+        let tg = pb.targets
         tokLogp.withUnsafeMutableBufferPointer { tl in
             let tlp = tl
             parallelRows(M) { k in
@@ -164,12 +185,13 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
                 for v in 0..<V { let e = S.exp(row[v] - mx); row[v] = e; sum += e }
                 let inv = 1 / sum
                 for v in 0..<V { row[v] *= inv }
-                tlp[k] = Double(S.log(max(row[Int(tg[rws[k]])], S.leastNormalMagnitude)))
+                tlp[k] = Double(S.log(max(row[Int(tg[k])], S.leastNormalMagnitude)))
             }
         }
-        for (k, r) in rows.enumerated() {
-            logp[r / T] += Double(mask[r]) * tokLogp[k]
-            count[r / T] += 1
+        for k in 0..<M {
+            let q = Int(pb.sequence[k])
+            logp[q] += tokLogp[k]
+            count[q] += 1
         }
         return (logp, count)
     }
@@ -186,11 +208,10 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     func encoderForward() {
         let C = config.nEmbd
         let out = a("encoded"), wte = param(.wte), wpe = param(.wpe)
-        for b in 0..<B {
-            for t in 0..<T {
-                let o = out + (b * T + t) * C, e = wte + Int(tokens[b * T + t]) * C, p = wpe + t * C
-                for i in 0..<C { o[i] = e[i] + p[i] }
-            }
+        let tokens = batch.tokens, positions = batch.positions
+        for r in 0..<(B * T) {
+            let o = out + r * C, e = wte + Int(tokens[r]) * C, p = wpe + Int(positions[r]) * C
+            for i in 0..<C { o[i] = e[i] + p[i] }
         }
     }
 
@@ -219,7 +240,9 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
     }
 
     /// Causal self-attention per (batch, head) with matrix products: scores = Q K^T / sqrt(hs),
-    /// row-wise causal softmax, out = att V. Q, K, V are strided views into qkv.
+    /// row-wise causal softmax, out = att V. Q, K, V are strided views into qkv. In a packed row a
+    /// reply's tokens see the shared prompt and their own reply, not the other reply: the masked
+    /// weights are exactly 0, so the backward pass needs no mask of its own.
     func attentionForward(_ out: UnsafeMutablePointer<S>, _ att: UnsafeMutablePointer<S>, _ qkv: UnsafeMutablePointer<S>) {
         let C = config.nEmbd, NH = config.nHead, hs = C / NH, T = self.T, B = self.B
         let scale = 1 / S.sqrt(S(hs))
@@ -228,14 +251,27 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
             let q = qkv + b * T * 3 * C + h * hs, k = q + C, v = q + 2 * C
             let a = att + bh * T * T
             S.gemm(transA: false, transB: true, m: T, n: T, k: hs, alpha: scale, a: q, lda: 3 * C, b: k, ldb: 3 * C, beta: 0, c: a, ldc: T)
+            let branch = batch.branch
             for t in 0..<T {
                 let row = a + t * T
-                var mx = row[0]
-                for t2 in 1...max(1, t) where t2 <= t && row[t2] > mx { mx = row[t2] }
-                var sum: S = 0
-                for t2 in 0...t { let e = S.exp(row[t2] - mx); row[t2] = e; sum += e }
-                let inv = 1 / sum
-                for t2 in 0...t { row[t2] *= inv }
+                if branch.isEmpty || branch[b * T + t] == 0 {
+                    var mx = row[0]
+                    for t2 in 1...max(1, t) where t2 <= t && row[t2] > mx { mx = row[t2] }
+                    var sum: S = 0
+                    for t2 in 0...t { let e = S.exp(row[t2] - mx); row[t2] = e; sum += e }
+                    let inv = 1 / sum
+                    for t2 in 0...t { row[t2] *= inv }
+                } else {
+                    let mine = branch[b * T + t], br = b * T
+                    var mx = -S.greatestFiniteMagnitude
+                    for t2 in 0...t where branch[br + t2] == 0 || branch[br + t2] == mine { mx = max(mx, row[t2]) }
+                    var sum: S = 0
+                    for t2 in 0...t {
+                        if branch[br + t2] == 0 || branch[br + t2] == mine { let e = S.exp(row[t2] - mx); row[t2] = e; sum += e } else { row[t2] = 0 }
+                    }
+                    let inv = 1 / sum
+                    for t2 in 0...t { row[t2] *= inv }
+                }
                 for t2 in (t + 1)..<T { row[t2] = 0 }
             }
             S.gemm(transA: false, transB: false, m: T, n: hs, k: T, alpha: 1, a: a, lda: T, b: v, ldb: 3 * C, beta: 0, c: out + b * T * C + h * hs, ldc: C)
@@ -282,15 +318,15 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         // dlogits = dlogp * mask * (onehot(target) - probs), in place of the probabilities, for the
         // rows the forward pass computed (every other row's gradient is zero).
         let logits = a("logits")
-        let tg = targets, mk = mask, rws = rows
-        let M = rows.count
+        let pb = batch
+        let M = pb.rows.count
+        precondition(dlogp.count == pb.sequences)
         parallelRows(M) { k in
-            let r = rws[k]
             let row = logits + k * V
-            let g = S(dlogp[r / self.T]) * mk[r]
+            let g = S(dlogp[Int(pb.sequence[k])])
             if g == 0 { for v in 0..<V { row[v] = 0 }; return }
             for v in 0..<V { row[v] = -g * row[v] }
-            row[Int(tg[r])] += g
+            row[Int(pb.targets[k])] += g
         }
         let dres = a("dres")
         dres.update(repeating: 0, count: BT * C)
@@ -301,7 +337,11 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
             let sel = a("lnfrows")
             S.gemm(transA: true, transB: false, m: V, n: C, k: M, alpha: 1, a: logits, lda: V, b: sel, ldb: C, beta: 1, c: grad(.wte), ldc: C)
             S.gemm(transA: false, transB: false, m: M, n: C, k: V, alpha: 1, a: logits, lda: V, b: param(.wte), ldb: C, beta: 0, c: sel, ldc: C)
-            for (k, r) in rows.enumerated() { (dln + r * C).update(from: sel + k * C, count: C) }
+            // A row listed twice (a packed pair's last prompt position) gets both gradients.
+            for (k, r) in pb.rows.enumerated() {
+                let d = dln + Int(r) * C, g = sel + k * C
+                for i in 0..<C { d[i] += g[i] }
+            }
         }
         layernormBackward(dres, grad(.lnfw), grad(.lnfb), dln, a("residual3") + (L - 1) * BT * C, param(.lnfw), a("lnfmean"), a("lnfrstd"), BT)
 
@@ -334,11 +374,9 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         }
         // Embeddings.
         let dwte = grad(.wte), dwpe = grad(.wpe)
-        for b in 0..<B {
-            for t in 0..<T {
-                let d = dres + (b * T + t) * C, e = dwte + Int(tokens[b * T + t]) * C, p = dwpe + t * C
-                for i in 0..<C { e[i] += d[i]; p[i] += d[i] }
-            }
+        for r in 0..<BT {
+            let d = dres + r * C, e = dwte + Int(pb.tokens[r]) * C, p = dwpe + Int(pb.positions[r]) * C
+            for i in 0..<C { e[i] += d[i]; p[i] += d[i] }
         }
     }
 

@@ -42,7 +42,15 @@ extension Double: GPTScalar {
 
 public enum BLAS {
     /// Fixes OpenBLAS's thread count (results are reproducible for a given count).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static func setThreads(_ n: Int) {
+        _ = core
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// The OpenBLAS kernels in use, chosen once before the first product: when the library did
+    /// not recognize the CPU and fell back to SSE3 kernels, the AVX-512 or AVX2 ones the CPU has
+    /// (see CBLAS/shim.h). OPENBLAS_CORETYPE overrides.
+    public static let core: String = String(cString: prefkit_blas_select_kernels())
 }
 
 /// A flat buffer owned by the model.

@@ -78,12 +78,17 @@ public struct EvalPairs: Sendable {
     public var tokenMargin: [Double]
     /// The pair's DPO loss at the run's beta (sigmoid loss).
     public var loss: [Double]
+    /// pi_c / n_c - pi_r / n_r: the policy's own per-token likelihood preference (the reference's
+    /// preference plus what DPO moved). With labels that carry no information DPO moves nothing
+    /// systematic, and this stays at the reference's own preference.
+    public var policyTokenMargin: [Double]
 
     public func margins(_ m: ScoreSettings.Metric) -> [Double] { m == .sum ? sumMargin : tokenMargin }
     /// 1 when the chosen reply gets the higher reward, 0 when the rejected does, 0.5 for a tie (a
     /// model that learned nothing scores 0.5, not 0).
     public func correct(_ m: ScoreSettings.Metric) -> [Double] { margins(m).map { $0 > 0 ? 1 : ($0 < 0 ? 0 : 0.5) } }
     public func accuracy(_ m: ScoreSettings.Metric) -> Double { PairedStats.mean(correct(m)) }
+    public var policyCorrect: [Double] { policyTokenMargin.map { $0 > 0 ? 1 : ($0 < 0 ? 0 : 0.5) } }
 }
 
 /// One dataset at one beta (and one seed).
@@ -333,14 +338,16 @@ public enum Scorer {
 
     static func evalPairs(_ p: (c: [Double], r: [Double], nc: [Int], nr: [Int]), _ ref: (c: [Double], r: [Double], nc: [Int], nr: [Int]), beta: Double) -> EvalPairs {
         let n = p.c.count
-        var sum = [Double](repeating: 0, count: n), tokM = sum, loss = sum
+        var sum = [Double](repeating: 0, count: n), tokM = sum, loss = sum, pol = sum
         for i in 0..<n {
             let dc = p.c[i] - ref.c[i], dr = p.r[i] - ref.r[i]
+            let nc = Double(max(1, p.nc[i])), nr = Double(max(1, p.nr[i]))
             sum[i] = beta * (dc - dr)
-            tokM[i] = dc / Double(max(1, p.nc[i])) - dr / Double(max(1, p.nr[i]))
+            tokM[i] = dc / nc - dr / nr
             loss[i] = -logSigmoid(sum[i])
+            pol[i] = p.c[i] / nc - p.r[i] / nr
         }
-        return EvalPairs(sumMargin: sum, tokenMargin: tokM, loss: loss)
+        return EvalPairs(sumMargin: sum, tokenMargin: tokM, loss: loss, policyTokenMargin: pol)
     }
 
     /// The statistics of one run against the shared conditions, as JSON fields.
@@ -350,6 +357,7 @@ public enum Scorer {
         let (bname, bcorrect) = c.bestBaseline
         let gain = PairedStats.paired(correct, bcorrect, reps: s.bootstrapReps, seed: s.seed)
         let wilson = Wilson.interval(Int(correct.reduce(0, +).rounded()), correct.count)
+        let labelGain = PairedStats.paired(run.eval.policyCorrect, c.baselines.first { $0.0 == "reference_avg" }!.1, reps: s.bootstrapReps, seed: s.seed)
         return [
             ("score", .double(PairedStats.round4(score))),
             ("ci95", Interval(wilson.low, wilson.high).json),
@@ -358,6 +366,8 @@ public enum Scorer {
             ("best_baseline", .string(bname)),
             ("accuracy_per_token", .double(PairedStats.round4(run.eval.accuracy(.perToken)))),
             ("accuracy_sum", .double(PairedStats.round4(run.eval.accuracy(.sum)))),
+            ("policy_accuracy", .double(PairedStats.round4(PairedStats.mean(run.eval.policyCorrect)))),
+            ("label_gain", .double(PairedStats.round4(labelGain.mean))), ("label_gain_ci95", labelGain.ci.json), ("label_gain_p", .double(PairedStats.round4(labelGain.p))),
             ("eval_loss", .double(PairedStats.round4(PairedStats.mean(run.eval.loss)))),
             ("eval_loss_ci95", PairedStats.bootstrapCI(run.eval.loss, reps: s.bootstrapReps, seed: s.seed).json),
             ("eval_margin_per_token", .double(PairedStats.round4(PairedStats.mean(run.eval.tokenMargin)))),
@@ -457,7 +467,8 @@ public enum Scorer {
             ("curves", curveJSON(main.result)),
             ("config", configJSON(s, c, refModel: refModel, dpoSteps: s.dpoStepCount(main.trainPairs))), ("seed", .int(Int64(s.seed))), ("version", .string("prefkit 0.1.0")),
             ("timings", .object(timings.map { ($0.0, .double(($0.1 * 100).rounded() / 100)) })),
-            ("throughput", .object([("sft_tokens_per_s", .double(c.sftTokensPerS.rounded())), ("dpo_pairs_per_s", .double((main.result.pairsPerSecond * 10).rounded() / 10))])),
+            ("throughput", .object([("sft_tokens_per_s", .double(c.sftTokensPerS.rounded())), ("dpo_pairs_per_s", .double((main.result.pairsPerSecond * 10).rounded() / 10)),
+                                    ("blas_kernels", .string(BLAS.core))])),
         ]
         let json: JSONValue = .object(fields)
         let report = ScoreReport(json: json, sweep: sweep, baselines: baselines, settings: s, nEval: n, verdict: verdict, mainIndex: mainIndex)

@@ -18,6 +18,8 @@ public struct ValidityRow: Sendable {
     public var marginSum: Double
     public var gain: Double
     public var gainLow: Double
+    /// The policy's own per-token preference accuracy minus the label-free reference's (paired).
+    public var labelGain: Double
     public var bestBaseline: Double
     public var seconds: Double
     /// Per eval pair, for paired comparisons between noise levels.
@@ -34,11 +36,25 @@ public enum Validity {
         return q
     }
 
+    /// The trusted eval set and the training pairs, as `run` holds them out.
+    public static func holdOut(_ pairs: [Pair], evalSize: Int) -> (train: [Pair], eval: [Pair]) {
+        let frac = min(0.5, Double(evalSize) / Double(max(1, pairs.count)))
+        return Scorer.split(pairs, fraction: frac, minEval: min(evalSize, pairs.count / 2), seed: 12345)
+    }
+
+    /// The training pairs with a `q` share of labels flipped; nested in q for one seed.
+    public static func variant(_ train: [Pair], flipping q: Double, seed: UInt64) -> [Pair] {
+        var rng = SplitMix64(state: seed &+ 0xF1)
+        var order = Array(train.indices)
+        for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        let flip = Set(order.prefix(Int((q * Double(train.count)).rounded())))
+        return train.indices.map { flip.contains($0) ? flipped(train[$0]) : train[$0] }
+    }
+
     public static func run(pairs: [Pair], evalSize: Int, noise: [Double], seeds: [UInt64], settings base: ScoreSettings,
                            log: Scorer.Log?) throws -> (rows: [ValidityRow], nEval: Int, nTrain: Int, baselines: [(String, Double)]) {
         // One trusted eval set for every seed and noise level.
-        let frac = min(0.5, Double(evalSize) / Double(max(1, pairs.count)))
-        let (trainAll, evalSet) = Scorer.split(pairs, fraction: frac, minEval: min(evalSize, pairs.count / 2), seed: 12345)
+        let (trainAll, evalSet) = holdOut(pairs, evalSize: evalSize)
         var rows: [ValidityRow] = []
         var baselines: [(String, Double)] = []
         var nEval = 0, nTrain = 0
@@ -51,23 +67,20 @@ public enum Validity {
             nEval = c.n
             baselines = c.baselines.map { ($0.0, PairedStats.mean($0.1)) }
             // Nested flips: one seeded order of the training pairs; level q flips its first q share.
-            var rng = SplitMix64(state: seed &+ 0xF1)
-            var order = Array(train.indices)
-            for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
             for q in noise {
-                let k = Int((q * Double(train.count)).rounded())
-                let flip = Set(order.prefix(k))
-                let variant = train.indices.map { flip.contains($0) ? flipped(train[$0]) : train[$0] }
+                let variant = variant(train, flipping: q, seed: seed)
                 let t0 = Date()
                 let (run, _) = try Scorer.train(c, pairs: variant, name: String(format: "%.0f%%", q * 100), beta: s.betas[0], settings: s, log: log)
                 let secs = Date().timeIntervalSince(t0) + c.timings.reduce(0) { $0 + $1.1 } / Double(noise.count)
                 let correct = run.eval.correct(s.metric)
                 let (_, bc) = c.bestBaseline
                 let gain = PairedStats.paired(correct, bc, reps: 1000, seed: seed)
+                let refAvg = c.baselines.first { $0.0 == "reference_avg" }!.1
+                let labelGain = PairedStats.mean(run.eval.policyCorrect) - PairedStats.mean(refAvg)
                 rows.append(ValidityRow(noise: q, seed: seed, score: PairedStats.mean(correct), accuracySum: run.eval.accuracy(.sum),
                                         accuracyPerToken: run.eval.accuracy(.perToken), evalLoss: PairedStats.mean(run.eval.loss),
                                         marginPerToken: PairedStats.mean(run.eval.tokenMargin), marginSum: PairedStats.mean(run.eval.sumMargin),
-                                        gain: gain.mean, gainLow: gain.ci.low, bestBaseline: PairedStats.mean(bc), seconds: secs,
+                                        gain: gain.mean, gainLow: gain.ci.low, labelGain: labelGain, bestBaseline: PairedStats.mean(bc), seconds: secs,
                                         tokenMargin: run.eval.tokenMargin, correct: correct))
             }
         }
@@ -84,8 +97,8 @@ public enum Validity {
         var out = "\(name): \(nTrain) training pairs, \(nEval) eval pairs, seeds \(Set(rows.map(\.seed)).sorted().map(String.init).joined(separator: ","))\n"
         out += "baselines: " + baselines.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", ") + "\n"
         func pad(_ t: String, _ w: Int) -> String { t.count >= w ? t : t + String(repeating: " ", count: w - t.count) }
-        out += ["flipped", "score", "acc(sum)", "acc(per-token)", "eval loss", "margin/token", "gain"].enumerated().map { pad($0.1, $0.0 == 0 ? 8 : 15) }.joined(separator: " ") + "  s/run\n"
-        let cols = [col(\.score), col(\.accuracySum), col(\.accuracyPerToken), col(\.evalLoss), col(\.marginPerToken), col(\.gain)]
+        out += ["flipped", "score", "acc(sum)", "acc(per-token)", "eval loss", "margin/token", "gain", "label gain"].enumerated().map { pad($0.1, $0.0 == 0 ? 8 : 15) }.joined(separator: " ") + "  s/run\n"
+        let cols = [col(\.score), col(\.accuracySum), col(\.accuracyPerToken), col(\.evalLoss), col(\.marginPerToken), col(\.gain), col(\.labelGain)]
         let secs = col(\.seconds)
         for (i, q) in levels.enumerated() {
             out += pad(String(format: "%.0f%%", q * 100), 8)
@@ -94,11 +107,24 @@ public enum Validity {
         }
         let x = rows.map(\.noise)
         out += "Spearman with noise: " + [("score", rows.map(\.score)), ("acc(sum)", rows.map(\.accuracySum)), ("acc(per-token)", rows.map(\.accuracyPerToken)),
-                                          ("eval loss", rows.map(\.evalLoss)), ("margin/token", rows.map(\.marginPerToken)), ("gain", rows.map(\.gain))]
+                                          ("eval loss", rows.map(\.evalLoss)), ("margin/token", rows.map(\.marginPerToken)), ("gain", rows.map(\.gain)), ("label gain", rows.map(\.labelGain))]
             .map { String(format: "%@ %.3f", $0.0, PairedStats.spearman(x, $0.1)) }.joined(separator: ", ") + "\n"
         let s0 = col(\.score)
         if let i40 = levels.firstIndex(where: { abs($0 - 0.4) < 1e-9 }), let i0 = levels.firstIndex(of: 0) {
             out += String(format: "clean - 40%% flipped: %.3f\n", s0[i0].0 - s0[i40].0)
+        }
+        // Paired per-pair margin differences against the clean run of the same seed (what `compare
+        // --by margin` tests): z per seed.
+        if levels.first == 0 {
+            for q in levels.dropFirst() {
+                let zs: [String] = Set(rows.map(\.seed)).sorted().compactMap { seed in
+                    guard let a = rows.first(where: { $0.seed == seed && $0.noise == 0 }), let b = rows.first(where: { $0.seed == seed && $0.noise == q }) else { return nil }
+                    let d = zip(a.tokenMargin, b.tokenMargin).map { $0 - $1 }
+                    let se = PairedStats.sd(d) / Double(max(1, d.count)).squareRoot()
+                    return String(format: "%.1f", se > 0 ? PairedStats.mean(d) / se : 0)
+                }
+                out += String(format: "clean vs %.0f%%: paired margin z per seed ", q * 100) + zs.joined(separator: ", ") + "\n"
+            }
         }
         let strictly = zip(s0, s0.dropFirst()).allSatisfy { $0.0 > $1.0 }
         out += "mean score falls strictly with noise: \(strictly ? "yes" : "no")\n"

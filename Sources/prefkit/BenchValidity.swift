@@ -25,6 +25,7 @@ struct BenchValidity: ParsableCommand {
     @Option(name: .long) var referenceOn: String = "both"
     @Option(name: .long, help: "Write every run (per-pair margins included) as JSON here.") var json: String?
     @Option(name: .long, parsing: .unconditional) var threads: Int = 2
+    @Option(name: .long, help: "Write eval.jsonl and train-<pct>.jsonl (first seed's flips) here for `prefkit compare`, and score nothing.") var writeVariants: String?
 
     func run() throws {
         guard let b = ScoreSettings.Budget(rawValue: budget), let m = ScoreSettings.Metric(rawValue: metric),
@@ -39,6 +40,21 @@ struct BenchValidity: ParsableCommand {
         if let v = maxTrainPairs { s.maxTrainPairs = v }
         BLAS.setThreads(threads)
         let pairs = try readPairs([input])
+        if let dir = writeVariants {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let (train, eval) = Validity.holdOut(pairs, evalSize: evalSize)
+            func write(_ ps: [Pair], _ file: String) throws {
+                var b = ByteBuffer()
+                for p in ps { p.write(to: &b) }
+                try EncodedFile.writeWhole(b.bytes, to: dir + "/" + file)
+            }
+            try write(eval, "eval.jsonl")
+            let seed = seeds.split(separator: ",").compactMap { UInt64($0) }.first ?? 0
+            for q in noise.split(separator: ",").compactMap({ Double($0) }) {
+                try write(Validity.variant(Scorer.sample(train, s.maxTrainPairs, seed: seed), flipping: q, seed: seed), String(format: "train-%.0f.jsonl", q * 100))
+            }
+            return
+        }
         let tty = isatty(2) != 0
         let r = try Validity.run(pairs: pairs, evalSize: evalSize, noise: noise.split(separator: ",").compactMap { Double($0) },
                                  seeds: seeds.split(separator: ",").compactMap { UInt64($0) }, settings: s,
@@ -50,7 +66,7 @@ struct BenchValidity: ParsableCommand {
                 .object([("noise", .double(row.noise)), ("seed", .int(Int64(row.seed))), ("score", .double(row.score)),
                          ("accuracy_sum", .double(row.accuracySum)), ("accuracy_per_token", .double(row.accuracyPerToken)),
                          ("eval_loss", .double(row.evalLoss)), ("margin_per_token", .double(row.marginPerToken)), ("margin_sum", .double(row.marginSum)),
-                         ("gain", .double(row.gain)), ("gain_low", .double(row.gainLow)), ("best_baseline", .double(row.bestBaseline)),
+                         ("gain", .double(row.gain)), ("gain_low", .double(row.gainLow)), ("label_gain", .double(row.labelGain)), ("best_baseline", .double(row.bestBaseline)),
                          ("seconds", .double(row.seconds)), ("token_margin", .array(row.tokenMargin.map { .double($0) }))])
             }
             try JSONValue.object([("name", .string(name)), ("n_eval", .int(Int64(r.nEval))), ("n_train", .int(Int64(r.nTrain))),

@@ -113,7 +113,7 @@ struct SFTCommand: ParsableCommand {
         }
         guard !seqs.isEmpty else { throw ValidationError("no sequence has response tokens within --max-length") }
         let config = GPTConfig(vocabSize: tok.vocabSize, maxT: model.maxLength, nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd)
-        let gpt = GPT<Float>(config: config, maxBatch: model.batchSize, threads: model.threadCount)
+        let gpt = GPT<Float>(config: config, maxBatch: model.batchSize, threads: model.threadCount, maxSequence: config.maxT)
         gpt.initialize(seed: model.seed)
         var s = SFTSettings()
         s.steps = steps; s.batchSize = model.batchSize; s.seed = model.seed

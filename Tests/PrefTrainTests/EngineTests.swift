@@ -55,11 +55,37 @@ final class EngineTests: XCTestCase {
         let s = ChatRender.fit(Array(1...10), Array(100...120), maxLength: 12, maxPrompt: 4)!
         XCTAssertEqual(s.prompt, [7, 8, 9, 10])
         XCTAssertEqual(s.response, Array(100...107))
-        let b = Batch([Sequence2(prompt: [1, 2], response: [3, 4]), Sequence2(prompt: [5], response: [6])], pad: 0)
+        let b = PackedBatch(sequences: [Sequence2(prompt: [1, 2], response: [3, 4]), Sequence2(prompt: [5], response: [6])], pad: 0)
         XCTAssertEqual(b.T, 3)
         XCTAssertEqual(b.tokens, [1, 2, 3, 5, 0, 0])
-        XCTAssertEqual(b.targets, [2, 3, 4, 6, 0, 0])
-        XCTAssertEqual(b.mask, [0, 1, 1, 1, 0, 0])
+        XCTAssertEqual(b.positions, [0, 1, 2, 0, 0, 0])
+        XCTAssertEqual(b.rows, [1, 2, 3])
+        XCTAssertEqual(b.targets, [3, 4, 6])
+        XCTAssertEqual(b.sequence, [0, 0, 1])
+        XCTAssertTrue(b.branch.isEmpty)
+    }
+
+    func testPackedPairLayout() {
+        // Prompt [1, 2], chosen [3, 4, 5], rejected [6, 7]: the prompt once, then each reply's inputs
+        // with positions continuing from the prompt; position 1 predicts both first tokens.
+        let p = TokenizedPair(id: "x", chosen: Sequence2(prompt: [1, 2], response: [3, 4, 5]), rejected: Sequence2(prompt: [1, 2], response: [6, 7]))
+        let b = PackedBatch(pairs: [p], pad: 0)
+        XCTAssertEqual(b.B, 1)
+        XCTAssertEqual(b.tokens, [1, 2, 3, 4, 6])
+        XCTAssertEqual(b.positions, [0, 1, 2, 3, 2])
+        XCTAssertEqual(b.branch, [0, 0, 1, 1, 2])
+        XCTAssertEqual(b.rows, [1, 2, 3, 1, 4])
+        XCTAssertEqual(b.targets, [3, 4, 5, 6, 7])
+        XCTAssertEqual(b.sequence, [0, 0, 0, 1, 1])
+        // Different prompts (never produced by tokenization, but allowed): two plain rows.
+        var q = p
+        q.rejected.prompt = [9]
+        let c = PackedBatch(pairs: [q], pad: 0)
+        XCTAssertEqual(c.B, 2)
+        XCTAssertEqual(c.tokens, [1, 2, 3, 4, 9, 6, 0, 0])
+        XCTAssertTrue(c.branch.isEmpty)
+        XCTAssertEqual(c.rows, [1, 2, 3, 4, 5])
+        XCTAssertEqual(c.sequence, [0, 0, 0, 1, 1])
     }
 
     func tinyModel(_ tok: BPETokenizer, seed: UInt64 = 1, threads: Int = 2) -> GPT<Float> {

@@ -17,7 +17,7 @@ final class GradientTests: XCTestCase {
     }
 
     func model(threads: Int = 1) -> GPT<Double> {
-        let m = GPT<Double>(config: config, maxBatch: B, threads: threads)
+        let m = GPT<Double>(config: config, maxBatch: 2 * B, threads: threads)
         m.initialize(seed: 3)
         // Larger weights than GPT-2's init so every path carries signal.
         var rng = Normal(seed: 11)
@@ -107,6 +107,50 @@ final class GradientTests: XCTestCase {
         XCTAssertEqual(Losses.dpo(zero, DPOSettings()).loss, log(2), accuracy: 1e-12)
         var hs = DPOSettings(); hs.loss = .hinge
         XCTAssertEqual(Losses.dpo(zero, hs).loss, 1, accuracy: 1e-12)
+    }
+
+    /// Random pairs sharing a prompt, within maxT.
+    func pairs(seed: UInt64, count: Int) -> [TokenizedPair] {
+        var rng = Normal(seed: seed)
+        func toks(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.u64() % 13) } }
+        return (0..<count).map { k in
+            let prompt = toks(1 + Int(rng.u64() % 3))
+            let room = config.maxT - prompt.count
+            return TokenizedPair(id: "\(k)", chosen: Sequence2(prompt: prompt, response: toks(1 + Int(rng.u64() % UInt64(room)))),
+                                 rejected: Sequence2(prompt: prompt, response: toks(1 + Int(rng.u64() % UInt64(room)))))
+        }
+    }
+
+    func testPackedPairsEqualSeparateSequences() {
+        // A pair as one row (prompt once, each reply attending to the prompt and itself) gives the
+        // log-probabilities and gradients of the two sequences run separately.
+        for seed: UInt64 in [1, 2, 3] {
+            let ps = pairs(seed: seed, count: 2)
+            let packed = model(), plain = model()
+            let dl: [Double] = [0.7, -1.3, -0.4, 0.9]
+            let rp = packed.forward(PackedBatch(pairs: ps, pad: 0))
+            let rs = plain.forward(PackedBatch(sequences: ps.map(\.chosen) + ps.map(\.rejected), pad: 0))
+            XCTAssertEqual(rp.count, rs.count)
+            for i in 0..<4 { XCTAssertEqual(rp.logp[i], rs.logp[i], accuracy: 1e-10) }
+            packed.zeroGrad(); plain.zeroGrad()
+            packed.backward(dlogp: dl); plain.backward(dlogp: dl)
+            for i in 0..<packed.grads.count { XCTAssertEqual(packed.grads[i], plain.grads[i], accuracy: 1e-9, "gradient \(i)") }
+        }
+    }
+
+    func testDPOGradientThroughPackedPairs() {
+        let m = model()
+        let ps = pairs(seed: 7, count: 2)
+        let s = DPOSettings()
+        func lossOf(_ r: (logp: [Double], count: [Int])) -> DPOOutput {
+            Losses.dpo(PairLogps(chosen: Array(r.logp[0..<2]), rejected: Array(r.logp[2..<4]), refChosen: [-9, -8], refRejected: [-8.5, -9],
+                                 nChosen: Array(r.count[0..<2]), nRejected: Array(r.count[2..<4])), s)
+        }
+        let pb = PackedBatch(pairs: ps, pad: 0)
+        check(m, loss: { lossOf(m.forward(pb)).loss }, backward: {
+            let o = lossOf(m.forward(pb))
+            m.backward(dlogp: o.dChosen + o.dRejected)
+        })
     }
 
     func testThreadedForwardAndBackwardAreBitIdentical() {
