@@ -6,7 +6,7 @@ import PrefFormats
 import PrefIO
 
 public struct DedupOptions: Sendable {
-    public enum Keep: String, Sendable { case first, largestMargin = "largest-margin", longest, sourcePriority = "source-priority" }
+    public enum Keep: String, Sendable, CaseIterable { case first, largestMargin = "largest-margin", longest, sourcePriority = "source-priority" }
     public var ngram = 5
     public var numPerm = 128
     public var threshold = 0.8

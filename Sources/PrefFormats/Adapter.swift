@@ -15,7 +15,7 @@ public protocol FormatAdapter: Sendable {
 
 /// Options that change how particular formats convert.
 public struct FormatOptions: Sendable {
-    public enum PKUAxis: String, Sendable { case better, safer }
+    public enum PKUAxis: String, Sendable, CaseIterable { case better, safer }
     public var pkuAxis: PKUAxis = .better
     /// Field mapping for `generic`: target name -> dotted source path.
     public var fieldMap: [String: [String]] = [:]

@@ -116,7 +116,7 @@ public final class BoundedQueue<T>: @unchecked Sendable {
         cond.broadcast()
         cond.unlock()
     }
-    /// Blocks for one item; nil once closed and drained.
+    /// Blocks until an item is there, then takes up to `max`; empty once closed and drained.
     public func take(max: Int) -> [T] {
         cond.lock()
         while items.isEmpty && !closed { cond.wait() }

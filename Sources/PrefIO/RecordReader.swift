@@ -126,7 +126,7 @@ public final class RecordReader {
 
     @inline(__always) func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
-    /// Reads more input, keeping bytes from `keepFrom` (default: pos) on. Returns false at end.
+    /// Reads more input, keeping the unread bytes (from `pos` on). Returns false at end.
     @discardableResult
     func fill() -> Bool {
         if eof { return false }

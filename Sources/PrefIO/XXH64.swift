@@ -1,5 +1,5 @@
 // XXH64, the 64-bit xxHash (Yann Collet's specification), over raw bytes.
-// Used for stable record ids now and for exact dedup later.
+// Used for stable record ids and for exact deduplication.
 
 @usableFromInline let xxP1: UInt64 = 0x9E37_79B1_85EB_CA87
 @usableFromInline let xxP2: UInt64 = 0xC2B2_AE3D_27D4_EB4F

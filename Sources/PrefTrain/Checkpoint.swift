@@ -32,7 +32,9 @@ public enum Checkpoint {
         return m.param(t) + (layer ?? 0) * per
     }
 
-    public static func configJSON(_ c: GPTConfig, eos: Int) -> JSONValue {
+    /// config.json: GPT-2's keys, plus the prompt truncation the model was trained with
+    /// (`prefkit_max_prompt_length`, read back by `logps` and `score --model`; other tools ignore it).
+    public static func configJSON(_ c: GPTConfig, eos: Int, maxPromptLength: Int? = nil) -> JSONValue {
         .object([
             ("model_type", .string("gpt2")), ("architectures", .array([.string("GPT2LMHeadModel")])),
             ("vocab_size", .int(Int64(c.vocabSize))), ("n_positions", .int(Int64(c.maxT))), ("n_ctx", .int(Int64(c.maxT))),
@@ -42,11 +44,17 @@ public enum Checkpoint {
             ("scale_attn_weights", .bool(true)), ("tie_word_embeddings", .bool(true)),
             ("bos_token_id", .int(Int64(eos))), ("eos_token_id", .int(Int64(eos))), ("pad_token_id", .int(Int64(eos))),
             ("torch_dtype", .string("float32")),
-        ])
+        ] + (maxPromptLength.map { [("prefkit_max_prompt_length", JSONValue.int(Int64($0)))] } ?? []))
+    }
+
+    /// The prompt truncation a prefkit checkpoint was trained with, if it says.
+    public static func maxPromptLength(_ dir: String) -> Int? {
+        guard let cfg = try? JSONValue.parse(bytes: Sources.readAll(dir + "/config.json")) else { return nil }
+        return cfg["prefkit_max_prompt_length"]?.intValue.map { Int($0) }
     }
 
     /// Writes DIR/config.json, DIR/model.safetensors and, with a tokenizer, its two files.
-    public static func save(_ m: GPT<Float>, tokenizer: BPETokenizer?, to dir: String, extra: [(String, JSONValue)] = []) throws {
+    public static func save(_ m: GPT<Float>, tokenizer: BPETokenizer?, to dir: String, maxPromptLength: Int? = nil, extra: [(String, JSONValue)] = []) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let entries = layout(m.config)
         var header: [(String, JSONValue)] = [("__metadata__", .object([("format", .string("pt"))] + extra.map { ($0.0, .string($0.1.serialized())) }))]
@@ -77,7 +85,7 @@ public enum Checkpoint {
             try data.withUnsafeBytes { try f.write($0) }
         }
         try f.commit()
-        try configJSON(m.config, eos: tokenizer.map { Int($0.eos) } ?? 0).write(to: dir + "/config.json")
+        try configJSON(m.config, eos: tokenizer.map { Int($0.eos) } ?? 0, maxPromptLength: maxPromptLength).write(to: dir + "/config.json")
         if let t = tokenizer {
             try t.tokenizerJSON().write(to: dir + "/tokenizer.json")
             try t.tokenizerConfigJSON(maxLength: m.config.maxT).write(to: dir + "/tokenizer_config.json")

@@ -10,7 +10,7 @@ public struct AdamWSettings: Sendable {
     public var weightDecay = 0.1
     public var warmupSteps = 0
     public var totalSteps = 1000
-    public enum Schedule: String, Sendable { case cosine, linear, constant }
+    public enum Schedule: String, Sendable, CaseIterable { case cosine, linear, constant }
     public var schedule: Schedule = .cosine
     public var minLRFraction = 0.1
     public var clipNorm = 1.0

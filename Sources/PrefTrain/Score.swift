@@ -17,8 +17,10 @@ public struct ScoreSettings: Sendable {
     /// What the reference model is fine-tuned on: both replies (label-free, the default) or the
     /// chosen reply only (the DPO paper's "preferred-FT"; the reference then sees the labels).
     public enum ReferenceOn: String, Sendable, CaseIterable { case both, chosen }
-    /// The implicit reward the score ranks pairs by: per-token (length-normalized) or summed.
-    public enum Metric: String, Sendable, CaseIterable { case perToken = "per-token", sum }
+    /// The implicit reward the score ranks pairs by: per-token (length-normalized), summed, or
+    /// length-controlled (per-token, after removing the part of every reply's reward that its
+    /// length predicts; see `EvalPairs.lengthControlled`).
+    public enum Metric: String, Sendable, CaseIterable { case perToken = "per-token", sum, lengthControlled = "length-controlled" }
     public var evalFraction = 0.1
     public var minEval = 200
     /// Below this many eval (or training) pairs, score.json and the screen carry a small-sample warning.
@@ -82,8 +84,21 @@ public struct EvalPairs: Sendable {
     /// preference plus what DPO moved). With labels that carry no information DPO moves nothing
     /// systematic, and this stays at the reference's own preference.
     public var policyTokenMargin: [Double]
+    /// Length-controlled per-token margin. DPO shifts every reply's summed implicit reward by an
+    /// amount that depends on its length (it lowers most log-probabilities as it trains), whatever
+    /// the labels: the summed margin then favours one length, and the per-token margin the other.
+    /// Fitting reward = a + b * length over all eval replies (chosen and rejected alike, so the fit
+    /// is label-free) and comparing the per-token residuals removes that drift, and with it what
+    /// length alone would predict.
+    public var lengthControlled: [Double]
 
-    public func margins(_ m: ScoreSettings.Metric) -> [Double] { m == .sum ? sumMargin : tokenMargin }
+    public func margins(_ m: ScoreSettings.Metric) -> [Double] {
+        switch m {
+        case .sum: return sumMargin
+        case .perToken: return tokenMargin
+        case .lengthControlled: return lengthControlled
+        }
+    }
     /// 1 when the chosen reply gets the higher reward, 0 when the rejected does, 0.5 for a tie (a
     /// model that learned nothing scores 0.5, not 0).
     public func correct(_ m: ScoreSettings.Metric) -> [Double] { margins(m).map { $0 > 0 ? 1 : ($0 < 0 ? 0 : 0.5) } }
@@ -293,7 +308,7 @@ public enum Scorer {
             timings.append(("sft_s", dt))
             sftTokensPerS = Double(tokens) / max(dt, 1e-9)
         }
-        if let dir = outDir { try Checkpoint.save(reference, tokenizer: tok, to: dir + "/reference") }
+        if let dir = outDir { try Checkpoint.save(reference, tokenizer: tok, to: dir + "/reference", maxPromptLength: s.maxPromptLength) }
         let (evalTok, evalDropped, evalKept) = tokenizeAll(evalSet, tok, s)
         guard !evalTok.isEmpty else { throw TrainError("no eval pairs left after tokenization and truncation") }
         let t2 = Date()
@@ -347,7 +362,19 @@ public enum Scorer {
             loss[i] = -logSigmoid(sum[i])
             pol[i] = p.c[i] / nc - p.r[i] / nr
         }
-        return EvalPairs(sumMargin: sum, tokenMargin: tokM, loss: loss, policyTokenMargin: pol)
+        // Least squares of each reply's summed implicit reward on its length, over all 2n replies.
+        var sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+        for i in 0..<n {
+            for (x, y) in [(Double(p.nc[i]), p.c[i] - ref.c[i]), (Double(p.nr[i]), p.r[i] - ref.r[i])] { sx += x; sy += y; sxx += x * x; sxy += x * y }
+        }
+        let m = Double(2 * n), den = m * sxx - sx * sx
+        let slope = abs(den) > 1e-12 ? (m * sxy - sx * sy) / den : 0, icept = (sy - slope * sx) / max(m, 1)
+        let lc = (0..<n).map { i -> Double in
+            let nc = Double(max(1, p.nc[i])), nr = Double(max(1, p.nr[i]))
+            let ec = p.c[i] - ref.c[i] - icept - slope * Double(p.nc[i]), er = p.r[i] - ref.r[i] - icept - slope * Double(p.nr[i])
+            return ec / nc - er / nr
+        }
+        return EvalPairs(sumMargin: sum, tokenMargin: tokM, loss: loss, policyTokenMargin: pol, lengthControlled: lc)
     }
 
     /// The statistics of one run against the shared conditions, as JSON fields.
@@ -366,6 +393,7 @@ public enum Scorer {
             ("best_baseline", .string(bname)),
             ("accuracy_per_token", .double(PairedStats.round4(run.eval.accuracy(.perToken)))),
             ("accuracy_sum", .double(PairedStats.round4(run.eval.accuracy(.sum)))),
+            ("accuracy_length_controlled", .double(PairedStats.round4(run.eval.accuracy(.lengthControlled)))),
             ("policy_accuracy", .double(PairedStats.round4(PairedStats.mean(run.eval.policyCorrect)))),
             ("label_gain", .double(PairedStats.round4(labelGain.mean))), ("label_gain_ci95", labelGain.ci.json), ("label_gain_p", .double(PairedStats.round4(labelGain.p))),
             ("eval_loss", .double(PairedStats.round4(PairedStats.mean(run.eval.loss)))),
@@ -426,7 +454,7 @@ public enum Scorer {
             let w = Wilson.interval(Int(correct.reduce(0, +).rounded()), correct.count)
             sweep.append(BetaResult(beta: beta, result: run.result, ci: w, score: PairedStats.mean(correct)))
             runs.append(run)
-            try Checkpoint.save(policy, tokenizer: c.tok, to: s.betas.count == 1 ? outDir + "/policy" : outDir + "/policy-beta-\(beta)")
+            try Checkpoint.save(policy, tokenizer: c.tok, to: s.betas.count == 1 ? outDir + "/policy" : outDir + "/policy-beta-\(beta)", maxPromptLength: s.maxPromptLength)
         }
         timings.append(("dpo_s", Date().timeIntervalSince(t3)))
         timings.append(("total_s", Date().timeIntervalSince(t0)))

@@ -13,6 +13,7 @@ public struct ValidityRow: Sendable {
     public var score: Double
     public var accuracySum: Double
     public var accuracyPerToken: Double
+    public var accuracyLC: Double
     public var evalLoss: Double
     public var marginPerToken: Double
     public var marginSum: Double
@@ -78,7 +79,7 @@ public enum Validity {
                 let refAvg = c.baselines.first { $0.0 == "reference_avg" }!.1
                 let labelGain = PairedStats.mean(run.eval.policyCorrect) - PairedStats.mean(refAvg)
                 rows.append(ValidityRow(noise: q, seed: seed, score: PairedStats.mean(correct), accuracySum: run.eval.accuracy(.sum),
-                                        accuracyPerToken: run.eval.accuracy(.perToken), evalLoss: PairedStats.mean(run.eval.loss),
+                                        accuracyPerToken: run.eval.accuracy(.perToken), accuracyLC: run.eval.accuracy(.lengthControlled), evalLoss: PairedStats.mean(run.eval.loss),
                                         marginPerToken: PairedStats.mean(run.eval.tokenMargin), marginSum: PairedStats.mean(run.eval.sumMargin),
                                         gain: gain.mean, gainLow: gain.ci.low, labelGain: labelGain, bestBaseline: PairedStats.mean(bc), seconds: secs,
                                         tokenMargin: run.eval.tokenMargin, correct: correct))
@@ -97,8 +98,8 @@ public enum Validity {
         var out = "\(name): \(nTrain) training pairs, \(nEval) eval pairs, seeds \(Set(rows.map(\.seed)).sorted().map(String.init).joined(separator: ","))\n"
         out += "baselines: " + baselines.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", ") + "\n"
         func pad(_ t: String, _ w: Int) -> String { t.count >= w ? t : t + String(repeating: " ", count: w - t.count) }
-        out += ["flipped", "score", "acc(sum)", "acc(per-token)", "eval loss", "margin/token", "gain", "label gain"].enumerated().map { pad($0.1, $0.0 == 0 ? 8 : 15) }.joined(separator: " ") + "  s/run\n"
-        let cols = [col(\.score), col(\.accuracySum), col(\.accuracyPerToken), col(\.evalLoss), col(\.marginPerToken), col(\.gain), col(\.labelGain)]
+        out += ["flipped", "score", "acc(sum)", "acc(per-token)", "acc(len-ctl)", "eval loss", "margin/token", "gain", "label gain"].enumerated().map { pad($0.1, $0.0 == 0 ? 8 : 15) }.joined(separator: " ") + "  s/run\n"
+        let cols = [col(\.score), col(\.accuracySum), col(\.accuracyPerToken), col(\.accuracyLC), col(\.evalLoss), col(\.marginPerToken), col(\.gain), col(\.labelGain)]
         let secs = col(\.seconds)
         for (i, q) in levels.enumerated() {
             out += pad(String(format: "%.0f%%", q * 100), 8)
@@ -106,7 +107,7 @@ public enum Validity {
             out += String(format: " %7.1f\n", secs[i].0)
         }
         let x = rows.map(\.noise)
-        out += "Spearman with noise: " + [("score", rows.map(\.score)), ("acc(sum)", rows.map(\.accuracySum)), ("acc(per-token)", rows.map(\.accuracyPerToken)),
+        out += "Spearman with noise: " + [("score", rows.map(\.score)), ("acc(sum)", rows.map(\.accuracySum)), ("acc(per-token)", rows.map(\.accuracyPerToken)), ("acc(len-ctl)", rows.map(\.accuracyLC)),
                                           ("eval loss", rows.map(\.evalLoss)), ("margin/token", rows.map(\.marginPerToken)), ("gain", rows.map(\.gain)), ("label gain", rows.map(\.labelGain))]
             .map { String(format: "%@ %.3f", $0.0, PairedStats.spearman(x, $0.1)) }.joined(separator: ", ") + "\n"
         let s0 = col(\.score)

@@ -64,7 +64,7 @@ struct BenchValidity: ParsableCommand {
         if let p = json {
             let rows: [JSONValue] = r.rows.map { row in
                 .object([("noise", .double(row.noise)), ("seed", .int(Int64(row.seed))), ("score", .double(row.score)),
-                         ("accuracy_sum", .double(row.accuracySum)), ("accuracy_per_token", .double(row.accuracyPerToken)),
+                         ("accuracy_sum", .double(row.accuracySum)), ("accuracy_per_token", .double(row.accuracyPerToken)), ("accuracy_length_controlled", .double(row.accuracyLC)),
                          ("eval_loss", .double(row.evalLoss)), ("margin_per_token", .double(row.marginPerToken)), ("margin_sum", .double(row.marginSum)),
                          ("gain", .double(row.gain)), ("gain_low", .double(row.gainLow)), ("label_gain", .double(row.labelGain)), ("best_baseline", .double(row.bestBaseline)),
                          ("seconds", .double(row.seconds)), ("token_margin", .array(row.tokenMargin.map { .double($0) }))])

@@ -22,8 +22,8 @@ struct Convert: ParsableCommand {
     @Argument(help: "Input files, directories, glob patterns, or '-' for stdin.")
     var inputs: [String]
 
-    @Option(name: .long, help: "Input format: \(FormatName.names).")
-    var from: String = "auto"
+    @Option(name: .long, help: "Input format (auto: detected per file).")
+    var from: FormatName = .auto
 
     @Option(name: [.short, .long], help: "Output: a .jsonl / .jsonl.zst / .jsonl.gz file, '-' for stdout, or a directory with --shard-size.")
     var output: String = "-"
@@ -49,8 +49,8 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "Field mapping for --from generic, e.g. prompt=question,chosen=good,rejected=bad (also system=, score_chosen=, score_rejected=, id=).")
     var map: String?
 
-    @Option(name: .long, help: "PKU-SafeRLHF preference to use: better or safer.")
-    var pkuAxis: String = "better"
+    @Option(name: .long, help: "PKU-SafeRLHF preference to use.")
+    var pkuAxis: FormatOptions.PKUAxis = .better
 
     @Option(name: .long, parsing: .unconditional, help: "Stack Exchange: keep at most this many pairs per question (largest score gap first).")
     var maxPairsPerQuestion: Int = 10
@@ -86,9 +86,7 @@ struct Convert: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard FormatName(rawValue: from) != nil else { throw ValidationError("--from must be one of \(FormatName.names)") }
-        guard FormatOptions.PKUAxis(rawValue: pkuAxis) != nil else { throw ValidationError("--pku-axis must be better or safer") }
-        if from == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
+        if from == .generic && map == nil { throw ValidationError("--from generic needs --map") }
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
         if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
         try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
@@ -108,11 +106,11 @@ struct Convert: ParsableCommand {
             try InputRegistry.checkOutputs(outs)
         } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded.map { InputFile(path: $0.path, display: $0.display) })
-        config.format = FormatName(rawValue: from)!
+        config.format = from
         config.strict = strict
         config.maxRecordBytes = maxRecordBytes
         if let t = threads { config.threads = max(1, t) }
-        config.options.pkuAxis = FormatOptions.PKUAxis(rawValue: pkuAxis)!
+        config.options.pkuAxis = pkuAxis
         config.stackexchange.maxPairsPerQuestion = maxPairsPerQuestion
         config.stackexchange.memoryLimit = Convert.parseBytes(memoryLimit)!
         config.stackexchange.tempDir = tmpDir

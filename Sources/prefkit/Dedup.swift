@@ -26,14 +26,13 @@ struct DedupCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "LSH rows per band.") var rows: Int?
     @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for the response check, 1-4096.") var responsePerm: Int = 32
     @Flag(name: .long, help: "Exact duplicates and conflicts only.") var exactOnly = false
-    @Option(name: .long, help: "Which member of a cluster survives: first, largest-margin, longest, source-priority (ties by id).") var keep: String = "first"
+    @Option(name: .long, help: "Which member of a cluster survives (ties by id).") var keep: DedupOptions.Keep = .first
     @Option(name: .long, help: "Corpus order for --keep source-priority, e.g. hh,shp,ultrafeedback.") var sourcePriority: String?
     @Flag(name: .long, help: "Keep pairs with conflicting labels instead of removing both sides.") var keepConflicts = false
     @Option(name: .long, help: "Write each cluster (kept id, members, similarities) to this JSON Lines file.") var clusters: String?
     @Option(name: .long, parsing: .unconditional, help: "Seed of the MinHash permutations.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard DedupOptions.Keep(rawValue: keep) != nil else { throw ValidationError("--keep must be first, largest-margin, longest or source-priority") }
         try Range.check(ngram, "ngram", 1...64)
         try Range.check(numPerm, "num-perm", 1...4096)
         try Range.check(responsePerm, "response-perm", 1...4096)
@@ -46,7 +45,7 @@ struct DedupCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let k = DedupOptions.Keep(rawValue: keep)!
+        let k = keep
         var o = DedupOptions()
         o.ngram = ngram; o.numPerm = numPerm; o.threshold = threshold; o.bands = bands; o.rows = rows
         o.responsePerm = responsePerm; o.near = !exactOnly; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed

@@ -12,18 +12,19 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Embedding width.") var nEmbd: Int = 128
     @Option(name: .long, parsing: .unconditional, help: "Tokenizer vocabulary size (including 5 special tokens).") var vocabSize: Int = 4096
     @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (prompt + response).") var maxLength: Int = 256
-    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (the prompt keeps its end).") var maxPromptLength: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens, the prompt keeping its end (default: half of --max-length).") var maxPromptLength: Int?
     @Option(name: .long, parsing: .unconditional, help: "Sequences per step.") var batchSize: Int = 8
     @Option(name: .long, parsing: .unconditional, help: "Random seed (initialization and data order).") var seed: UInt64 = 0
     @Option(name: .long, parsing: .unconditional, help: "Threads (OpenBLAS and the model's loops; results are reproducible for a given count).") var threads: Int?
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+    var promptLength: Int { maxPromptLength ?? maxLength / 2 }
 
     func validate() throws {
         try Range.checkModel(nLayer: nLayer, nHead: nHead, nEmbd: nEmbd, vocabSize: vocabSize, maxLength: maxLength,
                              maxPromptLength: maxPromptLength, batchSize: batchSize, threads: threads)
         guard nEmbd % nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
-        guard maxPromptLength < maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
+        if let p = maxPromptLength, p >= maxLength { throw ValidationError("--max-prompt-length must be below --max-length") }
         guard vocabSize > 261 else { throw ValidationError("--vocab-size must exceed 261 (256 bytes + 5 special tokens)") }
     }
 }
@@ -85,7 +86,7 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Warmup steps.") var warmup: Int = 20
     @Option(name: .long, parsing: .unconditional, help: "AdamW weight decay (matrices only).") var weightDecay: Double = 0.1
     @Option(name: .long, parsing: .unconditional, help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int = 1
-    @Option(name: .long, help: "Learning-rate schedule after warmup: cosine, linear or constant.") var schedule: String = "cosine"
+    @Option(name: .long, help: "Learning-rate schedule after warmup.") var schedule: AdamWSettings.Schedule = .cosine
     @Flag(name: [.short, .long], help: "No progress on stderr.") var quiet = false
 
     func validate() throws {
@@ -94,7 +95,6 @@ struct SFTCommand: ParsableCommand {
         try Range.check(warmup, "warmup", 0...Range.steps.upperBound)
         try Range.check(weightDecay, "weight-decay", 0.0...1.0)
         try Range.check(gradAccum, "grad-accum", 1...4096)
-        guard AdamWSettings.Schedule(rawValue: schedule) != nil else { throw ValidationError("--schedule must be cosine, linear or constant") }
     }
 
     func run() throws {
@@ -109,7 +109,7 @@ struct SFTCommand: ParsableCommand {
         let tTok = Date().timeIntervalSince(started)
         var seqs: [Sequence2] = []
         for p in pairs {
-            if let s = ChatRender.fit(ChatRender.prompt(p.prompt, tok), ChatRender.response(p.chosen, tok), maxLength: model.maxLength, maxPrompt: model.maxPromptLength) { seqs.append(s) }
+            if let s = ChatRender.fit(ChatRender.prompt(p.prompt, tok), ChatRender.response(p.chosen, tok), maxLength: model.maxLength, maxPrompt: model.promptLength) { seqs.append(s) }
         }
         guard !seqs.isEmpty else { throw ValidationError("no sequence has response tokens within --max-length") }
         let config = GPTConfig(vocabSize: tok.vocabSize, maxT: model.maxLength, nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd)
@@ -119,8 +119,7 @@ struct SFTCommand: ParsableCommand {
         s.steps = steps; s.batchSize = model.batchSize; s.seed = model.seed
         s.optimizer.lr = lr; s.optimizer.warmupSteps = warmup; s.optimizer.weightDecay = weightDecay
         s.gradAccum = max(1, gradAccum)
-        guard let sch = AdamWSettings.Schedule(rawValue: schedule) else { throw ValidationError("--schedule must be cosine, linear or constant") }
-        s.optimizer.schedule = sch
+        s.optimizer.schedule = schedule
         let t0 = Date()
         var tokens = 0
         let logs = SFT.train(gpt, seqs, s, pad: tok.eos) { e in
@@ -131,7 +130,7 @@ struct SFTCommand: ParsableCommand {
             }
         }
         let secs = Date().timeIntervalSince(t0)
-        try Checkpoint.save(gpt, tokenizer: tok, to: output, extra: [("prefkit", .string("sft"))])
+        try Checkpoint.save(gpt, tokenizer: tok, to: output, maxPromptLength: model.promptLength, extra: [("prefkit", .string("sft"))])
         let summary: JSONValue = .object([
             ("pairs", .int(Int64(pairs.count))), ("sequences", .int(Int64(seqs.count))), ("parameters", .int(Int64(gpt.parameterCount))),
             ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(secs)), ("tokens_per_second", .double(Double(tokens) / secs)),
@@ -152,7 +151,7 @@ struct LogpsCommand: ParsableCommand {
     @Option(name: .long, help: "Model directory (Hugging Face GPT-2 layout with tokenizer.json).") var model: String
     @Option(name: [.short, .long], help: "Output JSON Lines.") var output: String
     @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens.") var maxPromptLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (default: what the model was trained with, from its config.json; else half the length).") var maxPromptLength: Int?
     @Option(name: .long, parsing: .unconditional, help: "Sequences per forward pass.") var batchSize: Int = 8
     @Option(name: .long, parsing: .unconditional, help: "Threads.") var threads: Int?
 
@@ -171,7 +170,7 @@ struct LogpsCommand: ParsableCommand {
         let (gpt, tokOpt) = try Checkpoint.load(model, maxBatch: batchSize, threads: n)
         guard let tok = tokOpt else { throw ValidationError("\(model) has no tokenizer.json") }
         let maxLen = min(maxLength ?? gpt.config.maxT, gpt.config.maxT)
-        let maxPrompt = maxPromptLength ?? maxLen / 2
+        let maxPrompt = min(maxPromptLength ?? Checkpoint.maxPromptLength(model) ?? maxLen / 2, maxLen - 1)
         let pairs = try readPairs(inputs)
         let f = try EncodedFile(path: output, compression: OutputCompression.forPath(output), level: 3)
         var dropped = 0

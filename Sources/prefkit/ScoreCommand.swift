@@ -4,11 +4,6 @@ import PrefFormats
 import PrefIO
 import PrefTrain
 
-extension ScoreSettings.Budget: ExpressibleByArgument {}
-extension ScoreSettings.ReferenceOn: ExpressibleByArgument {}
-extension ScoreSettings.Metric: ExpressibleByArgument {}
-extension DPOLossType: ExpressibleByArgument {}
-extension CompareSettings.Statistic: ExpressibleByArgument {}
 
 /// Options `score` and `compare` share: the budget, the model, the reference, DPO and the metric.
 struct ScoreOptions: ParsableArguments {
@@ -19,7 +14,7 @@ struct ScoreOptions: ParsableArguments {
     @Option(name: .long, help: "DPO loss.") var loss: DPOLossType = .sigmoid
     @Option(name: .long, parsing: .unconditional, help: "Label smoothing (sigmoid, robust), 0-0.49.") var labelSmoothing: Double = 0
     @Option(name: .long, help: "What the SFT reference learns: both replies (label-free) or the chosen reply only (it then sees the labels).") var referenceOn: ScoreSettings.ReferenceOn = .both
-    @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized) or sum.") var metric: ScoreSettings.Metric = .perToken
+    @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized), sum, or length-controlled (per-token after removing the length trend of all eval replies' rewards).") var metric: ScoreSettings.Metric = .perToken
     @Option(name: .long, help: "Load this reference model instead of training one.") var refModel: String?
     @Option(name: .long, parsing: .unconditional, help: "Transformer layers, 1-64.") var nLayer: Int?
     @Option(name: .long, parsing: .unconditional, help: "Attention heads, 1-64.") var nHead: Int?
@@ -69,7 +64,11 @@ struct ScoreOptions: ParsableArguments {
         if let v = nHead { s.nHead = v }
         if let v = nEmbd { s.nEmbd = v }
         if let v = vocabSize { s.vocabSize = v }
-        if let v = maxLength { s.maxLength = v }
+        if let v = maxLength {
+            // The budget's prompt share (2/3 at quick, 5/8 otherwise) follows a shorter --max-length.
+            s.maxPromptLength = min(s.maxPromptLength, v * s.maxPromptLength / s.maxLength)
+            s.maxLength = v
+        }
         if let v = maxPromptLength { s.maxPromptLength = v }
         if let v = batchSize { s.pairsPerBatch = v }
         if let v = sftSteps { s.sftSteps = v }
@@ -214,8 +213,10 @@ struct ScoreCommand: ParsableCommand {
         var tp: [TokenizedPair] = []
         var dropped = 0
         let maxLen = min(s.maxLength, pm.config.maxT)
+        // The prompt truncation the policy was trained with, unless --max-prompt-length says otherwise.
+        let maxPrompt = min(options.maxPromptLength ?? Checkpoint.maxPromptLength(policy) ?? s.maxPromptLength, maxLen - 1)
         for p in pairs {
-            if case .success(let t) = ChatRender.tokenize(p, tok, maxLength: maxLen, maxPrompt: min(s.maxPromptLength, maxLen - 1)) { tp.append(t) } else { dropped += 1 }
+            if case .success(let t) = ChatRender.tokenize(p, tok, maxLength: maxLen, maxPrompt: maxPrompt) { tp.append(t) } else { dropped += 1 }
         }
         let pl = DPOTrainer.logps(pm, tp, batchPairs: s.pairsPerBatch, pad: tok.eos)
         let rl = ref.map { DPOTrainer.logps($0, tp, batchPairs: s.pairsPerBatch, pad: tok.eos) }

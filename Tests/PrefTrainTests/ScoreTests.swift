@@ -186,6 +186,31 @@ final class ScoreTests: XCTestCase {
         XCTAssertEqual(PairedStats.spearman([1, 2, 3, 4], [1, 1, 2, 2]), 0.894427, accuracy: 1e-5)
     }
 
+    func testLengthControlledMarginRemovesLengthDriftOnly() {
+        // Every reply's implicit reward drifts by a + b * length (here -2 - 0.3 per token) whatever
+        // its label, and the chosen reply is the longer one in 3 of 4 pairs: the per-token margin
+        // then favours the longer reply and the summed one the shorter, with no label signal at all.
+        var rng = SeededGenerator(seed: 9)
+        let n = 400
+        var nc: [Int] = [], nr: [Int] = []
+        for i in 0..<n {
+            let long = Int.random(in: 30...60, using: &rng), short = Int.random(in: 5...25, using: &rng)
+            if i % 4 == 0 { nc.append(short); nr.append(long) } else { nc.append(long); nr.append(short) }
+        }
+        let ref = (c: nc.map { -2.0 * Double($0) }, r: nr.map { -2.0 * Double($0) }, nc: nc, nr: nr)
+        func drift(_ len: Int) -> Double { -2 - 0.3 * Double(len) }
+        let pol = (c: (0..<n).map { ref.c[$0] + drift(nc[$0]) }, r: (0..<n).map { ref.r[$0] + drift(nr[$0]) }, nc: nc, nr: nr)
+        let none = Scorer.evalPairs(pol, ref, beta: 0.1)
+        XCTAssertEqual(none.accuracy(.perToken), 0.75, accuracy: 1e-9, "per-token: the longer reply wins")
+        XCTAssertEqual(none.accuracy(.sum), 0.25, accuracy: 1e-9, "summed: the shorter reply wins")
+        XCTAssertTrue(none.lengthControlled.allSatisfy { abs($0) < 1e-9 }, "length-controlled: no signal, no margin")
+        // Add a real preference (+3 nats on the chosen reply): only it moves the length-controlled margin.
+        let sig = (c: pol.c.map { $0 + 3 }, r: pol.r, nc: nc, nr: nr)
+        let with = Scorer.evalPairs(sig, ref, beta: 0.1)
+        XCTAssertEqual(with.accuracy(.lengthControlled), 1, accuracy: 1e-9)
+        XCTAssertEqual(with.margins(.lengthControlled).count, n)
+    }
+
     func testWilsonInterval() {
         let (lo, hi) = Wilson.interval(64, 100)
         XCTAssertEqual(lo, 0.5421, accuracy: 1e-3)

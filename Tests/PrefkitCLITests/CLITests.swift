@@ -212,6 +212,31 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 2, "needs a reference or --ref-free")
     }
 
+    func testDependentDefaultsFollowEachOther() throws {
+        // --max-length alone works (the prompt length follows it); the checkpoint records the
+        // prompt truncation and logps uses it rather than a guess.
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), "-o", d + "/pairs.jsonl", "-q"]).code, 0)
+        let tiny = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--vocab-size", "300", "--threads", "2"]
+        let sft = try run(["sft", d + "/pairs.jsonl", "-o", d + "/m", "--steps", "2", "--max-length", "40", "-q"] + tiny)
+        XCTAssertEqual(sft.code, 0, sft.err)
+        func promptLength(_ dir: String) throws -> Int? {
+            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any])["prefkit_max_prompt_length"] as? Int
+        }
+        XCTAssertEqual(try promptLength(d + "/m"), 20)
+        let short = try run(["sft", d + "/pairs.jsonl", "-o", d + "/s", "--steps", "2", "--max-length", "40", "--max-prompt-length", "8", "-q"] + tiny)
+        XCTAssertEqual(short.code, 0, short.err)
+        XCTAssertEqual(try promptLength(d + "/s"), 8)
+        for (out, extra) in [("a", [String]()), ("b", ["--max-prompt-length", "8"]), ("c", ["--max-prompt-length", "20"])] {
+            XCTAssertEqual(try run(["logps", "--model", d + "/s", d + "/pairs.jsonl", "-o", d + "/\(out).jsonl"] + extra).code, 0)
+        }
+        let a = try Data(contentsOf: URL(fileURLWithPath: d + "/a.jsonl"))
+        XCTAssertEqual(a, try Data(contentsOf: URL(fileURLWithPath: d + "/b.jsonl")), "the trained prompt length by default")
+        XCTAssertNotEqual(a, try Data(contentsOf: URL(fileURLWithPath: d + "/c.jsonl")))
+        XCTAssertEqual(try run(["sft", d + "/pairs.jsonl", "-o", d + "/n", "--max-length", "40", "--max-prompt-length", "40"] + tiny).code, 2)
+        XCTAssertEqual(try run(["sft", d + "/pairs.jsonl", "-o", d + "/n", "--schedule", "sideways"] + tiny).code, 2, "enum values fail in parsing")
+    }
+
     /// TRL's DPOTrainer takes prefkit's output as conversational data and trains on it
     /// (with a prefkit checkpoint as the model), when Python has trl installed.
     func testTRLDPOTrainerAcceptsTheOutputIfAvailable() throws {
