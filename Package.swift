@@ -1,11 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only: the code calls Glibc directly (signals, file descriptors, process limits).
 let package = Package(
     name: "prefkit",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "prefkit", targets: ["prefkit"]),
+        .executable(name: "prefkit-bench", targets: ["prefkit-bench"]),
         .library(name: "PrefIO", targets: ["PrefIO"]),
         .library(name: "PrefFormats", targets: ["PrefFormats"]),
         .library(name: "PrefCurate", targets: ["PrefCurate"]),
@@ -49,6 +50,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "prefkit-bench",
+            dependencies: [
+                "PrefIO", "PrefFormats", "PrefCurate", "PrefTrain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(name: "TestSupport", dependencies: ["PrefIO"], path: "Tests/TestSupport"),
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
@@ -56,5 +64,5 @@ let package = Package(
         .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The PyTorch peer for `prefkit bench-train`: GPT2LMHeadModel with the same configuration,
+"""The PyTorch peer for `prefkit-bench train`: GPT2LMHeadModel with the same configuration,
 forward + backward of the same token-level loss, torch.set_num_threads(THREADS)."""
 import statistics, sys, time, json
 import torch

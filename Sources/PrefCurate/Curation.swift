@@ -61,7 +61,7 @@ public final class CurationWriter {
 }
 
 /// The common first-pass result: a pair's features, or why the record is rejected.
-public enum Scanned<F>: @unchecked Sendable {
+public enum Scanned<F: Sendable>: Sendable {
     case pair(F)
     case rejected(String, String)
 }

@@ -7,6 +7,7 @@ public struct DecontamFeature: Sendable {
     public var match: (eval: Int, field: String, gram: String)?
 }
 
+/// Sendable because it is built on one thread and only read (concurrently) after that.
 public final class EvalIndex: @unchecked Sendable {
     public let n: Int
     var grams: [UInt64: Int] = [:]

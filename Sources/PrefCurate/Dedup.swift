@@ -24,7 +24,7 @@ public struct DedupOptions: Sendable {
 /// The parts of a pair's features only some runs need: signatures (near dedup), the id, margin,
 /// length and corpus (keep policies other than `first`), a rejection. Exact dedup with the default
 /// policy needs none of them, so its records hold a nil reference.
-public final class DedupExtra: @unchecked Sendable {
+public final class DedupExtra: Sendable {
     let promptSig: [UInt32]
     let responseSig: [UInt32]
     let id: String?
@@ -61,9 +61,14 @@ public struct DedupFeature: Sendable {
     }
 }
 
+/// What dedup decided for one record (one byte each: a run holds one per record).
+public enum DedupStatus: UInt8, Sendable {
+    case kept, exactDuplicate, nearDuplicate, conflict, rejected
+}
+
 public final class DedupResult {
-    /// Per record: 0 kept, 1 exact duplicate, 2 near duplicate, 3 conflict, 4 rejected.
-    public var status: [UInt8]
+    /// Per record: kept, a duplicate (exact or near), a conflict, or rejected.
+    public var status: [DedupStatus]
     /// The survivor of a duplicate's cluster (a survivor points to itself; -1 outside clusters).
     public var survivor: [Int32]
     public var similarity: [Float]
@@ -78,7 +83,7 @@ public final class DedupResult {
     var recovered: [Int32: String] = [:]
     var scanner = JSONScanner()
 
-    init(status: [UInt8], survivor: [Int32], similarity: [Float], clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])],
+    init(status: [DedupStatus], survivor: [Int32], similarity: [Float], clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])],
          bands: Int, rows: Int, conflicts: Int, candidatePairs: Int, storedID: @escaping (Int) -> String?, rejection: @escaping (Int) -> (String, String)) {
         self.status = status; self.survivor = survivor; self.similarity = similarity; self.clusters = clusters
         self.bands = bands; self.rows = rows; self.conflicts = conflicts; self.candidatePairs = candidatePairs
@@ -95,13 +100,13 @@ public final class DedupResult {
             recovered[Int32(i)] = id
         }
         switch status[i] {
-        case 0: return .keep(output: 0)
-        case 1, 2:
-            return .remove(reason: status[i] == 1 ? "exact_duplicate" : "near_duplicate",
+        case .kept: return .keep(output: 0)
+        case .exactDuplicate, .nearDuplicate:
+            return .remove(reason: status[i] == .exactDuplicate ? "exact_duplicate" : "near_duplicate",
                            extra: [("duplicate_of", .string(id(Int(survivor[i])))),
                                    ("prompt_similarity", .double(similarity.isEmpty ? 1 : Double(similarity[i])))])
-        case 3: return .remove(reason: "conflict", extra: [])
-        default: let r = rejection(i); return .reject(reason: r.0, message: r.1)
+        case .conflict: return .remove(reason: "conflict", extra: [])
+        case .rejected: let r = rejection(i); return .reject(reason: r.0, message: r.1)
         }
     }
 }
@@ -142,14 +147,14 @@ public enum Dedup {
 
     public static func run(_ scanned: [DedupFeature], _ o: DedupOptions, threads: Int) -> DedupResult {
         let n = scanned.count
-        var status = [UInt8](repeating: 0, count: n)
+        var status = [DedupStatus](repeating: .kept, count: n)
         var survivor = [Int32](repeating: -1, count: n)
         var similarity = o.near ? [Float](repeating: 1, count: n) : []
         func feat(_ i: Int) -> DedupFeature? { scanned[i].isRejected ? nil : scanned[i] }
-        for i in 0..<n where feat(i) == nil { status[i] = 4 }
+        for i in 0..<n where feat(i) == nil { status[i] = .rejected }
         var live: [Int32] = []
         live.reserveCapacity(n)
-        for i in 0..<n where status[i] == 0 { live.append(Int32(i)) }
+        for i in 0..<n where status[i] == .kept { live.append(Int32(i)) }
 
         // Conflicts: same prompt and responses, opposite labels. Found by sorting on the
         // unordered key; a run with two different exact keys is a conflict. Both sides are dropped.
@@ -164,12 +169,12 @@ public enum Dedup {
                 if e - s > 1 {
                     let first = feat(Int(live[s]))!.exact
                     if live[s..<e].contains(where: { feat(Int($0))!.exact != first }) {
-                        for k in s..<e { status[Int(live[k])] = 3; conflicts += 1 }
+                        for k in s..<e { status[Int(live[k])] = .conflict; conflicts += 1 }
                     }
                 }
                 s = e
             }
-            live.removeAll { status[Int($0)] != 0 }
+            live.removeAll { status[Int($0)] != .kept }
         }
 
         // Exact groups by sorting on the 128-bit key; the first in input order represents the group.
@@ -209,9 +214,9 @@ public enum Dedup {
 
         // Clusters (roots with more than one member) and their survivors.
         var size = [Int32](repeating: 0, count: n)
-        for i in 0..<n where status[i] == 0 { size[uf.find(i)] += 1 }
+        for i in 0..<n where status[i] == .kept { size[uf.find(i)] += 1 }
         var members: [Int: [Int]] = [:]
-        for i in 0..<n where status[i] == 0 { let r = uf.find(i); if size[r] > 1 { members[r, default: []].append(i) } }
+        for i in 0..<n where status[i] == .kept { let r = uf.find(i); if size[r] > 1 { members[r, default: []].append(i) } }
         var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])] = []
         let priority = Dictionary(o.sourcePriority.enumerated().map { (formatKey($1), $0) }, uniquingKeysWith: { a, _ in a })
         for root in members.keys.sorted() {
@@ -224,7 +229,7 @@ public enum Dedup {
                 let exact = f.exact == fk.exact
                 let ps = o.near && !exact ? MinHasher.similarity(f.promptSig[...], fk.promptSig[...]) : 1
                 let rs = o.near && !exact ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
-                status[i] = exact ? 1 : 2
+                status[i] = exact ? .exactDuplicate : .nearDuplicate
                 survivor[i] = Int32(kept)
                 if o.near { similarity[i] = Float(ps) }
                 list.append((i, exact, ps, rs))

@@ -86,12 +86,12 @@ public enum FilterSpec: Sendable {
 }
 
 /// A compiled per-pair filter.
-struct CompiledFilter: @unchecked Sendable {
+struct CompiledFilter: Sendable {
     let name: String
-    let keep: (Pair) -> Bool
+    let keep: @Sendable (Pair) -> Bool
 }
 
-public struct FilterPlan: @unchecked Sendable {
+public struct FilterPlan: Sendable {
     let filters: [CompiledFilter]
     let maxPerPrompt: Int?
     public let names: [String]
@@ -111,7 +111,7 @@ public struct FilterPlan: @unchecked Sendable {
     static func blank(_ ms: [Message]) -> Bool { ms.allSatisfy { TextNorm.collapseSpace($0.content).isEmpty } }
     static func within(_ v: Int, _ lo: Int?, _ hi: Int?) -> Bool { (lo.map { v >= $0 } ?? true) && (hi.map { v <= $0 } ?? true) }
 
-    static func compile(_ s: FilterSpec) throws -> (Pair) -> Bool {
+    static func compile(_ s: FilterSpec) throws -> @Sendable (Pair) -> Bool {
         switch s {
         case .empty: return { p in !blank(p.prompt) && !blank(p.chosen) && !blank(p.rejected) }
         case .identical:

@@ -101,9 +101,10 @@ public func lshCandidates(signatures: [UInt32], numPerm: Int, count: Int, bands:
     // Per band: sort (bucket hash, item) and walk equal runs. Bands run in parallel.
     var perBand = [[(Int32, Int32)]](repeating: [], count: bands)
     perBand.withUnsafeMutableBufferPointer { out in
-        let o = out
+        // Each band writes only its own slot, and the signatures are only read.
+        nonisolated(unsafe) let o = out
         signatures.withUnsafeBufferPointer { sp in
-            let sigs = sp
+            nonisolated(unsafe) let sigs = sp
             DispatchQueue.concurrentPerform(iterations: bands) { band in
                 var keys = [(UInt64, Int32)]()
                 keys.reserveCapacity(count)

@@ -81,9 +81,12 @@ public final class PairSource {
     public func scan<F>(_ feature: @escaping @Sendable (Item) -> F) throws -> [F] {
         let queue = BoundedQueue<(Int, RecordBatch)>(capacity: 2 * threads + 2)
         let box = ScanBox<F>()
-        let reader = Thread { [self] in
+        // The reader thread is the only one touching `self` (its input reports) until it closes
+        // the queue, and closing happens-before the workers see the end (the queue's lock).
+        nonisolated(unsafe) let me = self
+        let reader = Thread {
             var seq = 0
-            do { try self.batches { _, b in queue.put((seq, b)); seq += 1 } } catch {
+            do { try me.batches { _, b in queue.put((seq, b)); seq += 1 } } catch {
                 box.lock.lock(); box.error = error; box.lock.unlock()
             }
             queue.close()
@@ -144,5 +147,38 @@ public final class PairSource {
                 }
             }
         }
+    }
+}
+
+extension PairSource {
+    /// Every valid pair of the inputs, in order, parsed in parallel; malformed records are
+    /// counted, not returned.
+    public static func readAll(_ inputs: [InputFile], threads: Int) throws -> (pairs: [Pair], rejected: Int) {
+        let src = try PairSource(inputs, threads: threads)
+        var pairs: [Pair] = []
+        var bad = 0
+        for item in try src.scan({ $0 }) {
+            switch item { case .pair(let p): pairs.append(p); case .rejected: bad += 1 }
+        }
+        return (pairs, bad)
+    }
+
+    /// Streams the inputs and keeps a seeded uniform sample of at most `cap` valid pairs
+    /// (reservoir sampling), in input order: memory is bounded by the sample whatever the input
+    /// size. Returns the sample, the number of valid pairs read and of malformed records.
+    public static func readSample(_ inputs: [InputFile], cap: Int, seed: UInt64) throws -> (pairs: [Pair], read: Int, rejected: Int) {
+        let src = try PairSource(inputs, threads: 1)
+        var rng = SplitMix64(state: seed &+ 0x7E5E)
+        var reservoir: [(Int, Pair)] = []
+        var read = 0, bad = 0
+        try src.forEach { item in
+            guard case .pair(let p) = item else { bad += 1; return }
+            if reservoir.count < cap { reservoir.append((read, p)) } else {
+                let j = Int(rng.next() % UInt64(read + 1))
+                if j < cap { reservoir[j] = (read, p) }
+            }
+            read += 1
+        }
+        return (reservoir.sorted { $0.0 < $1.0 }.map(\.1), read, bad)
     }
 }

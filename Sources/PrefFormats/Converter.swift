@@ -75,7 +75,7 @@ public struct InputReport: Sendable {
     public init(path: String) { self.path = path }
 }
 
-public struct ConvertConfig {
+public struct ConvertConfig: Sendable {
     public var inputs: [InputFile]
     public var format: FormatName = .auto
     public var options = FormatOptions()
@@ -101,8 +101,8 @@ final class BatchResult {
     var removedRecords = ByteBuffer()
 }
 
-/// A bounded blocking queue between the reader thread and the workers.
-public final class BoundedQueue<T>: @unchecked Sendable {
+/// A bounded blocking queue between the reader thread and the workers (all state under `cond`).
+public final class BoundedQueue<T: Sendable>: @unchecked Sendable {
     private var items: [T] = []
     private var closed = false
     private let cond = NSCondition()
@@ -130,7 +130,7 @@ public final class BoundedQueue<T>: @unchecked Sendable {
     public func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
 }
 
-/// Results keyed by batch sequence number, handed out strictly in order.
+/// Results keyed by batch sequence number, handed out strictly in order (all state under `cond`).
 final class OrderedResults: @unchecked Sendable {
     private var items: [Int: (Int, BatchResult)] = [:]
     private var nextSeq = 0
@@ -164,7 +164,7 @@ final class OrderedResults: @unchecked Sendable {
     func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
 }
 
-struct WorkItem: @unchecked Sendable {
+struct WorkItem: Sendable {
     var batch: RecordBatch
     var format: FormatName?
 }

@@ -19,6 +19,8 @@ public struct RecordFailure: Sendable {
     }
 }
 
+/// Sendable because a batch has one owner at a time: the reader fills it, then hands it through a
+/// locked queue to exactly one worker, and nobody touches it after the hand-off.
 public final class RecordBatch: @unchecked Sendable {
     public var data: [UInt8] = []
     public var starts: [Int] = []

@@ -383,7 +383,9 @@ public final class XMLRowReader {
 
     /// A SAX2 handler with only startElementNs: no tree is built, the row element's attribute values
     /// (already decoded: character references and the predefined entities) are copied straight out.
-    static let handler: xmlSAXHandler = {
+    /// Immutable after initialization and only copied from, so sharing it across threads is safe
+    /// (the C struct's function pointers are what makes it non-Sendable to the compiler).
+    nonisolated(unsafe) static let handler: xmlSAXHandler = {
         var h = xmlSAXHandler()
         h.initialized = UInt32(XML_SAX2_MAGIC)
         h.startElementNs = { ctx, _, _, _, _, _, nbAttributes, _, attributes in

@@ -45,7 +45,7 @@ public enum ParamTensor: Int, CaseIterable, Sendable {
     }
 }
 
-public final class GPT<S: GPTScalar>: @unchecked Sendable {
+public final class GPT<S: GPTScalar> {
     public let config: GPTConfig
     public let params: Buffer<S>
     public let grads: Buffer<S>
@@ -196,12 +196,17 @@ public final class GPT<S: GPTScalar>: @unchecked Sendable {
         return (logp, count)
     }
 
+    /// Runs `body` over 0..<n in contiguous blocks spread over the threads. Every caller writes
+    /// only the rows (or elements) of its own index, which is what makes sharing `body` safe.
     func parallelRows(_ n: Int, _ body: (Int) -> Void) {
         if threads <= 1 || n < 64 { for r in 0..<n { body(r) }; return }
         let chunks = threads * 4
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks, hi = n * (c + 1) / chunks
-            for r in lo..<hi { body(r) }
+        withoutActuallyEscaping(body) { work in
+            nonisolated(unsafe) let work = work
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                for r in lo..<hi { work(r) }
+            }
         }
     }
 

@@ -54,7 +54,7 @@ public enum BLAS {
 }
 
 /// A flat buffer owned by the model.
-public final class Buffer<S: GPTScalar>: @unchecked Sendable {
+public final class Buffer<S: GPTScalar> {
     public let count: Int
     public let p: UnsafeMutablePointer<S>
     public init(_ count: Int) {

@@ -4,6 +4,8 @@
 import Foundation
 import PrefIO
 
+/// Sendable because the vocabulary and merges change only while `train` or `load` builds the
+/// tokenizer, before it is shared; the encode cache, the one thing threads write, is under `cacheLock`.
 public final class BPETokenizer: @unchecked Sendable {
     public static let specials = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
     /// Token bytes by id (special tokens hold their text).

@@ -1,4 +1,4 @@
-// The validity benchmark behind `prefkit bench-validity` (bench/validity.sh): does the score fall
+// The validity benchmark behind `prefkit-bench validity` (bench/validity.sh): does the score fall
 // as labels are flipped? A fixed trusted eval set is held out once; for each seed the training
 // pairs get nested label flips (the 20% variant flips the 10% variant's pairs and more), and every
 // variant is scored under the same conditions (one tokenizer and label-free reference per seed,

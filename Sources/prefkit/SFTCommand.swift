@@ -37,39 +37,23 @@ func checkOutputs(_ inputs: [String], _ outputs: [(flag: String, path: String?)]
     } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
 }
 
-/// Streams the inputs and keeps a seeded uniform sample of at most `cap` valid pairs (reservoir
-/// sampling), in input order: memory is bounded by the sample whatever the input size.
-/// Returns the sample, the number of valid pairs read and the number of malformed records.
-func readPairsSampled(_ inputs: [String], cap: Int, seed: UInt64) throws -> (pairs: [Pair], read: Int, rejected: Int) {
-    let expanded: [ExpandedInput]
-    do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
-    let src = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) }, threads: 1)
-    var rng = SplitMix64(state: seed &+ 0x7E5E)
-    var reservoir: [(Int, Pair)] = []
-    var read = 0, bad = 0
-    try src.forEach { item in
-        guard case .pair(let p) = item else { bad += 1; return }
-        if reservoir.count < cap { reservoir.append((read, p)) } else {
-            let j = Int(rng.next() % UInt64(read + 1))
-            if j < cap { reservoir[j] = (read, p) }
-        }
-        read += 1
-    }
-    if bad > 0 { FileHandle.standardError.write("prefkit: \(bad) malformed records skipped\n".data(using: .utf8)!) }
-    return (reservoir.sorted { $0.0 < $1.0 }.map(\.1), read, bad)
+/// Files, directories and globs as inputs; a name that matches nothing is a usage error.
+func expandedInputs(_ args: [String]) throws -> [InputFile] {
+    do { return try InputExpander.expand(args).map { InputFile(path: $0.path, display: $0.display) } } catch { throw ValidationError("\(error)") }
 }
 
+/// A seeded uniform sample of at most `cap` valid pairs, streamed (`PairSource.readSample`).
+func readPairsSampled(_ inputs: [String], cap: Int, seed: UInt64) throws -> (pairs: [Pair], read: Int, rejected: Int) {
+    let r = try PairSource.readSample(try expandedInputs(inputs), cap: cap, seed: seed)
+    if r.rejected > 0 { FileHandle.standardError.write("prefkit: \(r.rejected) malformed records skipped\n".data(using: .utf8)!) }
+    return r
+}
+
+/// Every valid pair of the inputs (`PairSource.readAll`).
 func readPairs(_ inputs: [String]) throws -> [Pair] {
-    let expanded: [ExpandedInput]
-    do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
-    let src = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) }, threads: ProcessInfo.processInfo.activeProcessorCount)
-    var pairs: [Pair] = []
-    var bad = 0
-    for item in try src.scan({ $0 }) {
-        switch item { case .pair(let p): pairs.append(p); case .rejected: bad += 1 }
-    }
-    if bad > 0 { FileHandle.standardError.write("prefkit: \(bad) malformed records skipped\n".data(using: .utf8)!) }
-    return pairs
+    let r = try PairSource.readAll(try expandedInputs(inputs), threads: ProcessInfo.processInfo.activeProcessorCount)
+    if r.rejected > 0 { FileHandle.standardError.write("prefkit: \(r.rejected) malformed records skipped\n".data(using: .utf8)!) }
+    return r.pairs
 }
 
 struct SFTCommand: ParsableCommand {

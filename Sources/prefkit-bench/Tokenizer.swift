@@ -3,7 +3,7 @@ import Foundation
 import PrefTrain
 
 struct BenchTokenizer: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-tokenizer", abstract: "Time BPE training on a text file.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "tokenizer", abstract: "Time BPE training on a text file.")
     @Argument var file: String
     @Option var vocabSize = 4096
 

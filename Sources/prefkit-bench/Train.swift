@@ -5,9 +5,8 @@ import PrefTrain
 
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-train",
-        abstract: "Measure training throughput (forward + backward tokens/s) and OpenBLAS sgemm GFLOP/s.",
-        shouldDisplay: false
+        commandName: "train",
+        abstract: "Measure training throughput (forward + backward tokens/s) and OpenBLAS sgemm GFLOP/s."
     )
     @Option var nLayer = 4
     @Option var nHead = 4

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
+import PrefCurate
 import PrefFormats
 import PrefIO
 import PrefTrain
 
 /// The score's validity benchmark (bench/validity.sh): label-noise variants of a real set, scored
-/// under shared conditions over several seeds. Hidden: a benchmark, not a user command.
+/// under shared conditions over several seeds.
 struct BenchValidity: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-validity", abstract: "Score label-noise variants of a dataset over seeds.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "validity", abstract: "Score label-noise variants of a dataset over seeds.")
 
     @Argument(help: "Normalized pairs (one real set).") var input: String
     @Option(name: .long, help: "Name in the table.") var name: String = "data"
@@ -39,7 +40,8 @@ struct BenchValidity: ParsableCommand {
         if let v = sftSteps { s.sftSteps = v }
         if let v = maxTrainPairs { s.maxTrainPairs = v }
         BLAS.setThreads(threads)
-        let pairs = try readPairs([input])
+        let inputs = try InputExpander.expand([input]).map { InputFile(path: $0.path, display: $0.display) }
+        let pairs = try PairSource.readAll(inputs, threads: threads).pairs
         if let dir = writeVariants {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let (train, eval) = Validity.holdOut(pairs, evalSize: evalSize)
