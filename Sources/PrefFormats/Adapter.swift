@@ -19,6 +19,8 @@ public struct FormatOptions: Sendable {
     public var pkuAxis: PKUAxis = .better
     /// Field mapping for `generic`: target name -> dotted source path.
     public var fieldMap: [String: [String]] = [:]
+    public var stackexchange = StackExchangeOptions()
+    public var oasst = OASSTOptions()
     public init() {}
 
     /// Parses `prompt=question,chosen=good,rejected=bad` (paths may be dotted: `input.text`).

@@ -30,3 +30,9 @@ public struct ArenaAdapter: FormatAdapter {
         return .pair(Pair(prompt: p, chosen: aWins ? ca : cb, rejected: aWins ? cb : ca, meta: meta))
     }
 }
+
+extension ArenaAdapter {
+    static let corpus = Corpus(name: "arena", summary: "Chatbot Arena: conversation_a, conversation_b, winner (ties removed)",
+                               detect: { $0["conversation_a"] != nil && $0["conversation_b"] != nil && $0["winner"] != nil },
+                               kind: .records { _ in ArenaAdapter() })
+}

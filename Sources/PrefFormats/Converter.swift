@@ -77,14 +77,13 @@ public struct InputReport: Sendable {
 
 public struct ConvertConfig: Sendable {
     public var inputs: [InputFile]
-    public var format: FormatName = .auto
+    /// The corpus of every input (`--from`); nil: detected per input.
+    public var corpus: Corpus? = nil
     public var options = FormatOptions()
     public var strict = false
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var maxRecordBytes = 256 << 20
     public var batchBytes = 1 << 20
-    public var stackexchange = StackExchangeOptions()
-    public var oasst = OASSTOptions()
     public init(inputs: [InputFile]) { self.inputs = inputs }
 }
 
@@ -166,7 +165,7 @@ final class OrderedResults: @unchecked Sendable {
 
 struct WorkItem: Sendable {
     var batch: RecordBatch
-    var format: FormatName?
+    var corpus: Corpus?
 }
 
 public final class Converter {
@@ -187,14 +186,14 @@ public final class Converter {
     /// Inputs are converted in order; record-per-pair formats go through the parallel pipeline,
     /// join formats (Stack Exchange, OpenAssistant) through their own single-file joins.
     public func run(sink: RecordSink) throws {
-        let formats = config.inputs.map { input -> FormatName? in
-            if config.format != .auto { return config.format }
+        let formats = config.inputs.map { input -> Corpus? in
+            if let c = config.corpus { return c }
             return input.path == "-" ? nil : Converter.detectFile(input.path, maxRecordBytes: config.maxRecordBytes)
         }
         var i = 0
         while i < config.inputs.count {
-            if let f = formats[i], f.isJoin {
-                try runJoin(i, f, sink: sink)
+            if let f = formats[i], case .join(let join) = f.kind {
+                try runJoin(i, f.name, join, sink: sink)
                 i += 1
                 continue
             }
@@ -205,16 +204,13 @@ public final class Converter {
         }
     }
 
-    /// Detects a file's corpus from its first bytes and records (XML means a Stack Exchange dump).
-    static func detectFile(_ path: String, maxRecordBytes: Int) -> FormatName? {
+    /// Detects a file's corpus from its first bytes (a corpus's byte signature, such as XML),
+    /// then from its first records.
+    static func detectFile(_ path: String, maxRecordBytes: Int) -> Corpus? {
         guard let (src, _) = try? Sources.open(path) else { return nil }
         // Bounded by the record limit like every other read: a huge first line is not buffered past it.
         let reader = RecordReader(src, maxRecordBytes: maxRecordBytes, chunk: 1 << 16)
-        // UTF-16 XML (a byte order mark, then '<'): the XML reader refuses it with a clear reason.
-        if let b = reader.peekBytes(4), (b[0] == 0xFF && b[1] == 0xFE && b[2] == 0x3C) || (b[0] == 0xFE && b[1] == 0xFF && b[3] == 0x3C) {
-            return .stackexchange
-        }
-        if reader.mode == .lines, let first = reader.peekByte(), first == UInt8(ascii: "<") { return .stackexchange }
+        if let b = reader.peekBytes(4) ?? reader.peekByte().map({ [$0] }), let c = Corpora.sniff(b) { return c }
         guard let batch = reader.nextBatch(targetBytes: 1 << 16, maxRecords: 64) else { return nil }
         return detect(batch)
     }
@@ -232,10 +228,10 @@ public final class Converter {
         inputs[idx].tally.add(tally)
     }
 
-    func runJoin(_ idx: Int, _ format: FormatName, sink: RecordSink) throws {
+    func runJoin(_ idx: Int, _ name: String, _ join: @Sendable (ByteSource, FormatOptions, Int, JoinEmitter) throws -> JoinStats, sink: RecordSink) throws {
         let input = config.inputs[idx]
-        inputs[idx].format = format.rawValue
-        let emit = JoinEmitter(format: format.rawValue, display: input.display) { [unowned self] e in
+        inputs[idx].format = name
+        let emit = JoinEmitter(format: name, display: input.display) { [unowned self] e in
             try self.publish(idx, out: e.out, ends: e.ends, tally: e.tally, rejects: e.rejects, removed: e.removedOut, sink: sink)
         }
         let raw: FileSource, src: ByteSource, comp: Compression
@@ -250,19 +246,9 @@ public final class Converter {
             return
         }
         inputs[idx].compression = comp.rawValue
-        switch format {
-        case .stackexchange:
-            inputs[idx].layout = "xml"
-            var options = config.stackexchange
-            options.maxRowBytes = config.maxRecordBytes
-            let sorter = try StackExchange.convert(source: src, options: options, emit: emit)
-            spillReport.append((input.display, sorter.spilledRecords, sorter.peakBufferedBytes))
-        default:
-            let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
-            inputs[idx].layout = reader.mode.rawValue
-            let sorter = try OpenAssistant.convert(reader: reader, options: config.oasst, emit: emit)
-            spillReport.append((input.display, sorter.spilledRecords, sorter.peakBufferedBytes))
-        }
+        let stats = try join(src, config.options, config.maxRecordBytes, emit)
+        inputs[idx].layout = stats.layout
+        spillReport.append((input.display, stats.spilled, stats.peakBytes))
         try emit.flushNow()
         inputs[idx].bytes = raw.fileOffset
     }
@@ -270,7 +256,7 @@ public final class Converter {
     /// For reports and tests: per join input, records spilled to disk and the peak buffered bytes.
     public private(set) var spillReport: [(input: String, spilled: Int, peakBytes: Int)] = []
 
-    func runPipeline(_ indices: [Int], formats: [FormatName?], sink: RecordSink) throws {
+    func runPipeline(_ indices: [Int], formats: [Corpus?], sink: RecordSink) throws {
         let queue = BoundedQueue<WorkItem>(capacity: 2 * config.threads + 2)
         let reports = ReportBox(inputs)
         let producer = Thread { [config] in
@@ -280,10 +266,9 @@ public final class Converter {
         producer.start()
         defer { queue.close() }
 
-        var adapters: [FormatName: FormatAdapter] = [:]
-        if config.format != .auto, let a = Formats.adapter(config.format, config.options) { adapters[config.format] = a }
-        for f in FormatName.allCases where f != .auto && f != .generic { adapters[f] = Formats.adapter(f, config.options) }
-        if !config.options.fieldMap.isEmpty { adapters[.generic] = Formats.adapter(.generic, config.options) }
+        // One adapter per record corpus, built once from the options.
+        var adapters: [String: FormatAdapter] = [:]
+        for c in Corpora.all { if case .records(let make) = c.kind { adapters[c.name] = make(config.options) } }
 
         // Workers convert batches as they come; this thread publishes results in input order.
         let results = OrderedResults(capacity: 4 * config.threads + 4)
@@ -294,8 +279,8 @@ public final class Converter {
             let w = Thread {
                 while true {
                     guard let it = queue.take(max: 1).first else { break }
-                    let adapter = it.format.flatMap { frozenAdapters[$0] }
-                    let r = Converter.process(it.batch, adapter: adapter, format: it.format, display: displays[it.batch.inputIndex])
+                    let adapter = it.corpus.flatMap { frozenAdapters[$0.name] }
+                    let r = Converter.process(it.batch, adapter: adapter, format: it.corpus?.name, display: displays[it.batch.inputIndex])
                     if !results.put(it.batch.sequence, (it.batch.inputIndex, r)) { break }
                 }
                 results.workerDone()
@@ -326,7 +311,7 @@ public final class Converter {
         func snapshot() -> [InputReport] { lock.lock(); defer { lock.unlock() }; return items }
     }
 
-    static func produce(_ config: ConvertConfig, _ indices: [Int], _ formats: [FormatName?], _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
+    static func produce(_ config: ConvertConfig, _ indices: [Int], _ formats: [Corpus?], _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
         var seq = 0
         for idx in indices {
             let input = config.inputs[idx]
@@ -342,11 +327,11 @@ public final class Converter {
                 b.failures.append(RecordFailure(line: 0, offset: 0, reason: reason, message: "\(error)", raw: []))
                 b.inputIndex = idx; b.sequence = seq; seq += 1
                 reports.update(idx) { $0.format = "-"; $0.compression = "-"; $0.layout = "-" }
-                queue.put(WorkItem(batch: b, format: nil))
+                queue.put(WorkItem(batch: b, corpus: nil))
                 continue
             }
             let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
-            var format: FormatName? = formats[idx]
+            var format: Corpus? = formats[idx]
             var first = true
             while let batch = reader.nextBatch(targetBytes: config.batchBytes) {
                 batch.inputIndex = idx
@@ -357,16 +342,16 @@ public final class Converter {
                 if first {
                     let f = format
                     reports.update(idx) {
-                        $0.format = f?.rawValue ?? "undetected"
+                        $0.format = f?.name ?? "undetected"
                         $0.compression = comp.rawValue
                         $0.layout = reader.mode.rawValue
                     }
                 }
                 first = false
-                queue.put(WorkItem(batch: batch, format: format))
+                queue.put(WorkItem(batch: batch, corpus: format))
             }
             if first {
-                reports.update(idx) { $0.format = format?.rawValue ?? "empty"; $0.compression = comp.rawValue; $0.layout = reader.mode.rawValue }
+                reports.update(idx) { $0.format = format?.name ?? "empty"; $0.compression = comp.rawValue; $0.layout = reader.mode.rawValue }
             }
             let bytes = raw.fileOffset
             reports.update(idx) { $0.bytes = bytes }
@@ -375,23 +360,23 @@ public final class Converter {
     }
 
     /// Auto-detection from the first records of a file that parse.
-    static func detect(_ batch: RecordBatch) -> FormatName? {
+    static func detect(_ batch: RecordBatch) -> Corpus? {
         var scanner = JSONScanner()
         for i in 0..<min(batch.count, 64) {
-            let f: FormatName? = batch.withRecord(i) { buf in
+            let f: Corpus? = batch.withRecord(i) { buf in
                 guard let doc = try? scanner.parse(buf) else { return nil }
-                return Formats.detect(doc.root)
+                return Corpora.detect(doc.root)
             }
             if let f { return f }
         }
         return nil
     }
 
-    static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: FormatName?, display: String) -> BatchResult {
+    static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: String?, display: String) -> BatchResult {
         let res = BatchResult()
         res.out = ByteBuffer(capacity: batch.data.count + batch.data.count / 4)
         var scanner = JSONScanner()
-        let fmt = format?.rawValue ?? "unknown"
+        let fmt = format ?? "unknown"
         for f in batch.failures {
             res.tally.read += 1
             res.tally.rejected[f.reason, default: 0] += 1

@@ -43,3 +43,8 @@ public struct GenericAdapter: FormatAdapter {
         return .pair(pair)
     }
 }
+
+extension GenericAdapter {
+    static let corpus = Corpus(name: "generic", summary: "any JSON records, fields named with --map (never auto-detected)",
+                               kind: .records { o in GenericAdapter(map: o.fieldMap) })
+}

@@ -116,3 +116,12 @@ public struct HHAdapter: FormatAdapter {
         return out
     }
 }
+
+extension HHAdapter {
+    static let corpus = Corpus(name: "hh", summary: "Anthropic HH-RLHF: chosen, rejected transcripts (\\n\\nHuman: ... \\n\\nAssistant: ...)",
+                               detect: { r in
+                                   guard r["prompt"] == nil, let c = r["chosen"]?.bytes, r["rejected"]?.kind == .string else { return false }
+                                   return c.starts(with: Array("\n\nHuman:".utf8)) || c.starts(with: Array("Human:".utf8))
+                               },
+                               kind: .records { _ in HHAdapter() })
+}

@@ -57,3 +57,14 @@ public struct LlamaFactoryAdapter: FormatAdapter {
         return .pair(Pair(prompt: prompt, chosen: [Message(.assistant, c)], rejected: [Message(.assistant, j)], meta: meta))
     }
 }
+
+extension LlamaFactoryAdapter {
+    static let corpus = Corpus(name: "llamafactory", summary: "LLaMA-Factory: v1 chosen_messages, ShareGPT conversations with chosen/rejected objects, alpaca instruction",
+                               detect: { r in
+                                   func has(_ k: StaticString) -> Bool { r[k] != nil }
+                                   if has("chosen_messages") && has("rejected_messages") { return true }
+                                   if (has("conversations") || has("messages")) && has("chosen") && has("rejected"), r["chosen"]?.kind == .object { return true }
+                                   return has("instruction") && ((has("chosen") && has("rejected")) || r["output"]?.kind == .array)
+                               },
+                               kind: .records { _ in LlamaFactoryAdapter() })
+}

@@ -16,3 +16,9 @@ public struct OpenAIAdapter: FormatAdapter {
         return .pair(Pair(prompt: prompt, chosen: c, rejected: j, meta: meta))
     }
 }
+
+extension OpenAIAdapter {
+    static let corpus = Corpus(name: "openai", summary: "OpenAI preference fine-tuning: input.messages, preferred_output, non_preferred_output",
+                               detect: { $0["preferred_output"] != nil && $0["non_preferred_output"] != nil },
+                               kind: .records { _ in OpenAIAdapter() })
+}

@@ -211,3 +211,17 @@ public enum OpenAssistant {
         return sorter
     }
 }
+
+extension OpenAssistant {
+    static let corpus = Corpus(
+        name: "oasst", summary: "OpenAssistant message trees or flat message exports: ranked sibling replies",
+        detect: { r in
+            if r["message_tree_id"] != nil && r["prompt"]?.kind == .object { return true }
+            return r["message_id"] != nil && (r["replies"] != nil || r["parent_id"] != nil) && r["role"] != nil
+        },
+        kind: .join { src, o, maxRecordBytes, emit in
+            let reader = RecordReader(src, maxRecordBytes: maxRecordBytes)
+            let sorter = try OpenAssistant.convert(reader: reader, options: o.oasst, emit: emit)
+            return JoinStats(layout: reader.mode.rawValue, spilled: sorter.spilledRecords, peakBytes: sorter.peakBufferedBytes)
+        })
+}

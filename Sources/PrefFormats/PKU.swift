@@ -24,3 +24,9 @@ public struct PKUAdapter: FormatAdapter {
                           rejected: [Message(.assistant, id == 0 ? r1 : r0)], meta: meta))
     }
 }
+
+extension PKUAdapter {
+    static let corpus = Corpus(name: "pku", summary: "PKU-SafeRLHF: response_0, response_1, better_response_id / safer_response_id (--pku-axis)",
+                               detect: { r in r["response_0"] != nil && r["response_1"] != nil && (r["better_response_id"] != nil || r["safer_response_id"] != nil) },
+                               kind: .records { o in PKUAdapter(axis: o.pkuAxis) })
+}

@@ -29,3 +29,9 @@ public struct SHPAdapter: FormatAdapter {
                           scoreChosen: aWins ? sa : sb, scoreRejected: aWins ? sb : sa, meta: meta))
     }
 }
+
+extension SHPAdapter {
+    static let corpus = Corpus(name: "shp", summary: "Stanford SHP: history, human_ref_A, human_ref_B, labels",
+                               detect: { $0["history"] != nil && $0["human_ref_A"] != nil && $0["human_ref_B"] != nil },
+                               kind: .records { _ in SHPAdapter() })
+}

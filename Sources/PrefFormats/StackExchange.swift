@@ -239,3 +239,19 @@ final class GroupStore {
         spillOffsets.removeAll(); spillEnd = 0
     }
 }
+
+extension StackExchange {
+    static let corpus = Corpus(
+        name: "stackexchange", summary: "Stack Exchange Posts.xml dumps: answers of a question paired by votes (an input starting with '<')",
+        sniff: { b in
+            // XML, or UTF-16 XML (a byte order mark, then '<'), which the XML reader refuses with a clear reason.
+            if b.first == UInt8(ascii: "<") { return true }
+            return b.count >= 4 && ((b[0] == 0xFF && b[1] == 0xFE && b[2] == 0x3C) || (b[0] == 0xFE && b[1] == 0xFF && b[3] == 0x3C))
+        },
+        kind: .join { src, o, maxRecordBytes, emit in
+            var options = o.stackexchange
+            options.maxRowBytes = maxRecordBytes
+            let sorter = try StackExchange.convert(source: src, options: options, emit: emit)
+            return JoinStats(layout: "xml", spilled: sorter.spilledRecords, peakBytes: sorter.peakBufferedBytes)
+        })
+}

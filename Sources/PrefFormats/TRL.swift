@@ -30,3 +30,9 @@ public struct TRLAdapter: FormatAdapter {
         return .pair(pair)
     }
 }
+
+extension TRLAdapter {
+    static let corpus = Corpus(name: "trl", summary: "TRL preference: chosen, rejected, explicit or implicit prompt (any other record with chosen and rejected)",
+                               detect: { $0["chosen"] != nil && $0["rejected"] != nil },
+                               kind: .records { _ in TRLAdapter() })
+}

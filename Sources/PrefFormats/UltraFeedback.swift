@@ -26,3 +26,11 @@ public struct UltraFeedbackAdapter: FormatAdapter {
         return .pair(pair)
     }
 }
+
+extension UltraFeedbackAdapter {
+    static let corpus = Corpus(name: "ultrafeedback", summary: "UltraFeedback binarized: prompt, chosen and rejected message lists, score_chosen/score_rejected",
+                               detect: { r in
+                                   r["chosen"]?.kind == .array && r["rejected"] != nil && (r["prompt_id"] != nil || r["score_chosen"] != nil) && r["prompt"]?.kind == .string
+                               },
+                               kind: .records { _ in UltraFeedbackAdapter() })
+}

@@ -10,7 +10,20 @@ extension ScoreSettings.ReferenceOn: ExpressibleByArgument {}
 extension ScoreSettings.Metric: ExpressibleByArgument {}
 extension DPOLossType: ExpressibleByArgument {}
 extension CompareSettings.Statistic: ExpressibleByArgument {}
-extension FormatName: ExpressibleByArgument {}
+
+/// `--from`: `auto` or a corpus of the registry (`Corpora.all`), whose names help lists.
+struct CorpusChoice: ExpressibleByArgument, Sendable {
+    /// nil: auto-detect per input.
+    let corpus: Corpus?
+    init?(argument: String) {
+        if argument == "auto" { corpus = nil; return }
+        guard let c = Corpora.named(argument) else { return nil }
+        corpus = c
+    }
+    static let auto = CorpusChoice(argument: "auto")!
+    static var allValueStrings: [String] { Corpora.fromValues }
+    var defaultValueDescription: String { corpus?.name ?? "auto" }
+}
 extension FormatOptions.PKUAxis: ExpressibleByArgument {}
 extension DedupOptions.Keep: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}

@@ -16,14 +16,17 @@ struct Convert: ParsableCommand {
         were rejected (outputs written), 2 on a usage error (bad flag, missing input, an output that is an \
         input, existing shards without --overwrite), 3 on an I/O error or when --strict stopped at a reject \
         (nothing published).
-        """
+
+        Corpora (--from). Auto-detection checks byte signatures first (XML: stackexchange), then record \
+        signatures in this order:
+        """ + "\n" + Corpora.all.map { "  \($0.name)\($0.autoDetected ? "" : " (never auto-detected)"): \($0.summary)" }.joined(separator: "\n")
     )
 
     @Argument(help: "Input files, directories, glob patterns, or '-' for stdin.")
     var inputs: [String]
 
     @Option(name: .long, help: "Input format (auto: detected per file).")
-    var from: FormatName = .auto
+    var from: CorpusChoice = .auto
 
     @Option(name: [.short, .long], help: "Output: a .jsonl / .jsonl.zst / .jsonl.gz file, '-' for stdout, or a directory with --shard-size.")
     var output: String = "-"
@@ -86,7 +89,7 @@ struct Convert: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if from == .generic && map == nil { throw ValidationError("--from generic needs --map") }
+        if from.corpus?.name == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
         if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
         try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
@@ -106,19 +109,19 @@ struct Convert: ParsableCommand {
             try InputRegistry.checkOutputs(outs)
         } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded.map { InputFile(path: $0.path, display: $0.display) })
-        config.format = from
+        config.corpus = from.corpus
         config.strict = strict
         config.maxRecordBytes = maxRecordBytes
         if let t = threads { config.threads = max(1, t) }
         config.options.pkuAxis = pkuAxis
-        config.stackexchange.maxPairsPerQuestion = maxPairsPerQuestion
-        config.stackexchange.memoryLimit = Convert.parseBytes(memoryLimit)!
-        config.stackexchange.tempDir = tmpDir
-        config.oasst.memoryLimit = Convert.parseBytes(memoryLimit)!
-        config.oasst.tempDir = tmpDir
-        config.oasst.includeSynthetic = includeSynthetic
-        config.oasst.includeFailedReview = includeFailedReview
-        if let l = lang { config.oasst.languages = Set(l.split(separator: ",").map { String($0) }) }
+        config.options.stackexchange.maxPairsPerQuestion = maxPairsPerQuestion
+        config.options.stackexchange.memoryLimit = Convert.parseBytes(memoryLimit)!
+        config.options.stackexchange.tempDir = tmpDir
+        config.options.oasst.memoryLimit = Convert.parseBytes(memoryLimit)!
+        config.options.oasst.tempDir = tmpDir
+        config.options.oasst.includeSynthetic = includeSynthetic
+        config.options.oasst.includeFailedReview = includeFailedReview
+        if let l = lang { config.options.oasst.languages = Set(l.split(separator: ",").map { String($0) }) }
         if let m = map {
             do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
         }

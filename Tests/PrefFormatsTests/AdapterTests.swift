@@ -4,6 +4,33 @@ import XCTest
 @testable import PrefIO
 
 final class AdapterTests: XCTestCase {
+    func testRegistryIsTheOnePlaceACorpusIsNamed() throws {
+        let names = Corpora.all.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count, "names are unique")
+        XCTAssertEqual(Corpora.fromValues, ["auto"] + names)
+        for c in Corpora.all { XCTAssertTrue(Corpora.named(c.name)?.summary == c.summary) }
+        XCTAssertFalse(Corpora.named("generic")!.autoDetected)
+        XCTAssertTrue(Corpora.named("stackexchange")!.isJoin && Corpora.named("oasst")!.isJoin && !Corpora.named("trl")!.isJoin)
+        // First match wins: a record with chosen/rejected and an alpaca instruction is LLaMA-Factory,
+        // listed before the catch-all trl; without the instruction it is trl.
+        func detected(_ json: String) throws -> String? {
+            var sc = JSONScanner()
+            let bytes = Array(json.utf8)
+            return try bytes.withUnsafeBytes { try Corpora.detect(sc.parse($0).root)?.name }
+        }
+        XCTAssertEqual(try detected(#"{"instruction": "i", "chosen": "a", "rejected": "b"}"#), "llamafactory")
+        XCTAssertEqual(try detected(#"{"prompt": "p", "chosen": "a", "rejected": "b"}"#), "trl")
+        XCTAssertEqual(try detected(#"{"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: hi\n\nAssistant: b"}"#), "hh")
+        XCTAssertNil(try detected(#"{"question": "q"}"#))
+        XCTAssertEqual(Corpora.sniff(Array("<?xml".utf8))?.name, "stackexchange")
+        // docs/format.md's corpus table lists exactly the registry, in its order.
+        let doc = try String(contentsOfFile: Paths.repo + "/docs/format.md", encoding: .utf8)
+        let section = doc.components(separatedBy: "## Corpora")[1].components(separatedBy: "\n## ")[0]
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { String($0.dropFirst(3).prefix { $0 != "`" }) }
+        XCTAssertEqual(rows, names, "docs/format.md lists the registry's corpora in its order")
+        XCTAssertNil(Corpora.sniff(Array("{\"a\"".utf8)))
+    }
+
     func testAutoDetectionOfEveryFixture() throws {
         let expect: [(String, String)] = [("shp.jsonl", "shp"), ("ultrafeedback.jsonl", "ultrafeedback"), ("trl_standard_explicit.jsonl", "trl"),
                                           ("trl_conversational.jsonl", "trl"), ("openai.jsonl", "openai"), ("arena.jsonl", "arena"),
@@ -103,7 +130,7 @@ final class AdapterTests: XCTestCase {
     func testGenericMapping() throws {
         var o = FormatOptions()
         o.fieldMap = try FormatOptions.parseMap("prompt=q.text,chosen=good,rejected=bad,score_chosen=s.good,score_rejected=s.bad,id=uid")
-        let r = try convert([Paths.fixture("generic.jsonl")], format: .generic, options: o)
+        let r = try convert([Paths.fixture("generic.jsonl")], format: "generic", options: o)
         XCTAssertEqual(texts(r.pairs[0].prompt), ["user: Best sorting algorithm for nearly sorted data?"])
         XCTAssertEqual(r.pairs[0].scoreChosen, 0.9)
         XCTAssertEqual(r.pairs[1].meta.first { $0.0 == "original_id" }?.1, .string("18"))

@@ -107,7 +107,7 @@ final class HostileInputTests: XCTestCase {
         xml += "</posts>\n"
         try xml.write(toFile: p, atomically: false, encoding: .utf8)
         for limit in [1 << 30, 1 << 16] {
-            let r = try convertWith([p]) { $0.stackexchange.memoryLimit = limit; $0.stackexchange.maxPairsPerQuestion = 10 }
+            let r = try convertWith([p]) { $0.options.stackexchange.memoryLimit = limit; $0.options.stackexchange.maxPairsPerQuestion = 10 }
             XCTAssertEqual(r.converter.total.read, 8001)
             XCTAssertEqual(r.pairs.count, 10)
             XCTAssertEqual(r.converter.total.removed["unpaired_answer"], 8000 - r.converter.total.written + 1)
@@ -131,7 +131,7 @@ final class HostileInputTests: XCTestCase {
             xml += "</posts>\n"
             let p = Paths.tempDir() + "/Posts.xml"
             try xml.write(toFile: p, atomically: false, encoding: .utf8)
-            let r = try convertWith([p]) { $0.stackexchange.maxPairsPerQuestion = limit }
+            let r = try convertWith([p]) { $0.options.stackexchange.maxPairsPerQuestion = limit }
             let pm = scores.enumerated().map { StackExchange.pmScore(score: $0.1, accepted: $0.0 + 2 == accepted) }
             var cands: [(c: Int, r: Int, gap: Int)] = []
             for i in 0..<n { for j in 0..<n where pm[i] > pm[j] { cands.append((i + 2, j + 2, pm[i] - pm[j])) } }
@@ -171,7 +171,7 @@ final class HostileInputTests: XCTestCase {
         let huge = String(repeating: "z", count: 40 << 20)
         let text = "{\"prompt\": \"p\", \"chosen\": \"\(huge)\", \"rejected\": \"r\"}\n{\"prompt\": \"q\", \"chosen\": \"c\", \"rejected\": \"r\"}\n"
         try text.write(toFile: p, atomically: false, encoding: .utf8)
-        XCTAssertEqual(Converter.detectFile(p, maxRecordBytes: 1 << 20), .trl, "detected from the next record")
+        XCTAssertEqual(Converter.detectFile(p, maxRecordBytes: 1 << 20)?.name, "trl", "detected from the next record")
         let (src, _) = try Sources.open(p)
         let reader = RecordReader(src, maxRecordBytes: 1 << 20, chunk: 1 << 16)
         let batch = reader.nextBatch(targetBytes: 1 << 16, maxRecords: 64)!
@@ -183,7 +183,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testDuplicateJSONKeysLastOneWins() throws {
-        let r = try convert([bad("json_duplicate_key.jsonl")], format: .trl)
+        let r = try convert([bad("json_duplicate_key.jsonl")], format: "trl")
         XCTAssertEqual(r.pairs.count, 2)
         XCTAssertEqual(r.pairs[0].prompt.last?.text, "Which is warmer, tea or ice?")
         XCTAssertEqual(r.pairs[1].rejected.last?.text, "Seven.")

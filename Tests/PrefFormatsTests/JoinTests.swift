@@ -11,10 +11,10 @@ import XCTest
 final class JoinTests: XCTestCase {
     func convertSE(_ paths: [String], memoryLimit: Int = 1 << 30, maxPairs: Int = 10) throws -> ConvertResult {
         return try convertWith(paths) { c in
-            c.format = .auto
-            c.stackexchange.memoryLimit = memoryLimit
-            c.stackexchange.maxPairsPerQuestion = maxPairs
-            c.oasst.memoryLimit = memoryLimit
+            c.corpus = nil
+            c.options.stackexchange.memoryLimit = memoryLimit
+            c.options.stackexchange.maxPairsPerQuestion = maxPairs
+            c.options.oasst.memoryLimit = memoryLimit
         }
     }
 
@@ -241,10 +241,10 @@ final class JoinTests: XCTestCase {
     func testOpenAssistantOptions() throws {
         let path = try Paths.realdata("oasst_en_100_tree.jsonl")
         let base = try convertSE([path])
-        let withSynthetic = try convertWith([path]) { $0.oasst.includeSynthetic = true }
+        let withSynthetic = try convertWith([path]) { $0.options.oasst.includeSynthetic = true }
         XCTAssertGreaterThanOrEqual(withSynthetic.pairs.count, base.pairs.count)
         XCTAssertNil(withSynthetic.converter.total.removed["synthetic"])
-        let german = try convertWith([path]) { $0.oasst.languages = ["de"] }
+        let german = try convertWith([path]) { $0.options.oasst.languages = ["de"] }
         XCTAssertEqual(german.pairs.count, 0)
         XCTAssertEqual(german.converter.total.read, base.converter.total.read)
     }

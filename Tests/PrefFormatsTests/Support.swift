@@ -14,10 +14,10 @@ struct ConvertResult {
 }
 
 /// Runs the converter on files and reads its output back.
-func convert(_ paths: [String], format: FormatName = .auto, options: FormatOptions = FormatOptions(),
+func convert(_ paths: [String], format: String = "auto", options: FormatOptions = FormatOptions(),
              threads: Int = 2, batchBytes: Int = 1 << 20) throws -> ConvertResult {
     try convertWith(paths) { cfg in
-        cfg.format = format
+        cfg.corpus = Corpora.named(format)
         cfg.options = options
         cfg.threads = threads
         cfg.batchBytes = batchBytes
