@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefFormats", "PrefIO"]),
+        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

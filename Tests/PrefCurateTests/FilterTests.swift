@@ -5,21 +5,26 @@ import XCTest
 @testable import PrefIO
 
 final class FilterTests: XCTestCase {
-    func run(_ lines: [String], _ specs: [FilterSpec]) throws -> Outcome {
+    /// Runs the shipped filter pass (`Filtering.run`) and the shared writer.
+    func run(_ lines: [String], _ choices: [FilterChoice]) throws -> Outcome {
         let src = try source([writeLines(lines)])
-        let plan = try FilterPlan(specs)
-        let scanned = try src.scanPairs { p in (plan.reason(p), XXH64.hash(TextNorm.normalize(TextNorm.text(p.prompt))), Measure.margin(p) ?? 0, p.id) }
-        var survivors: [(index: Int, prompt: UInt64, margin: Double, id: String)] = []
-        for (i, s) in scanned.enumerated() { if case .pair(let f) = s, f.0 == nil { survivors.append((i, f.1, f.2, f.3)) } }
-        let limited = plan.limitPerPrompt(survivors)
-        return try apply(src) { i in
-            switch scanned[i] {
-            case .rejected(let r, let m): return .reject(reason: r, message: m)
-            case .pair(let f):
-                if let r = f.0 { return .remove(reason: r, extra: []) }
-                return limited.contains(i) ? .remove(reason: "max-pairs-per-prompt", extra: []) : .keep(output: 0)
-            }
-        }
+        let pass = try Filtering.run(src, try FilterPlan(choices))
+        return try apply(src) { i in pass.decision(i) }
+    }
+
+    func testTableParsesFlagsAndConfigTheSameWay() throws {
+        let fromFlags = try Filters.fromFlags(["min-margin": "1.5", "prompt-chars": ":40", "tie": ""], order: nil)
+        XCTAssertEqual(fromFlags.map(\.def.name), ["tie", "min-margin", "prompt-chars"], "table order without --filters")
+        let d = NSTemporaryDirectory() + "prefkit-filtercfg-\(getpid()).json"
+        try #"{"filters": [{"name": "prompt-chars", "max": 40}, {"name": "min-margin", "value": 1.5}, {"name": "tie"}]}"#.write(toFile: d, atomically: true, encoding: .utf8)
+        let fromConfig = try Filters.fromConfig(d)
+        XCTAssertEqual(fromConfig.map(\.def.name), ["prompt-chars", "min-margin", "tie"])
+        guard case .bounds(nil, 40) = fromConfig[0].argument, case .number(1.5) = fromConfig[1].argument else { return XCTFail("arguments") }
+        XCTAssertEqual(try Filters.fromFlags(["min-margin": "1", "tie": ""], order: "min-margin,identical,tie").map(\.def.name), ["min-margin", "identical", "tie"])
+        XCTAssertThrowsError(try Filters.fromFlags([:], order: "min-margin"), "a filter with a parameter needs its flag")
+        XCTAssertThrowsError(try Filters.fromFlags(["max-pairs-per-prompt": "0"], order: nil))
+        XCTAssertThrowsError(try Filters.fromFlags(["length-ratio": "2:1"], order: nil))
+        XCTAssertEqual(Set(Filters.names).count, Filters.table.count)
     }
 
     func testEmptyIdenticalTieAndMargins() throws {
@@ -104,4 +109,21 @@ final class FilterTests: XCTestCase {
         XCTAssertGreaterThan(o.removed.values.filter { $0 == "length-ratio" }.count, 100)
         XCTAssertGreaterThan(o.tally.written, 1500)
     }
+}
+
+/// The filter choices the tests use, by the table's names.
+extension FilterChoice {
+    static func of(_ name: String, _ a: FilterArgument = .none) -> FilterChoice { FilterChoice(Filters.named(name)!, a) }
+    static var empty: FilterChoice { of("empty") }
+    static var identical: FilterChoice { of("identical") }
+    static var tie: FilterChoice { of("tie") }
+    static func minMargin(_ x: Double) -> FilterChoice { of("min-margin", .number(x)) }
+    static func minRatio(_ x: Double) -> FilterChoice { of("min-ratio", .number(x)) }
+    static func promptWords(_ lo: Int?, _ hi: Int?) -> FilterChoice { of("prompt-words", .bounds(lo, hi)) }
+    static func responseChars(_ lo: Int?, _ hi: Int?) -> FilterChoice { of("response-chars", .bounds(lo, hi)) }
+    static func lengthRatio(_ lo: Double, _ hi: Double) -> FilterChoice { of("length-ratio", .ratio(lo, hi)) }
+    static func maxTurns(_ n: Int) -> FilterChoice { of("max-turns", .count(n)) }
+    static func regex(patterns: [String], fields: Set<String>) -> FilterChoice { of("regex", .patterns(patterns, fields: fields)) }
+    static func lang(_ s: Set<Script>) -> FilterChoice { of("lang", .languages(s)) }
+    static func maxPairsPerPrompt(_ n: Int) -> FilterChoice { of("max-pairs-per-prompt", .count(n)) }
 }

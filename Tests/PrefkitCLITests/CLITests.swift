@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import PrefCurate
 @testable import PrefIO
 
 /// Helpers for running the `prefkit` binary built next to this test bundle.
@@ -262,6 +263,18 @@ final class CLITests: CLITestCase {
         let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(p.terminationStatus, 0, String(text.suffix(3000)))
         XCTAssertTrue(text.contains("\"accepted_rows\": 46"), String(text.suffix(2000)))
+    }
+
+    func testFilterFlagsAreTheTable() throws {
+        // Every filter of the table has its flag in `prefkit filter --help`, and the help lists the
+        // table's names.
+        let help = try run(["filter", "--help"]).out
+        let flat = help.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ")
+        for def in Filters.table {
+            XCTAssertTrue(help.contains("--\(def.flag)"), def.flag)
+            XCTAssertTrue(flat.contains(def.help.prefix(30)), "help of \(def.name) comes from the table")
+        }
+        XCTAssertTrue(flat.contains(Filters.names.joined(separator: ", ")))
     }
 
     func testUsageErrors() throws {
