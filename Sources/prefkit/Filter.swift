@@ -20,6 +20,7 @@ struct Filter: ParsableCommand {
     @Option(name: [.short, .long], help: "Output file (.jsonl, .jsonl.zst, .jsonl.gz).") var output: String
     @Option(name: .long, help: "Filters to run, in order, e.g. empty,identical,tie (default: those whose options are given).") var filters: String?
     @Option(name: .long, help: "JSON file listing the filters and their parameters.") var config: String?
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "A filter by its name, with its parameter if it takes one: NAME or NAME=VALUE (repeatable; every filter of the table, e.g. min-margin=1).") var filter: [String] = []
     // One flag per entry of the filter table (PrefCurate's `Filters.table`, which also gives the
     // help); the values are parsed and checked there. A test checks that the two agree.
     @Flag(name: .long, help: help("empty")) var empty = false
@@ -51,10 +52,27 @@ struct Filter: ParsableCommand {
         return Dictionary(uniqueKeysWithValues: all.compactMap { k, v in v.map { (k, $0) } })
     }
 
+    /// The given flags plus the `--filter NAME[=VALUE]` entries, keyed by each filter's flag.
+    func givenWithNamed() throws -> [String: String] {
+        var g = given
+        for entry in filter {
+            let kv = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let def = Filters.named(kv[0]) else {
+                throw ValidationError("--filter \(entry): unknown filter '\(kv[0])' (known: \(Filters.names.joined(separator: ", ")))")
+            }
+            if case .none = def.parameter, kv.count == 2 { throw ValidationError("--filter \(entry): \(def.name) takes no value") }
+            if kv.count < 2, !isNone(def.parameter) { throw ValidationError("--filter \(entry): \(def.name) needs a value, NAME=VALUE") }
+            g[def.flag] = kv.count == 2 ? kv[1] : ""
+        }
+        return g
+    }
+
+    func isNone(_ p: FilterParameter) -> Bool { if case .none = p { return true } else { return false } }
+
     func choices() throws -> [FilterChoice] {
         do {
             if let c = config { return try Filters.fromConfig(c) }
-            return try Filters.fromFlags(given, order: filters)
+            return try Filters.fromFlags(try givenWithNamed(), order: filters)
         } catch let e as FilterError { throw ValidationError(e.description) }
     }
 
