@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "prefkit", targets: ["prefkit"]),
         .executable(name: "prefkit-bench", targets: ["prefkit-bench"]),
         .library(name: "PrefIO", targets: ["PrefIO"]),
+        .library(name: "PrefCore", targets: ["PrefCore"]),
         .library(name: "PrefFormats", targets: ["PrefFormats"]),
         .library(name: "PrefCurate", targets: ["PrefCurate"]),
         .library(name: "PrefTrain", targets: ["PrefTrain"]),
@@ -28,41 +29,46 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
-            name: "PrefFormats",
+            name: "PrefCore",
             dependencies: ["PrefIO"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "PrefFormats",
+            dependencies: ["PrefIO", "PrefCore"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "PrefCurate",
-            dependencies: ["PrefIO", "PrefFormats", "CMinHash"],
+            dependencies: ["PrefIO", "PrefCore", "CMinHash"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "PrefTrain",
-            dependencies: ["PrefIO", "PrefFormats", "PrefCurate", "CBLAS"],
+            dependencies: ["PrefIO", "PrefCore", "PrefCurate", "CBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "prefkit",
             dependencies: [
-                "PrefIO", "PrefFormats", "PrefCurate", "PrefTrain",
+                "PrefIO", "PrefCore", "PrefFormats", "PrefCurate", "PrefTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "prefkit-bench",
             dependencies: [
-                "PrefIO", "PrefFormats", "PrefCurate", "PrefTrain",
+                "PrefIO", "PrefCore", "PrefFormats", "PrefCurate", "PrefTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["PrefIO"], path: "Tests/TestSupport"),
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefFormatsTests", dependencies: ["PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefCurate", "PrefFormats", "PrefIO"]),
+        .testTarget(name: "PrefFormatsTests", dependencies: ["PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

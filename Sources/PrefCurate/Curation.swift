@@ -1,6 +1,6 @@
 // The second pass shared by every curation command: each record goes to an output, to the removed
 // file with its reason, or to the rejects file; every record is counted once.
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public enum Decision: Sendable {

@@ -1,6 +1,6 @@
 // `prefkit decontaminate`: removes pairs sharing a normalized word n-gram (default 13) with any
 // prompt or response of the evaluation sets, and says which set and n-gram matched.
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct DecontamFeature: Sendable {

@@ -2,7 +2,7 @@
 // duplicates (MinHash LSH over prompt word n-grams, verified by estimated Jaccard, with responses
 // that must match too), conflicting labels, clusters by union-find, one survivor per cluster.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct DedupOptions: Sendable {

@@ -1,5 +1,5 @@
 // Small measurements of a pair shared by the curation commands.
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public enum Measure {

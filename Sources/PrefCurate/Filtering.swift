@@ -8,7 +8,7 @@
 // one flag per entry (a test checks they agree); everything else (parsing a flag value or a config
 // entry, checking ranges, the pass itself) is here.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 /// A mistake in a filter's flag or config entry: one sentence, shown as a usage error.

@@ -83,4 +83,4 @@ public enum TextNorm {
     }
 }
 
-import PrefFormats
+import PrefCore

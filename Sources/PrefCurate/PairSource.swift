@@ -2,7 +2,7 @@
 // features, and a sequential second pass that copies each record's original line to where the
 // command's decision sends it. Inputs from stdin are spooled to a temporary file first.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct RecordInfo: Sendable {
@@ -50,16 +50,16 @@ public final class PairSource {
 
     func batches(_ body: (Int, RecordBatch) throws -> Void) throws {
         for (idx, p) in paths.enumerated() {
-            let raw: FileSource, src: ByteSource, comp: Compression
-            do {
-                raw = try FileSource(path: p)
-                (src, comp) = try Sources.decoding(raw)
-            } catch {
+            let opened: OpenedInput
+            switch OpenedInput.open(p) {
+            case .success(let o): opened = o
+            case .failure(let f):
                 let b = RecordBatch()
-                b.failures.append(RecordFailure(line: 0, offset: 0, reason: "unreadable_input", message: "\(error)", raw: []))
+                b.failures.append(f)
                 try body(idx, b)
                 continue
             }
+            let raw = opened.raw, src = opened.source, comp = opened.compression
             reports[idx].compression = comp.rawValue
             reports[idx].format = "pairs"
             let reader = RecordReader(src)

@@ -1,6 +1,6 @@
 // Writing systems, for the `lang` filter: which script most of a text's letters belong to.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public enum Script: String, CaseIterable, Sendable {

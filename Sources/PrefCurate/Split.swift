@@ -1,6 +1,6 @@
 // `prefkit split`: train / test (/ valid) with every group of same or near-duplicate prompts on
 // one side; deterministic for a seed; optionally stratified by source corpus.
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct SplitOptions: Sendable {

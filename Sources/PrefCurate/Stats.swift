@@ -1,7 +1,7 @@
 // `prefkit stats`: counts, lengths, turns, scores, margins, ties, identical pairs, duplicates and
 // length bias of a pair dataset, as JSON and as a self-contained HTML page with SVG histograms.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct StatsFeature: Sendable {

@@ -1,5 +1,6 @@
 // The adapter interface every corpus implements, and helpers shared by the adapters.
 import Foundation
+import PrefCore
 import PrefIO
 
 public enum AdapterOutcome {

@@ -1,5 +1,6 @@
 // Chatbot Arena conversations: {"conversation_a", "conversation_b", "winner": "model_a"|"model_b"|"tie"|"tie (bothbad)", ...}.
 // Ties are not pairs: they are counted as removed with reason "tie".
+import PrefCore
 import PrefIO
 
 public struct ArenaAdapter: FormatAdapter {

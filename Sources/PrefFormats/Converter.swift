@@ -1,79 +1,8 @@
 // `convert`: inputs -> records -> format adapters -> normalized pairs, in parallel batches with
 // deterministic output order, and every record accounted for.
 import Foundation
+import PrefCore
 import PrefIO
-
-public struct InputFile: Sendable {
-    public var path: String
-    /// The name used in `source` (the file name, or the path when names collide).
-    public var display: String
-    public init(path: String, display: String) { self.path = path; self.display = display }
-}
-
-public struct RejectEntry {
-    public var file: String
-    public var line: Int
-    public var offset: Int64
-    public var reason: String
-    public var message: String
-    public var raw: [UInt8]
-
-    public init(file: String, line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
-        self.file = file; self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
-    }
-
-    public func json() -> [UInt8] {
-        var b = ByteBuffer()
-        b.append("{\"file\": "); b.appendJSONString(file)
-        b.append(", \"line\": "); b.append(String(line))
-        b.append(", \"offset\": "); b.append(String(offset))
-        b.append(", \"reason\": "); b.appendJSONString(reason)
-        b.append(", \"message\": "); b.appendJSONString(message)
-        b.append(", \"record\": ")
-        let shown = raw.count > 65536 ? Array(raw[..<65536]) : raw
-        b.appendJSONString(shown.withUnsafeBytes { UTF8Check.lossyString($0) })
-        if raw.count > 65536 { b.append(", \"record_truncated\": true") }
-        b.append("}\n")
-        return b.bytes
-    }
-}
-
-/// Counts for one input or the whole run: read = written + removed + rejected.
-public struct Tally: Sendable {
-    public var read = 0
-    /// Records (or, for joins, source rows) that went into at least one written pair.
-    public var written = 0
-    /// Pairs written (equal to `written` for the one-record-per-pair formats).
-    public var pairs = 0
-    public var removed: [String: Int] = [:]
-    public var rejected: [String: Int] = [:]
-    public init() {}
-    public var removedTotal: Int { removed.values.reduce(0, +) }
-    public var rejectedTotal: Int { rejected.values.reduce(0, +) }
-    public var balanced: Bool { read == written + removedTotal + rejectedTotal }
-
-    public mutating func add(_ o: Tally) {
-        read += o.read; written += o.written; pairs += o.pairs
-        for (k, v) in o.removed { removed[k, default: 0] += v }
-        for (k, v) in o.rejected { rejected[k, default: 0] += v }
-    }
-
-    public func jsonFields() -> [(String, JSONValue)] {
-        [("read", .int(Int64(read))), ("written", .int(Int64(written))), ("pairs", .int(Int64(pairs))),
-         ("removed", .object(removed.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
-         ("rejected", .object(rejected.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))]
-    }
-}
-
-public struct InputReport: Sendable {
-    public var path: String
-    public var format = "?"
-    public var compression = "?"
-    public var layout = "?"
-    public var bytes: Int64 = 0
-    public var tally = Tally()
-    public init(path: String) { self.path = path }
-}
 
 public struct ConvertConfig: Sendable {
     public var inputs: [InputFile]
@@ -98,35 +27,6 @@ final class BatchResult {
     var tally = Tally()
     var rejects: [RejectEntry] = []
     var removedRecords = ByteBuffer()
-}
-
-/// A bounded blocking queue between the reader thread and the workers (all state under `cond`).
-public final class BoundedQueue<T: Sendable>: @unchecked Sendable {
-    private var items: [T] = []
-    private var closed = false
-    private let cond = NSCondition()
-    private let capacity: Int
-    public init(capacity: Int) { self.capacity = capacity }
-
-    public func put(_ x: T) {
-        cond.lock()
-        while items.count >= capacity && !closed { cond.wait() }
-        if !closed { items.append(x) }
-        cond.broadcast()
-        cond.unlock()
-    }
-    /// Blocks until an item is there, then takes up to `max`; empty once closed and drained.
-    public func take(max: Int) -> [T] {
-        cond.lock()
-        while items.isEmpty && !closed { cond.wait() }
-        let n = Swift.min(max, items.count)
-        let out = Array(items[..<n])
-        items.removeFirst(n)
-        cond.broadcast()
-        cond.unlock()
-        return out
-    }
-    public func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
 }
 
 /// Results keyed by batch sequence number, handed out strictly in order (all state under `cond`).
@@ -234,17 +134,16 @@ public final class Converter {
         let emit = JoinEmitter(format: name, display: input.display) { [unowned self] e in
             try self.publish(idx, out: e.out, ends: e.ends, tally: e.tally, rejects: e.rejects, removed: e.removedOut, sink: sink)
         }
-        let raw: FileSource, src: ByteSource, comp: Compression
-        do {
-            raw = try FileSource(path: input.path)
-            (src, comp) = try Sources.decoding(raw)
-        } catch {
-            let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
-            emit.reject(line: 0, offset: 0, reason: reason, message: "\(error)", raw: [])
+        let opened: OpenedInput
+        switch OpenedInput.open(input.path) {
+        case .success(let o): opened = o
+        case .failure(let f):
+            emit.reject(line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw)
             try emit.flushNow()
             inputs[idx].compression = "-"; inputs[idx].layout = "-"
             return
         }
+        let raw = opened.raw, src = opened.source, comp = opened.compression
         inputs[idx].compression = comp.rawValue
         let stats = try join(src, config.options, config.maxRecordBytes, emit)
         inputs[idx].layout = stats.layout
@@ -315,21 +214,18 @@ public final class Converter {
         var seq = 0
         for idx in indices {
             let input = config.inputs[idx]
-            let raw: FileSource
-            let src: ByteSource
-            let comp: Compression
-            do {
-                raw = try FileSource(path: input.path)
-                (src, comp) = try Sources.decoding(raw)
-            } catch {
+            let opened: OpenedInput
+            switch OpenedInput.open(input.path) {
+            case .success(let o): opened = o
+            case .failure(let f):
                 let b = RecordBatch()
-                let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
-                b.failures.append(RecordFailure(line: 0, offset: 0, reason: reason, message: "\(error)", raw: []))
+                b.failures.append(f)
                 b.inputIndex = idx; b.sequence = seq; seq += 1
                 reports.update(idx) { $0.format = "-"; $0.compression = "-"; $0.layout = "-" }
                 queue.put(WorkItem(batch: b, corpus: nil))
                 continue
             }
+            let raw = opened.raw, src = opened.source, comp = opened.compression
             let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
             var format: Corpus? = formats[idx]
             var first = true

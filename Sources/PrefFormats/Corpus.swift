@@ -1,6 +1,7 @@
 // The corpus registry. A corpus prefkit converts is one `Corpus` value, declared in its own file
 // next to its adapter, and listed once in `Corpora.all`: `--from`, auto-detection, `convert --help`
 // and the converter's dispatch all come from that list.
+import PrefCore
 import PrefIO
 
 /// What a join-based conversion reports back: the input's layout and its spill statistics.

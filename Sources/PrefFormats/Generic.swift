@@ -1,5 +1,6 @@
 // Any JSON record, by field mapping: --map prompt=question,chosen=good,rejected=bad[,system=sys]
 // [,score_chosen=a,score_rejected=b][,id=uid]. Fields may be strings or message lists; paths may be dotted.
+import PrefCore
 import PrefIO
 
 public struct GenericAdapter: FormatAdapter {

@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PrefCore
 import PrefIO
 
 public struct HHAdapter: FormatAdapter {

@@ -1,6 +1,7 @@
 // HTML (Stack Exchange post bodies) to plain Markdown-style text: paragraphs separated by blank
 // lines, <pre> blocks as fenced code, inline <code> in backticks, links as their text, list items
 // as "- " / "1. ", block quotes as "> ", headings as "#", entities decoded, no tags left.
+import PrefCore
 import PrefIO
 
 public enum HTMLText {

@@ -1,5 +1,6 @@
 // Shared plumbing for the conversions that join many records into pairs (Stack Exchange,
 // OpenAssistant): emitting pairs in order, counting every source row, binary payload helpers.
+import PrefCore
 import PrefIO
 
 /// Collects the pairs and accounting of a join-based conversion and hands them to the run.

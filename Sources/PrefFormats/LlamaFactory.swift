@@ -3,6 +3,7 @@
 //    and the older {"instruction", "input", "output": [best, second, ...]} (first two compared, as LLaMA-Factory does)
 //  - sharegpt: {"conversations"|"messages": [{"from"|"role", "value"|"content"}], "chosen": {...}, "rejected": {...}, "system"?}
 //  - v1: {"chosen_messages": [...], "rejected_messages": [...]} with content parts [{"type": "text", "value": ...}]
+import PrefCore
 import PrefIO
 
 public struct LlamaFactoryAdapter: FormatAdapter {

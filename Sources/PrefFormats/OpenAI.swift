@@ -1,5 +1,6 @@
 // OpenAI preference fine-tuning JSONL: {"input": {"messages": [...]}, "preferred_output": [...],
 // "non_preferred_output": [...]}.
+import PrefCore
 import PrefIO
 
 public struct OpenAIAdapter: FormatAdapter {

@@ -3,6 +3,7 @@
 // export (one message per line, any order, assembled by message_tree_id within a memory budget).
 // Every prompter message with at least two ranked assistant replies yields a pair for each two
 // replies of different rank (0 is best).
+import PrefCore
 import PrefIO
 
 public struct OASSTOptions: Sendable {

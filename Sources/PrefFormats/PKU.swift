@@ -1,5 +1,6 @@
 // PKU-SafeRLHF: {"prompt", "response_0", "response_1", "better_response_id", "safer_response_id",
 // "is_response_0_safe", "is_response_1_safe", ...}; --pku-axis picks which preference to use.
+import PrefCore
 import PrefIO
 
 public struct PKUAdapter: FormatAdapter {

@@ -1,5 +1,6 @@
 // Stanford SHP / SHP-2: {"history", "human_ref_A", "human_ref_B", "labels", "score_A", "score_B", ...}.
 // labels == 1 means A is preferred.
+import PrefCore
 import PrefIO
 
 public struct SHPAdapter: FormatAdapter {

@@ -2,6 +2,7 @@
 // the rule of the H4 stack-exchange-preferences set. The join runs through SpillSorter, so a dump
 // larger than memory is sorted in runs on disk and merged (same output as the in-memory path).
 import Foundation
+import PrefCore
 import PrefIO
 
 public struct StackExchangeOptions: Sendable {

@@ -1,5 +1,6 @@
 // TRL preference data: standard (strings) or conversational (message lists), with an explicit
 // "prompt" or an implicit one (the shared beginning of chosen and rejected).
+import PrefCore
 import PrefIO
 
 public struct TRLAdapter: FormatAdapter {

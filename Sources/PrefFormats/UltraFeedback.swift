@@ -1,5 +1,6 @@
 // UltraFeedback-binarized style: {"prompt": str, "prompt_id", "chosen": [messages], "rejected": [messages],
 // "score_chosen", "score_rejected"}; the message lists usually repeat the user turn.
+import PrefCore
 import PrefIO
 
 public struct UltraFeedbackAdapter: FormatAdapter {

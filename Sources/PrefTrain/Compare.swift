@@ -2,7 +2,7 @@
 // tokenizer, one label-free reference, one seed schedule), ranked, with every pairwise difference
 // tested on the same eval pairs.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct CompareSettings: Sendable {

@@ -1,7 +1,7 @@
 // From pairs to token sequences: prefkit's chat rendering (the same as the Jinja chat_template in
 // tokenizer_config.json), truncation, packed batches.
 import Foundation
-import PrefFormats
+import PrefCore
 
 public struct Sequence2: Sendable {
     public var prompt: [Int32]

@@ -9,7 +9,7 @@
 // texts, and a score is read as its gain over the best of them, with a paired interval.
 import Foundation
 import PrefCurate
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct ScoreSettings: Sendable {

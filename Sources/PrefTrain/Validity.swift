@@ -4,7 +4,7 @@
 // variant is scored under the same conditions (one tokenizer and label-free reference per seed,
 // the same batches), exactly as `prefkit compare` scores datasets.
 import Foundation
-import PrefFormats
+import PrefCore
 import PrefIO
 
 public struct ValidityRow: Sendable {

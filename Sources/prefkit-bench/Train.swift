@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrefIO
+import PrefCore
 import PrefTrain
 
 struct BenchTrain: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrefCore
 import PrefCurate
 import PrefFormats
 import PrefIO

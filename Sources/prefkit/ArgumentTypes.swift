@@ -1,6 +1,7 @@
 // The library enums a flag takes: the values appear in --help, and a bad value fails in parsing
 // (exit 2, with the list of values).
 import ArgumentParser
+import PrefCore
 import PrefCurate
 import PrefFormats
 import PrefTrain

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrefCore
 import PrefFormats
 import PrefIO
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PrefCore
 @testable import PrefFormats
 
 final class HTMLTextTests: XCTestCase {

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import XCTest
+import PrefCore
 @testable import PrefFormats
 @testable import PrefIO
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PrefCore
 @testable import PrefFormats
 @testable import PrefIO
 

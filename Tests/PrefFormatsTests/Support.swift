@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @_exported import TestSupport
+import PrefCore
 @testable import PrefFormats
 @testable import PrefIO
 

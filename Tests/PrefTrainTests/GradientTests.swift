@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PrefCore
 @testable import PrefTrain
 
 /// Backward passes against central finite differences, in Float64.

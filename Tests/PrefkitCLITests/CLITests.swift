@@ -3,6 +3,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+import PrefCore
 import PrefCurate
 @testable import PrefIO
 

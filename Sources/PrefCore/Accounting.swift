@@ -1,0 +1,75 @@
+// What every stage counts and reports: inputs, per-input reports, the tally of read = written +
+// removed (by reason) + rejected (by reason), and a rejected record with where it came from.
+import PrefIO
+
+public struct InputFile: Sendable {
+    public var path: String
+    /// The name used in `source` (the file name, or the path when names collide).
+    public var display: String
+    public init(path: String, display: String) { self.path = path; self.display = display }
+}
+
+public struct RejectEntry {
+    public var file: String
+    public var line: Int
+    public var offset: Int64
+    public var reason: String
+    public var message: String
+    public var raw: [UInt8]
+
+    public init(file: String, line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
+        self.file = file; self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
+    }
+
+    public func json() -> [UInt8] {
+        var b = ByteBuffer()
+        b.append("{\"file\": "); b.appendJSONString(file)
+        b.append(", \"line\": "); b.append(String(line))
+        b.append(", \"offset\": "); b.append(String(offset))
+        b.append(", \"reason\": "); b.appendJSONString(reason)
+        b.append(", \"message\": "); b.appendJSONString(message)
+        b.append(", \"record\": ")
+        let shown = raw.count > 65536 ? Array(raw[..<65536]) : raw
+        b.appendJSONString(shown.withUnsafeBytes { UTF8Check.lossyString($0) })
+        if raw.count > 65536 { b.append(", \"record_truncated\": true") }
+        b.append("}\n")
+        return b.bytes
+    }
+}
+
+/// Counts for one input or the whole run: read = written + removed + rejected.
+public struct Tally: Sendable {
+    public var read = 0
+    /// Records (or, for joins, source rows) that went into at least one written pair.
+    public var written = 0
+    /// Pairs written (equal to `written` for the one-record-per-pair formats).
+    public var pairs = 0
+    public var removed: [String: Int] = [:]
+    public var rejected: [String: Int] = [:]
+    public init() {}
+    public var removedTotal: Int { removed.values.reduce(0, +) }
+    public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+    public var balanced: Bool { read == written + removedTotal + rejectedTotal }
+
+    public mutating func add(_ o: Tally) {
+        read += o.read; written += o.written; pairs += o.pairs
+        for (k, v) in o.removed { removed[k, default: 0] += v }
+        for (k, v) in o.rejected { rejected[k, default: 0] += v }
+    }
+
+    public func jsonFields() -> [(String, JSONValue)] {
+        [("read", .int(Int64(read))), ("written", .int(Int64(written))), ("pairs", .int(Int64(pairs))),
+         ("removed", .object(removed.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
+         ("rejected", .object(rejected.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))]
+    }
+}
+
+public struct InputReport: Sendable {
+    public var path: String
+    public var format = "?"
+    public var compression = "?"
+    public var layout = "?"
+    public var bytes: Int64 = 0
+    public var tally = Tally()
+    public init(path: String) { self.path = path }
+}

@@ -1,0 +1,25 @@
+// Opening an input, the one way every stage does it: the file (or stdin), its compression detected
+// from the bytes, and, when that fails, the single reject that stands for the whole input.
+import PrefIO
+
+public struct OpenedInput {
+    public let raw: FileSource
+    public let source: ByteSource
+    public let compression: Compression
+
+    /// The opened and decoded input, or the reject that accounts for it: `unsupported_compression`
+    /// (xz, bzip2, ...) or `unreadable_input` (missing, unreadable, a directory, ...).
+    public static func open(_ path: String) -> Result<OpenedInput, RecordFailure> {
+        do {
+            let raw = try FileSource(path: path)
+            let (src, comp) = try Sources.decoding(raw)
+            return .success(OpenedInput(raw: raw, source: src, compression: comp))
+        } catch {
+            let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
+            return .failure(RecordFailure(line: 0, offset: 0, reason: reason, message: "\(error)", raw: []))
+        }
+    }
+}
+
+/// A reject can be the failure of a `Result` (an input that cannot be opened).
+extension RecordFailure: Error {}
