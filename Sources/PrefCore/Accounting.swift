@@ -2,13 +2,6 @@
 // removed (by reason) + rejected (by reason), and a rejected record with where it came from.
 import PrefIO
 
-public struct InputFile: Sendable {
-    public var path: String
-    /// The name used in `source` (the file name, or the path when names collide).
-    public var display: String
-    public init(path: String, display: String) { self.path = path; self.display = display }
-}
-
 public struct RejectEntry {
     public var file: String
     public var line: Int

@@ -6,9 +6,12 @@ import Glibc
 import Darwin
 #endif
 
-public struct ExpandedInput: Sendable, Equatable {
+/// An input: its path ("-" for stdin) and the name it goes by in `source` and reports (the file
+/// name; DIR/relative/path below a directory; the path as given when two inputs share a name).
+public struct InputFile: Sendable, Equatable {
     public var path: String
     public var display: String
+    public init(path: String, display: String) { self.path = path; self.display = display }
 }
 
 public enum InputExpander {
@@ -20,24 +23,24 @@ public enum InputExpander {
         return n.hasSuffix(".gz") || n.hasSuffix(".zst") || n.hasSuffix(".zstd")
     }
 
-    public static func expand(_ args: [String]) throws -> [ExpandedInput] {
-        var out: [ExpandedInput] = []
+    public static func expand(_ args: [String]) throws -> [InputFile] {
+        var out: [InputFile] = []
         for a in args {
-            if a == "-" { out.append(ExpandedInput(path: "-", display: "stdin")); continue }
+            if a == "-" { out.append(InputFile(path: "-", display: "stdin")); continue }
             var st = stat()
             if stat(a, &st) == 0 {
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     let base = basename(a)
-                    for rel in walk(a) { out.append(ExpandedInput(path: join(a, rel), display: base + "/" + rel)) }
+                    for rel in walk(a) { out.append(InputFile(path: join(a, rel), display: base + "/" + rel)) }
                 } else {
-                    out.append(ExpandedInput(path: a, display: basename(a)))
+                    out.append(InputFile(path: a, display: basename(a)))
                 }
                 continue
             }
             if a.contains("*") || a.contains("?") || a.contains("[") {
                 let matches = glob(a)
                 if matches.isEmpty { throw OutputError("no input matches the pattern \(a)") }
-                for m in matches { out.append(ExpandedInput(path: m, display: basename(m))) }
+                for m in matches { out.append(InputFile(path: m, display: basename(m))) }
                 continue
             }
             throw OutputError("input not found: \(a)")

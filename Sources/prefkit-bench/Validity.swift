@@ -41,7 +41,7 @@ struct BenchValidity: ParsableCommand {
         if let v = sftSteps { s.sftSteps = v }
         if let v = maxTrainPairs { s.maxTrainPairs = v }
         BLAS.setThreads(threads)
-        let inputs = try InputExpander.expand([input]).map { InputFile(path: $0.path, display: $0.display) }
+        let inputs = try InputExpander.expand([input])
         let pairs = try PairSource.readAll(inputs, threads: threads).pairs
         if let dir = writeVariants {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

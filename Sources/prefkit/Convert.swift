@@ -102,14 +102,14 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let expanded: [ExpandedInput]
+        let expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
             var outs: [(flag: String, path: String?)] = [("--rejects", rejects), ("--removed", removed), ("--summary-json", summaryJson)]
             if shardSize == nil { outs.append(("-o", output)) }
             try InputRegistry.checkOutputs(outs)
         } catch { throw ValidationError("\(error)") }
-        var config = ConvertConfig(inputs: expanded.map { InputFile(path: $0.path, display: $0.display) })
+        var config = ConvertConfig(inputs: expanded)
         config.corpus = from.corpus
         config.strict = strict
         config.maxRecordBytes = maxRecordBytes

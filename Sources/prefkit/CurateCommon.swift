@@ -35,12 +35,12 @@ struct CurateIO: ParsableArguments {
 
     /// Expands the inputs and checks, before anything is read, that no output is an input.
     func source(outputs: [(flag: String, path: String?)]) throws -> PairSource {
-        let expanded: [ExpandedInput]
+        let expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
             try InputRegistry.checkOutputs(outputs + [("--removed", removed), ("--rejects", rejects), ("--summary-json", summaryJson)])
         } catch { throw ValidationError("\(error)") }
-        return try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
+        return try PairSource(expanded,
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

@@ -24,7 +24,7 @@ struct Decontaminate: ParsableCommand {
     func run() throws {
         let started = Date()
         let index = EvalIndex(n: ngram)
-        let evalSets: [ExpandedInput]
+        let evalSets: [InputFile]
         do { evalSets = try InputExpander.expand(against) } catch { throw ValidationError("\(error)") }
         let source = try io.source(outputs: [("-o", output)])
         for e in evalSets { try index.add(path: e.path, name: e.display) }

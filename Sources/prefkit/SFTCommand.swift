@@ -40,7 +40,7 @@ func checkOutputs(_ inputs: [String], _ outputs: [(flag: String, path: String?)]
 
 /// Files, directories and globs as inputs; a name that matches nothing is a usage error.
 func expandedInputs(_ args: [String]) throws -> [InputFile] {
-    do { return try InputExpander.expand(args).map { InputFile(path: $0.path, display: $0.display) } } catch { throw ValidationError("\(error)") }
+    do { return try InputExpander.expand(args) } catch { throw ValidationError("\(error)") }
 }
 
 /// A seeded uniform sample of at most `cap` valid pairs, streamed (`PairSource.readSample`).

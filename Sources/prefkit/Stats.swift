@@ -19,12 +19,12 @@ struct StatsCommand: ParsableCommand {
     func validate() throws { try Range.check(threads, "threads", Range.threads) }
 
     func run() throws {
-        let expanded: [ExpandedInput]
+        let expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
             try InputRegistry.checkOutputs([("--json", json), ("--html", html)])
         } catch { throw ValidationError("\(error)") }
-        let source = try PairSource(expanded.map { InputFile(path: $0.path, display: $0.display) },
+        let source = try PairSource(expanded,
                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let scanned = try source.scanPairs { Stats.feature($0) }
         let st = Stats.compute(scanned)

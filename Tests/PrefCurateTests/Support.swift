@@ -25,7 +25,7 @@ func writeLines(_ lines: [String], name: String = "in.jsonl") -> String {
 }
 
 func source(_ paths: [String], threads: Int = 2) throws -> PairSource {
-    try PairSource(try InputExpander.expand(paths).map { InputFile(path: $0.path, display: $0.display) }, threads: threads)
+    try PairSource(try InputExpander.expand(paths), threads: threads)
 }
 
 /// Runs the second pass into memory: outputs' ids per output index, removed reasons by id.

@@ -26,7 +26,7 @@ func convert(_ paths: [String], format: String = "auto", options: FormatOptions 
 }
 
 func convertWith(_ paths: [String], _ configure: (inout ConvertConfig) -> Void) throws -> ConvertResult {
-    let inputs = try InputExpander.expand(paths).map { InputFile(path: $0.path, display: $0.display) }
+    let inputs = try InputExpander.expand(paths)
     var cfg = ConvertConfig(inputs: inputs)
     configure(&cfg)
     let dir = Paths.tempDir()
