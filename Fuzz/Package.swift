@@ -9,10 +9,12 @@ let package = Package(
     name: "prefkit-fuzz",
     dependencies: [.package(name: "prefkit", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzJSON", dependencies: [.product(name: "PrefIO", package: "prefkit")]),
-        .executableTarget(name: "FuzzAdapters", dependencies: [.product(name: "PrefIO", package: "prefkit"), .product(name: "PrefFormats", package: "prefkit")]),
-        .executableTarget(name: "FuzzXML", dependencies: [.product(name: "PrefIO", package: "prefkit"), .product(name: "PrefFormats", package: "prefkit")]),
-        .executableTarget(name: "FuzzHTML", dependencies: [.product(name: "PrefFormats", package: "prefkit")]),
-        .executableTarget(name: "FuzzDecode", dependencies: [.product(name: "PrefIO", package: "prefkit")]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit")]),
+        .executableTarget(name: "FuzzAdapters", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit"), .product(name: "PrefCore", package: "prefkit"),
+                                                           .product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzXML", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit"), .product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzHTML", dependencies: ["FuzzSupport", .product(name: "PrefFormats", package: "prefkit")]),
+        .executableTarget(name: "FuzzDecode", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit")]),
     ]
 )

@@ -167,7 +167,7 @@ public final class Converter {
 
         // One adapter per record corpus, built once from the options.
         var adapters: [String: FormatAdapter] = [:]
-        for c in Corpora.all { if case .records(let make) = c.kind { adapters[c.name] = make(config.options) } }
+        for (name, a) in Corpora.recordAdapters(config.options) { adapters[name] = a }
 
         // Workers convert batches as they come; this thread publishes results in input order.
         let results = OrderedResults(capacity: 4 * config.threads + 4)

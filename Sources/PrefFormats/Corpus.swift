@@ -61,8 +61,13 @@ public enum Corpora {
     /// `auto` and every corpus name, for `--from`.
     public static var fromValues: [String] { ["auto"] + all.map(\.name) }
 
+    /// The adapter of every record corpus, built from the options (by corpus name).
+    public static func recordAdapters(_ options: FormatOptions) -> [(name: String, adapter: FormatAdapter)] {
+        all.compactMap { c in if case .records(let make) = c.kind { return (c.name, make(options)) } else { return nil } }
+    }
+
     /// The first corpus whose record signature matches.
-    static func detect(_ r: JRef) -> Corpus? {
+    public static func detect(_ r: JRef) -> Corpus? {
         guard r.kind == .object else { return nil }
         return all.first { $0.detect?(r) ?? false }
     }
