@@ -1,0 +1,64 @@
+// Supervised fine-tuning on prompt + response sequences (the loss on response tokens): the
+// reference model of `prefkit sft` and `prefkit score`.
+import Foundation
+
+public struct SFTSettings: Sendable {
+    public var steps = 200
+    public var batchSize = 8
+    /// Micro-batches whose gradients are summed before each optimizer step.
+    public var gradAccum = 1
+    public var seed: UInt64 = 0
+    public var optimizer = AdamWSettings()
+    public init() {}
+}
+
+public struct StepLog: Sendable {
+    public var step: Int, loss: Double, lr: Double, gradNorm: Double, tokens: Int, seconds: Double
+}
+
+public enum SFT {
+    /// Trains on prompt + response sequences (loss on response tokens), shuffling with the seed.
+    @discardableResult
+    public static func train(_ model: GPT<Float>, _ data: [Sequence2], _ s: SFTSettings, pad: Int32,
+                             log: ((StepLog) -> Void)? = nil) -> [StepLog] {
+        precondition(!data.isEmpty)
+        var opt = s.optimizer
+        opt.totalSteps = s.steps
+        let adam = AdamW(model: model, settings: opt)
+        var rng = Normal(seed: s.seed)
+        var order = Array(0..<data.count)
+        var pos = order.count
+        var logs: [StepLog] = []
+        func nextSequences() -> [Sequence2] {
+            var seqs: [Sequence2] = []
+            for _ in 0..<s.batchSize {
+                if pos >= order.count {
+                    // Fisher-Yates with the seeded generator.
+                    for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }
+                    pos = 0
+                }
+                seqs.append(data[order[pos]]); pos += 1
+            }
+            return seqs
+        }
+        for step in 0..<s.steps {
+            let t0 = Date()
+            // The loss is the mean token NLL over all micro-batches of the step.
+            let micro = (0..<max(1, s.gradAccum)).map { _ in PackedBatch(sequences: nextSequences(), pad: pad) }
+            let totalTokens = Double(max(1, micro.reduce(0) { acc, b in acc + b.rows.count }))
+            model.zeroGrad()
+            var loss = 0.0, tokens = 0
+            for b in micro {
+                let r = model.forward(b)
+                loss += -r.logp.reduce(0, +) / totalTokens
+                model.backward(dlogp: r.logp.map { _ in -1 / totalTokens })
+                tokens += b.B * b.T
+            }
+            let (gn, lr) = adam.update(model)
+            let entry = StepLog(step: step + 1, loss: loss, lr: lr, gradNorm: gn, tokens: tokens, seconds: Date().timeIntervalSince(t0))
+            logs.append(entry)
+            log?(entry)
+        }
+        return logs
+    }
+}
