@@ -44,6 +44,19 @@ public enum ChatRender {
         return Sequence2(prompt: p, response: Array(response.prefix(room)))
     }
 
+    /// Training sequences: each pair's prompt with each of `replies(pair)`, truncated; pairs left
+    /// with no response token are skipped.
+    public static func sequences(_ pairs: [Pair], replies: (Pair) -> [[Message]], _ tok: BPETokenizer, maxLength: Int, maxPrompt: Int) -> [Sequence2] {
+        var out: [Sequence2] = []
+        for p in pairs {
+            let pr = prompt(p.prompt, tok)
+            for reply in replies(p) {
+                if let q = fit(pr, response(reply, tok), maxLength: maxLength, maxPrompt: maxPrompt) { out.append(q) }
+            }
+        }
+        return out
+    }
+
     public enum Dropped: String { case noResponseTokens = "no_response_tokens", identicalAfterTruncation = "identical_after_truncation" }
 
     public static func tokenize(_ p: Pair, _ tok: BPETokenizer, maxLength: Int, maxPrompt: Int) -> Result<TokenizedPair, DroppedError> {

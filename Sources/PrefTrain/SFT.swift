@@ -61,4 +61,17 @@ public enum SFT {
         }
         return logs
     }
+
+    /// A fresh GPT-2 of `config`, initialized with `s.seed` and fine-tuned on `sequences` for
+    /// `s.steps` steps: the reference model of `prefkit sft` and of `prefkit score`.
+    public static func trainModel(_ sequences: [Sequence2], config: GPTConfig, _ s: SFTSettings, pad: Int32, maxBatch: Int, threads: Int,
+                                  maxSequence: Int? = nil, log: ((StepLog) -> Void)? = nil) -> (model: GPT<Float>, logs: [StepLog], tokensPerSecond: Double, seconds: Double) {
+        let t0 = Date()
+        let model = GPT<Float>(config: config, maxBatch: maxBatch, threads: threads, maxSequence: maxSequence)
+        model.initialize(seed: s.seed)
+        var tokens = 0
+        let logs = s.steps > 0 ? train(model, sequences, s, pad: pad) { e in tokens += e.tokens; log?(e) } : []
+        let secs = Date().timeIntervalSince(t0)
+        return (model, logs, Double(tokens) / max(secs, 1e-9), secs)
+    }
 }

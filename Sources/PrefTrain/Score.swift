@@ -279,34 +279,21 @@ public enum Scorer {
             tok = BPETokenizer.train(texts: texts, vocabSize: s.vocabSize)
             timings.append(("tokenizer_s", Date().timeIntervalSince(t0)))
             let cfg = GPTConfig(vocabSize: tok.vocabSize, maxT: s.maxLength, nLayer: s.nLayer, nHead: s.nHead, nEmbd: s.nEmbd)
-            reference = GPT<Float>(config: cfg, maxBatch: maxBatch, threads: s.threads)
-            reference.initialize(seed: s.seed)
-            let t1 = Date()
-            var seqs: [Sequence2] = []
-            for p in union {
-                let pr = ChatRender.prompt(p.prompt, tok)
-                // Label-free: the two replies in an order that does not depend on which one was chosen.
-                let replies = s.referenceOn == .both ? [labelBlind(p).0, labelBlind(p).1] : [p.chosen]
-                for reply in replies {
-                    if let q = ChatRender.fit(pr, ChatRender.response(reply, tok), maxLength: s.maxLength, maxPrompt: s.maxPromptLength) { seqs.append(q) }
-                }
-            }
+            // Label-free: the two replies in an order that does not depend on which one was chosen.
+            let seqs = ChatRender.sequences(union, replies: { p in s.referenceOn == .both ? [labelBlind(p).0, labelBlind(p).1] : [p.chosen] },
+                                            tok, maxLength: s.maxLength, maxPrompt: s.maxPromptLength)
             guard !seqs.isEmpty else { throw TrainError("no training sequence has response tokens within --max-length") }
             refSeqs = seqs.count
             var ss = SFTSettings()
             ss.steps = s.sftEpochs.map { max(1, Int(($0 * Double(seqs.count) / Double(s.sftBatch)).rounded(.up))) } ?? s.sftSteps
             ss.batchSize = s.sftBatch; ss.seed = s.seed
             ss.optimizer.lr = s.sftLR; ss.optimizer.warmupSteps = max(1, ss.steps / 10)
-            var tokens = 0
-            if ss.steps > 0 {
-                SFT.train(reference, seqs, ss, pad: tok.eos) { e in
-                    tokens += e.tokens
-                    if e.step % 25 == 0 || e.step == ss.steps { log?(String(format: "reference sft %d/%d  loss %.3f", e.step, ss.steps, e.loss)) }
-                }
+            let r = SFT.trainModel(seqs, config: cfg, ss, pad: tok.eos, maxBatch: maxBatch, threads: s.threads) { e in
+                if e.step % 25 == 0 || e.step == ss.steps { log?(String(format: "reference sft %d/%d  loss %.3f", e.step, ss.steps, e.loss)) }
             }
-            let dt = Date().timeIntervalSince(t1)
-            timings.append(("sft_s", dt))
-            sftTokensPerS = Double(tokens) / max(dt, 1e-9)
+            reference = r.model
+            timings.append(("sft_s", r.seconds))
+            sftTokensPerS = r.tokensPerSecond
         }
         if let dir = outDir { try Checkpoint.save(reference, tokenizer: tok, to: dir + "/reference", maxPromptLength: s.maxPromptLength) }
         let (evalTok, evalDropped, evalKept) = tokenizeAll(evalSet, tok, s)

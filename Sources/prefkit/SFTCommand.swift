@@ -92,14 +92,9 @@ struct SFTCommand: ParsableCommand {
         for p in pairs { texts += (p.prompt + p.chosen + p.rejected).map(\.text) }
         let tok = BPETokenizer.train(texts: texts, vocabSize: model.vocabSize)
         let tTok = Date().timeIntervalSince(started)
-        var seqs: [Sequence2] = []
-        for p in pairs {
-            if let s = ChatRender.fit(ChatRender.prompt(p.prompt, tok), ChatRender.response(p.chosen, tok), maxLength: model.maxLength, maxPrompt: model.promptLength) { seqs.append(s) }
-        }
+        let seqs = ChatRender.sequences(pairs, replies: { [$0.chosen] }, tok, maxLength: model.maxLength, maxPrompt: model.promptLength)
         guard !seqs.isEmpty else { throw ValidationError("no sequence has response tokens within --max-length") }
         let config = GPTConfig(vocabSize: tok.vocabSize, maxT: model.maxLength, nLayer: model.nLayer, nHead: model.nHead, nEmbd: model.nEmbd)
-        let gpt = GPT<Float>(config: config, maxBatch: model.batchSize, threads: model.threadCount, maxSequence: config.maxT)
-        gpt.initialize(seed: model.seed)
         var s = SFTSettings()
         s.steps = steps; s.batchSize = model.batchSize; s.seed = model.seed
         s.optimizer.lr = lr; s.optimizer.warmupSteps = warmup; s.optimizer.weightDecay = weightDecay
@@ -107,18 +102,18 @@ struct SFTCommand: ParsableCommand {
         s.optimizer.schedule = schedule
         let t0 = Date()
         var tokens = 0
-        let logs = SFT.train(gpt, seqs, s, pad: tok.eos) { e in
+        let r = SFT.trainModel(seqs, config: config, s, pad: tok.eos, maxBatch: model.batchSize, threads: model.threadCount, maxSequence: config.maxT) { e in
             tokens += e.tokens
             if !quiet && (e.step % 10 == 0 || e.step == steps) {
                 FileHandle.standardError.write(String(format: "sft step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s\n", e.step, steps, e.loss, e.lr,
                                                       Double(tokens) / Date().timeIntervalSince(t0)).data(using: .utf8)!)
             }
         }
-        let secs = Date().timeIntervalSince(t0)
+        let gpt = r.model, logs = r.logs, secs = r.seconds
         try Checkpoint.save(gpt, tokenizer: tok, to: output, maxPromptLength: model.promptLength, extra: [("prefkit", .string("sft"))])
         let summary: JSONValue = .object([
             ("pairs", .int(Int64(pairs.count))), ("sequences", .int(Int64(seqs.count))), ("parameters", .int(Int64(gpt.parameterCount))),
-            ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(secs)), ("tokens_per_second", .double(Double(tokens) / secs)),
+            ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(secs)), ("tokens_per_second", .double(r.tokensPerSecond)),
             ("first_loss", .double(logs.first!.loss)), ("final_loss", .double(logs.last!.loss)),
         ])
         try summary.write(to: output + "/sft_summary.json")
