@@ -174,4 +174,17 @@ arr = json.dumps([{"instruction": "Say yes", "input": "", "chosen": "yes", "reje
                   {"instruction": "Say no", "input": "", "chosen": "no", "rejected": "yes"}], indent=2).replace("\n", "\r\n")
 write_bytes("llamafactory_bom_crlf.json", b"\xef\xbb\xbf" + arr.encode())
 write_bytes("broken_array.json", b'[{"instruction": "a", "chosen": "x", "rejected": "y"}, {"instruction": "b", "chosen": "x"')
+# The engine tests' text: the first 300 records of the real HH-RLHF harmless-base test split
+# (Anthropic, MIT licence; ../shared/realdata/PROVENANCE.md), kept in the repo so the engine and
+# tokenizer tests run on a machine without ../shared.
+REAL_HH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "realdata", "hh-rlhf_harmless-base_test.jsonl.gz")
+if os.path.exists(REAL_HH):
+    with gzip.open(REAL_HH, "rb") as f:
+        head = b"".join(line for _, line in zip(range(300), f))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as g:
+        g.write(head)
+    write_bytes("hh_engine.jsonl.gz", buf.getvalue())
+else:
+    print("../shared/realdata absent: fixtures/hh_engine.jsonl.gz left as it is")
 print("fixtures written to", os.path.normpath(OUT))

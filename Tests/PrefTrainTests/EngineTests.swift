@@ -8,7 +8,8 @@ import TestSupport
 
 final class EngineTests: XCTestCase {
     func hhPairs(_ n: Int) throws -> [Pair] {
-        let path = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
+        // 300 real HH-RLHF harmless-base records, bundled (scripts/make_fixtures.py).
+        let path = Paths.fixture("hh_engine.jsonl.gz")
         var cfg = ConvertConfig(inputs: [InputFile(path: path, display: "hh.jsonl.gz")])
         cfg.threads = 2
         let dir = Paths.tempDir()
