@@ -78,13 +78,13 @@ struct Filter: ParsableCommand {
     }
 
     func validate() throws {
-        if config == nil { _ = try choices() }
+        if config == nil, try choices().isEmpty { throw ValidationError("no filter chosen: give --filters or a filter option (see --help)") }
     }
 
     func run() throws {
         let started = Date()
         let choices = try choices()
-        guard !choices.isEmpty else { throw ValidationError("no filter chosen: give --filters or a filter option (see --help)") }
+        guard !choices.isEmpty else { throw ValidationError("--config \(config ?? ""): no filter listed") }
         let plan: FilterPlan
         do { plan = try FilterPlan(choices) } catch { throw ValidationError("\(error)") }
         let source = try io.source(outputs: [("-o", output)])
