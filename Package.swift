@@ -25,29 +25,24 @@ let package = Package(
 
         .target(
             name: "PrefIO",
-            dependencies: ["CZstd", "CZlib", "CXML2"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["CZstd", "CZlib", "CXML2"]
         ),
         .target(
             name: "PrefCore",
-            dependencies: ["PrefIO"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["PrefIO"]
         ),
         .target(
             name: "PrefFormats",
-            dependencies: ["PrefIO", "PrefCore"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["PrefIO", "PrefCore"]
         ),
-        .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CMinHash"),
         .target(
             name: "PrefCurate",
-            dependencies: ["PrefIO", "PrefCore", "CMinHash"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["PrefIO", "PrefCore", "CMinHash"]
         ),
         .target(
             name: "PrefTrain",
-            dependencies: ["PrefIO", "PrefCore", "PrefCurate", "CBLAS"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["PrefIO", "PrefCore", "PrefCurate", "CBLAS"]
         ),
         .executableTarget(
             name: "prefkit",
