@@ -79,7 +79,7 @@ extension Scorer {
             let scores = runs.map { $0.eval.accuracy(base.metric) }
             let gains = runs.map { PairedStats.mean($0.eval.correct(base.metric)) - PairedStats.mean(bcorrect) }
             summaries.append(DatasetSummary(name: d.name, pairsRead: d.pairs.count, trainPairs: runs[0].trainPairs, scores: scores, gains: gains,
-                                            correct: avg(runs.map { $0.eval.correct(base.metric) }), margin: avg(runs.map { $0.eval.margins(base.metric) }),
+                                            correct: avg(runs.map { $0.eval.correct(base.metric) }), margin: avg(runs.map { $0.eval.tokenMargin }),
                                             loss: avg(runs.map(\.eval.loss))))
         }
         // Ranking by mean score (ties by input order).

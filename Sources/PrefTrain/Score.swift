@@ -42,7 +42,9 @@ public struct ScoreSettings: Sendable {
     public var loss: DPOLossType = .sigmoid
     public var labelSmoothing = 0.0
     public var referenceOn: ReferenceOn = .both
-    public var metric: Metric = .perToken
+    /// Summed by default: the validity benchmark (docs/scoring.md) found it follows the labels on
+    /// both HH sets, where the per-token accuracy misses helpful-base.
+    public var metric: Metric = .sum
     /// Training pairs used per dataset (a seeded uniform sample when there are more): the budget
     /// buys this much signal whatever the dataset size.
     public var maxTrainPairs = 2000

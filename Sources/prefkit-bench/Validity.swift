@@ -23,7 +23,7 @@ struct BenchValidity: ParsableCommand {
     @Option(name: .long, parsing: .unconditional) var beta: Double?
     @Option(name: .long, parsing: .unconditional) var sftSteps: Int?
     @Option(name: .long, parsing: .unconditional) var maxTrainPairs: Int?
-    @Option(name: .long) var metric: String = "per-token"
+    @Option(name: .long) var metric: String = "sum"
     @Option(name: .long) var referenceOn: String = "both"
     @Option(name: .long, help: "Write every run (per-pair margins included) as JSON here.") var json: String?
     @Option(name: .long, parsing: .unconditional) var threads: Int = 2

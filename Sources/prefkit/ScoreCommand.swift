@@ -15,7 +15,7 @@ struct ScoreOptions: ParsableArguments {
     @Option(name: .long, help: "DPO loss.") var loss: DPOLossType = .sigmoid
     @Option(name: .long, parsing: .unconditional, help: "Label smoothing (sigmoid, robust), 0-0.49.") var labelSmoothing: Double = 0
     @Option(name: .long, help: "What the SFT reference learns: both replies (label-free) or the chosen reply only (it then sees the labels).") var referenceOn: ScoreSettings.ReferenceOn = .both
-    @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized), sum, or length-controlled (per-token after removing the length trend of all eval replies' rewards).") var metric: ScoreSettings.Metric = .perToken
+    @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized), sum, or length-controlled (per-token after removing the length trend of all eval replies' rewards).") var metric: ScoreSettings.Metric = .sum
     @Option(name: .long, help: "Load this reference model instead of training one.") var refModel: String?
     @Option(name: .long, parsing: .unconditional, help: "Transformer layers, 1-64.") var nLayer: Int?
     @Option(name: .long, parsing: .unconditional, help: "Attention heads, 1-64.") var nHead: Int?
