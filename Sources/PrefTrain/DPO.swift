@@ -142,7 +142,7 @@ public enum DPOTrainer {
         var step = 0
         // Batches of an epoch: shuffle, sort windows of `bucketWindow` batches by length, cut into
         // batches, shuffle the batches. Same seed, same batches.
-        let lengths = train.map { PackedBatch(pairs: [$0], pad: pad).T }
+        let lengths = train.map(PackedBatch.rowLength)
         var batches: [[Int]] = []
         func newEpoch() {
             for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.u64() % UInt64(k + 1))) }

@@ -154,6 +154,14 @@ public struct PackedBatch: Sendable {
         self.init(specs, sequences: 2 * n, pad: pad)
     }
 
+    /// The length of the longest row `PackedBatch(pairs: [p])` would have, without building it
+    /// (for sorting pairs into batches of similar length).
+    public static func rowLength(_ p: TokenizedPair) -> Int {
+        let c = p.chosen, r = p.rejected
+        if c.prompt == r.prompt { return max(1, c.prompt.count + max(0, c.response.count - 1) + max(0, r.response.count - 1)) }
+        return max(1, c.prompt.count + c.response.count - 1, r.prompt.count + r.response.count - 1)
+    }
+
     /// Tokens the pass runs, padding included.
     public var paddedTokens: Int { B * T }
 }

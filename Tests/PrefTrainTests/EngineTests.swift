@@ -79,6 +79,7 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(b.rows, [1, 2, 3, 1, 4])
         XCTAssertEqual(b.targets, [3, 4, 5, 6, 7])
         XCTAssertEqual(b.sequence, [0, 0, 0, 1, 1])
+        XCTAssertEqual(PackedBatch.rowLength(p), b.T)
         // Different prompts (never produced by tokenization, but allowed): two plain rows.
         var q = p
         q.rejected.prompt = [9]
@@ -88,6 +89,7 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(c.branch.isEmpty)
         XCTAssertEqual(c.rows, [1, 2, 3, 4, 5])
         XCTAssertEqual(c.sequence, [0, 0, 0, 1, 1])
+        XCTAssertEqual(PackedBatch.rowLength(q), c.T)
     }
 
     func tinyModel(_ tok: BPETokenizer, seed: UInt64 = 1, threads: Int = 2) -> GPT<Float> {
