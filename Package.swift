@@ -60,6 +60,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["PrefIO"], path: "Tests/TestSupport"),
         .testTarget(name: "PrefIOTests", dependencies: ["PrefIO", "TestSupport"]),
+        .testTarget(name: "PrefCoreTests", dependencies: ["PrefCore", "PrefIO"]),
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),

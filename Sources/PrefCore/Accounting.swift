@@ -2,7 +2,7 @@
 // removed (by reason) + rejected (by reason), and a rejected record with where it came from.
 import PrefIO
 
-public struct RejectEntry {
+public struct RejectEntry: Sendable {
     public var file: String
     public var line: Int
     public var offset: Int64

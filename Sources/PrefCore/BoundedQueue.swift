@@ -9,12 +9,15 @@ public final class BoundedQueue<T: Sendable>: @unchecked Sendable {
     private let capacity: Int
     public init(capacity: Int) { self.capacity = capacity }
 
-    public func put(_ x: T) {
-        cond.lock()
+    /// Blocks while the queue is full; false (and the item dropped) once the queue is closed.
+    @discardableResult
+    public func put(_ x: T) -> Bool {
+        cond.lock(); defer { cond.unlock() }
         while items.count >= capacity && !closed { cond.wait() }
-        if !closed { items.append(x) }
+        if closed { return false }
+        items.append(x)
         cond.broadcast()
-        cond.unlock()
+        return true
     }
     /// Blocks until an item is there, then takes up to `max`; empty once closed and drained.
     public func take(max: Int) -> [T] {

@@ -17,7 +17,8 @@ public final class CurationWriter {
     public init() {}
 
     /// Writes every record where its decision sends it; outputs are published by the caller.
-    public func write(_ source: PairSource, decide: (Int, UnsafeRawBufferPointer) -> Decision, outputs: [RecordSink],
+    /// `stage` names the command in each removed record.
+    public func write(_ source: PairSource, stage: String, decide: (Int, UnsafeRawBufferPointer) -> Decision, outputs: [RecordSink],
                       removed: EncodedFile?, rejects: ((RejectEntry) throws -> Void)?) throws {
         reports = source.reports
         var buffers = [ByteBuffer](repeating: ByteBuffer(), count: outputs.count)
@@ -37,14 +38,9 @@ public final class CurationWriter {
             case .remove(let reason, let extra):
                 t.removed[reason] = 1
                 if let r = removed {
-                    // The original record with "removed_reason" (and details) added as last keys.
-                    var line = Array(raw)
-                    while let l = line.last, l == 0x20 || l == 0x0D { line.removeLast() }
-                    if line.last == UInt8(ascii: "}") { line.removeLast() }
                     var b = ByteBuffer()
-                    b.append(line); b.append(", \"removed_reason\": "); b.appendJSONString(reason)
-                    for (k, v) in extra { b.append(", "); b.appendJSONString(k); b.append(": "); b.appendJSONValue(v) }
-                    b.append("}\n")
+                    RemovedRecord.append(to: &b, reason: reason, stage: stage, source: "\(source.inputs[info.input].display):\(info.line)",
+                                         details: extra, record: raw)
                     try r.write(b.bytes)
                 }
             case .reject(let reason, let message):

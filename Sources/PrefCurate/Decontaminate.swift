@@ -72,3 +72,23 @@ public final class EvalIndex: @unchecked Sendable {
         return DecontamFeature(match: nil)
     }
 }
+
+extension EvalIndex {
+    /// Pass 1's decisions: a pair sharing an n-gram with an evaluation set is removed
+    /// (`contaminated`, with the eval set, field and n-gram as details); the count of matches per
+    /// eval set goes in the summary.
+    public func decide(_ scanned: [Scanned<DecontamFeature>]) -> (decisions: [Decision], matchedBySet: [String: Int]) {
+        var matched: [String: Int] = [:]
+        let decisions: [Decision] = scanned.map { s in
+            switch s {
+            case .rejected(let r, let m): return .reject(reason: r, message: m)
+            case .pair(let f):
+                guard let m = f.match else { return .keep(output: 0) }
+                let name = names[m.eval]
+                matched[name, default: 0] += 1
+                return .remove(reason: "contaminated", extra: [("eval_set", .string(name)), ("field", .string(m.field)), ("ngram", .string(m.gram))])
+            }
+        }
+        return (decisions, matched)
+    }
+}

@@ -49,24 +49,12 @@ public final class PairSource {
     }
 
     func batches(_ body: (Int, RecordBatch) throws -> Void) throws {
-        for (idx, p) in paths.enumerated() {
-            let opened: OpenedInput
-            switch OpenedInput.open(p) {
-            case .success(let o): opened = o
-            case .failure(let f):
-                let b = RecordBatch()
-                b.failures.append(f)
-                try body(idx, b)
-                continue
-            }
-            let raw = opened.raw, src = opened.source, comp = opened.compression
-            reports[idx].compression = comp.rawValue
-            reports[idx].format = "pairs"
-            let reader = RecordReader(src)
-            reports[idx].layout = reader.mode.rawValue
-            while let b = reader.nextBatch() { try body(idx, b) }
-            reports[idx].bytes = raw.fileOffset
-        }
+        try InputBatches(paths: paths).forEach(body, finished: { idx, info in
+            reports[idx].format = info.opened ? "pairs" : "?"
+            reports[idx].compression = info.opened ? info.compression : "?"
+            reports[idx].layout = info.opened ? info.layout : "?"
+            reports[idx].bytes = info.bytes
+        })
     }
 
     /// Every record of every input in order, one at a time, parsed on this thread (for streaming
@@ -79,38 +67,18 @@ public final class PairSource {
     /// the inputs; results come back in record order. Rejected records get `feature(.rejected)` too,
     /// so indices line up with pass 2.
     public func scan<F>(_ feature: @escaping @Sendable (Item) -> F) throws -> [F] {
-        let queue = BoundedQueue<(Int, RecordBatch)>(capacity: 2 * threads + 2)
-        let box = ScanBox<F>()
-        // The reader thread is the only one touching `self` (its input reports) until it closes
-        // the queue, and closing happens-before the workers see the end (the queue's lock).
+        // The reader thread is the only one touching `self` (its input reports) until the
+        // pipeline returns, which waits for it.
         nonisolated(unsafe) let me = self
-        let reader = Thread {
-            var seq = 0
-            do { try me.batches { _, b in queue.put((seq, b)); seq += 1 } } catch {
-                box.lock.lock(); box.error = error; box.lock.unlock()
-            }
-            queue.close()
-        }
-        reader.stackSize = 8 << 20
-        reader.start()
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            while let (seq, b) = queue.take(max: 1).first {
-                let r = PairSource.items(b).map(feature)
-                box.lock.lock(); box.parts[seq] = r; box.lock.unlock()
-            }
-        }
-        if let e = box.error { throw e }
-        // Assemble in order without holding two copies: exact capacity, each part freed once moved.
         var out: [F] = []
-        out.reserveCapacity(box.parts.values.reduce(0) { $0 + $1.count })
-        for k in box.parts.keys.sorted() { out += box.parts.removeValue(forKey: k)! }
+        try OrderedPipeline.run(threads: threads, produce: { emit in
+            try me.batches { _, b in try emit(b) }
+        }, work: { b in
+            PairSource.items(b).map(feature)
+        }, consume: { part in
+            out += part
+        })
         return out
-    }
-
-    final class ScanBox<F>: @unchecked Sendable {
-        var parts: [Int: [F]] = [:]
-        var error: Error?
-        let lock = NSLock()
     }
 
     static func items(_ b: RecordBatch) -> [Item] {

@@ -87,109 +87,41 @@ public enum Stats {
 
     // MARK: - HTML
 
-    public static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
-
-    public static func fmt(_ d: Double) -> String {
-        if d == d.rounded() && abs(d) < 1e9 { return String(Int(d)) }
-        return String(format: "%.3g", d)
-    }
-
-    /// An SVG histogram of one or two series (overlaid), log-spaced bins for long-tailed lengths.
-    public static func histogram(_ title: String, _ series: [(String, [Double], String)], log: Bool) -> String {
-        let all = series.flatMap(\.1)
-        guard let lo0 = all.min(), let hi0 = all.max() else { return "<figure><figcaption>\(esc(title))</figcaption><p class=\"empty\">no values</p></figure>" }
-        let bins = 30
-        let lo = log ? Foundation.log10(max(lo0, 0) + 1) : lo0
-        let hi = log ? Foundation.log10(max(hi0, 0) + 1) : hi0
-        let width = max(hi - lo, 1e-9)
-        func bin(_ v: Double) -> Int {
-            let x = log ? Foundation.log10(max(v, 0) + 1) : v
-            return min(bins - 1, max(0, Int((x - lo) / width * Double(bins))))
-        }
-        var counts = series.map { _ in [Int](repeating: 0, count: bins) }
-        for (k, s) in series.enumerated() { for v in s.1 { counts[k][bin(v)] += 1 } }
-        let maxC = max(1, counts.flatMap { $0 }.max()!)
-        let W = 420.0, H = 160.0, padL = 40.0, padB = 22.0
-        let bw = (W - padL) / Double(bins)
-        var svg = "<svg viewBox=\"0 0 \(Int(W)) \(Int(H + padB))\" role=\"img\" aria-label=\"\(esc(title))\">"
-        svg += "<line x1=\"\(padL)\" y1=\"\(H)\" x2=\"\(W)\" y2=\"\(H)\" class=\"axis\"/>"
-        for (k, s) in series.enumerated() {
-            for b in 0..<bins where counts[k][b] > 0 {
-                let h = Double(counts[k][b]) / Double(maxC) * (H - 10)
-                let x = padL + Double(b) * bw + (series.count > 1 ? Double(k) * bw / 2 : 0)
-                let w = series.count > 1 ? bw / 2 - 0.5 : bw - 1
-                svg += "<rect x=\"\(String(format: "%.1f", x))\" y=\"\(String(format: "%.1f", H - h))\" width=\"\(String(format: "%.1f", w))\" height=\"\(String(format: "%.1f", h))\" fill=\"\(s.2)\"><title>\(counts[k][b])</title></rect>"
-            }
-        }
-        let loLabel = fmt(lo0), hiLabel = fmt(hi0)
-        svg += "<text x=\"\(padL)\" y=\"\(H + 16)\" class=\"tick\">\(loLabel)</text><text x=\"\(W)\" y=\"\(H + 16)\" class=\"tick\" text-anchor=\"end\">\(hiLabel)\(log ? " (log scale)" : "")</text>"
-        svg += "<text x=\"\(padL - 4)\" y=\"14\" class=\"tick\" text-anchor=\"end\">\(maxC)</text></svg>"
-        let legend = series.count > 1 ? "<div class=\"legend\">" + series.map { "<span><i style=\"background:\($0.2)\"></i>\(esc($0.0))</span>" }.joined() + "</div>" : ""
-        return "<figure><figcaption>\(esc(title))</figcaption>\(svg)\(legend)</figure>"
-    }
-
-    /// The style sheet of prefkit's HTML reports.
-    public static let css = """
-        body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
-        main{max-width:1100px;margin:0 auto;padding:28px 24px 60px}
-        h1{font-size:24px;margin:0 0 4px} .sub{color:#5b6478;margin:0 0 24px}
-        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin-bottom:24px}
-        .card{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
-        .card b{display:block;font-size:22px} .card span{color:#5b6478;font-size:13px}
-        section{background:#fff;border-radius:10px;padding:16px 20px;margin-bottom:20px;box-shadow:0 1px 3px rgba(20,30,60,.08)}
-        h2{font-size:17px;margin:0 0 12px} table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-        th,td{padding:5px 8px;border-bottom:1px solid #eceef4;text-align:right} th{text-align:left;font-weight:600;color:#39415a}
-        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:16px}
-        figure{margin:0} figcaption{font-weight:600;margin-bottom:6px;color:#39415a} svg{width:100%;height:auto}
-        .axis{stroke:#9aa3b8} .tick{font-size:11px;fill:#5b6478} .legend span{margin-right:14px;font-size:13px;color:#39415a}
-        .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px} .note{color:#39415a}
-        .empty{color:#8a92a6} tr.head th{text-align:right;color:#5b6478;font-weight:500}
-        """
-
+    /// The `stats --html` page.
     public static func html(_ st: DatasetStats, title: String) -> String {
+        typealias H = HTMLReport
         let j = st.json
         func rateText(_ v: JSONValue?) -> String { v?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
         var rows = ""
         for key in ["prompt_chars", "prompt_words", "chosen_chars", "rejected_chars", "chosen_words", "rejected_words", "turns", "margin"] {
             guard case .object(let o)? = j[key] else { continue }
             let d = Dictionary(uniqueKeysWithValues: o.map { ($0.0, $0.1.doubleValue ?? 0) })
-            rows += "<tr><th>\(key.replacingOccurrences(of: "_", with: " "))</th>" + ["min", "p5", "p25", "p50", "p75", "p95", "p99", "max", "mean"].map { "<td>\(fmt(d[$0] ?? 0))</td>" }.joined() + "</tr>"
+            rows += "<tr><th>\(key.replacingOccurrences(of: "_", with: " "))</th>" + ["min", "p5", "p25", "p50", "p75", "p95", "p99", "max", "mean"].map { "<td>\(H.fmt(d[$0] ?? 0))</td>" }.joined() + "</tr>"
         }
         var sources = ""
-        if case .object(let o)? = j["per_source"] { sources = o.map { "<tr><th>\(esc($0.0))</th><td>\($0.1.intValue ?? 0)</td></tr>" }.joined() }
+        if case .object(let o)? = j["per_source"] { sources = o.map { "<tr><th>\(H.esc($0.0))</th><td>\($0.1.intValue ?? 0)</td></tr>" }.joined() }
         let lb = j["length_bias"]
         let chosenLonger = lb?["chosen_longer"]?.doubleValue ?? 0
         let biasNote = chosenLonger > 0.6 ? "Chosen replies are longer in \(rateText(lb?["chosen_longer"])) of pairs: a model can learn much of this preference from length alone."
             : chosenLonger < 0.4 ? "Chosen replies are shorter in most pairs (\(rateText(lb?["rejected_longer"])) have the longer rejected reply)."
             : "Length is balanced between chosen and rejected replies."
         let s = st.series
-        let blue = "#3b6fd4", orange = "#e0793a"
-        return """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(esc(title))</title>
-        <style>\(css)</style></head><body><main>
-        <h1>\(esc(title))</h1><p class="sub">prefkit stats</p>
-        <div class="cards">
-        <div class="card"><b>\(st.pairs)</b><span>pairs</span></div>
-        <div class="card"><b>\(rateText(lb?["chosen_longer"]))</b><span>chosen longer (length bias)</span></div>
-        <div class="card"><b>\(rateText(j["duplicate_rate"]))</b><span>exact duplicates</span></div>
-        <div class="card"><b>\(rateText(j["identical_rate"]))</b><span>identical chosen/rejected</span></div>
-        <div class="card"><b>\(rateText(j["tie_rate"]))</b><span>ties (of \(j["scored_pairs"]?.intValue ?? 0) scored)</span></div>
-        </div>
-        <section><h2>Length bias</h2><p class="note">\(esc(biasNote))</p></section>
-        <section><h2>Distributions</h2><div class="grid">
-        \(histogram("Prompt length (characters)", [("prompt", s["prompt_chars"]!, blue)], log: true))
-        \(histogram("Response length (characters)", [("chosen", s["chosen_chars"]!, blue), ("rejected", s["rejected_chars"]!, orange)], log: true))
-        \(histogram("Prompt turns", [("turns", s["turns"]!, blue)], log: false))
-        \(histogram("Score margin (chosen − rejected)", [("margin", s["margin"]!, blue)], log: false))
-        \(histogram("Scores", [("chosen", s["score_chosen"]!, blue), ("rejected", s["score_rejected"]!, orange)], log: false))
-        </div></section>
-        <section><h2>Percentiles</h2><table><tr class="head"><th></th><th>min</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>p99</th><th>max</th><th>mean</th></tr>\(rows)</table></section>
-        <section><h2>Pairs per source</h2><table>\(sources)</table></section>
-        </main></body></html>
-        """
+        let body = H.cards([
+            H.card(String(st.pairs), "pairs"),
+            H.card(rateText(lb?["chosen_longer"]), "chosen longer (length bias)"),
+            H.card(rateText(j["duplicate_rate"]), "exact duplicates"),
+            H.card(rateText(j["identical_rate"]), "identical chosen/rejected"),
+            H.card(rateText(j["tie_rate"]), "ties (of \(j["scored_pairs"]?.intValue ?? 0) scored)"),
+        ]) + H.section("Length bias", H.note(biasNote))
+            + H.section("Distributions", "<div class=\"grid\">" + [
+                H.histogram("Prompt length (characters)", [("prompt", s["prompt_chars"]!, H.blue)], log: true),
+                H.histogram("Response length (characters)", [("chosen", s["chosen_chars"]!, H.blue), ("rejected", s["rejected_chars"]!, H.orange)], log: true),
+                H.histogram("Prompt turns", [("turns", s["turns"]!, H.blue)], log: false),
+                H.histogram("Score margin (chosen − rejected)", [("margin", s["margin"]!, H.blue)], log: false),
+                H.histogram("Scores", [("chosen", s["score_chosen"]!, H.blue), ("rejected", s["score_rejected"]!, H.orange)], log: false),
+            ].joined(separator: "\n") + "</div>")
+            + H.section("Percentiles", "<table><tr class=\"head\"><th></th><th>min</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>p99</th><th>max</th><th>mean</th></tr>\(rows)</table>")
+            + H.section("Pairs per source", "<table>\(sources)</table>")
+        return H.page(title: title, heading: title, sub: "prefkit stats", body: body)
     }
 }

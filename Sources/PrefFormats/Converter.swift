@@ -29,40 +29,6 @@ final class BatchResult {
     var removedRecords = ByteBuffer()
 }
 
-/// Results keyed by batch sequence number, handed out strictly in order (all state under `cond`).
-final class OrderedResults: @unchecked Sendable {
-    private var items: [Int: (Int, BatchResult)] = [:]
-    private var nextSeq = 0
-    private var closed = false
-    private var running = 0
-    private var expected = -1
-    private let cond = NSCondition()
-    private let capacity: Int
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// Blocks while too many results wait (except the one the reader needs next). False once closed.
-    func put(_ seq: Int, _ r: (Int, BatchResult)) -> Bool {
-        cond.lock(); defer { cond.unlock() }
-        while !closed && seq != nextSeq && items.count >= capacity { cond.wait() }
-        if closed { return false }
-        items[seq] = r
-        cond.broadcast()
-        return true
-    }
-    func expectWorkers(_ n: Int) { cond.lock(); expected = n; cond.broadcast(); cond.unlock() }
-    func workerDone() { cond.lock(); running += 1; cond.broadcast(); cond.unlock() }
-    /// The next result in order, or nil when every worker has finished and nothing is left.
-    func next() -> (Int, BatchResult)? {
-        cond.lock(); defer { cond.unlock() }
-        while true {
-            if let r = items.removeValue(forKey: nextSeq) { nextSeq += 1; cond.broadcast(); return r }
-            if closed || (expected >= 0 && running >= expected) { return nil }
-            cond.wait()
-        }
-    }
-    func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
-}
-
 struct WorkItem: Sendable {
     var batch: RecordBatch
     var corpus: Corpus?
@@ -156,43 +122,37 @@ public final class Converter {
     public private(set) var spillReport: [(input: String, spilled: Int, peakBytes: Int)] = []
 
     func runPipeline(_ indices: [Int], formats: [Corpus?], sink: RecordSink) throws {
-        let queue = BoundedQueue<WorkItem>(capacity: 2 * config.threads + 2)
-        let reports = ReportBox(inputs)
-        let producer = Thread { [config] in
-            Converter.produce(config, indices, formats, queue, reports)
-        }
-        producer.stackSize = 8 << 20
-        producer.start()
-        defer { queue.close() }
-
         // One adapter per record corpus, built once from the options.
         var adapters: [String: FormatAdapter] = [:]
         for (name, a) in Corpora.recordAdapters(config.options) { adapters[name] = a }
-
-        // Workers convert batches as they come; this thread publishes results in input order.
-        let results = OrderedResults(capacity: 4 * config.threads + 4)
-        let displays = config.inputs.map(\.display)
         let frozenAdapters = adapters
-        var workers: [Thread] = []
-        for _ in 0..<config.threads {
-            let w = Thread {
-                while true {
-                    guard let it = queue.take(max: 1).first else { break }
-                    let adapter = it.corpus.flatMap { frozenAdapters[$0.name] }
-                    let r = Converter.process(it.batch, adapter: adapter, format: it.corpus?.name, display: displays[it.batch.inputIndex])
-                    if !results.put(it.batch.sequence, (it.batch.inputIndex, r)) { break }
+        let displays = config.inputs.map(\.display)
+        let reports = ReportBox(inputs)
+        var reading = InputBatches(paths: indices.map { config.inputs[$0].path })
+        reading.maxRecordBytes = config.maxRecordBytes
+        reading.batchBytes = config.batchBytes
+        let readingInputs = reading
+
+        try OrderedPipeline.run(threads: config.threads, produce: { emit in
+            // The producer detects each input's corpus from its first batch (unless --from named it).
+            var corpus: [Corpus?] = indices.map { formats[$0] }
+            var seen = [Bool](repeating: false, count: indices.count)
+            try readingInputs.forEach({ k, batch in
+                batch.inputIndex = indices[k]
+                if !seen[k] { seen[k] = true; if corpus[k] == nil { corpus[k] = Converter.detect(batch) } }
+                try emit(WorkItem(batch: batch, corpus: corpus[k]))
+            }, finished: { k, info in
+                let name = !info.opened ? "-" : corpus[k]?.name ?? (info.batches == 0 ? "empty" : "undetected")
+                reports.update(indices[k]) {
+                    $0.format = name; $0.compression = info.compression; $0.layout = info.layout; $0.bytes = info.bytes
                 }
-                results.workerDone()
-            }
-            w.stackSize = 8 << 20
-            workers.append(w)
-            w.start()
-        }
-        results.expectWorkers(config.threads)
-        defer { results.close() }
-        while let (idx, r) = results.next() {
+            })
+        }, work: { it in
+            let adapter = it.corpus.flatMap { frozenAdapters[$0.name] }
+            return (it.batch.inputIndex, Converter.process(it.batch, adapter: adapter, format: it.corpus?.name, display: displays[it.batch.inputIndex]))
+        }, consume: { (idx: Int, r: BatchResult) in
             try publish(idx, out: r.out, ends: r.ends, tally: r.tally, rejects: r.rejects, removed: r.removedRecords, sink: sink)
-        }
+        })
         let infos = reports.snapshot()
         for i in indices {
             inputs[i].format = infos[i].format
@@ -202,57 +162,13 @@ public final class Converter {
         }
     }
 
+    /// Input reports filled by the producer thread, read once the pipeline has finished.
     final class ReportBox: @unchecked Sendable {
-        var items: [InputReport]
-        let lock = NSLock()
+        private var items: [InputReport]
+        private let lock = NSLock()
         init(_ i: [InputReport]) { items = i }
         func update(_ i: Int, _ f: (inout InputReport) -> Void) { lock.lock(); f(&items[i]); lock.unlock() }
         func snapshot() -> [InputReport] { lock.lock(); defer { lock.unlock() }; return items }
-    }
-
-    static func produce(_ config: ConvertConfig, _ indices: [Int], _ formats: [Corpus?], _ queue: BoundedQueue<WorkItem>, _ reports: ReportBox) {
-        var seq = 0
-        for idx in indices {
-            let input = config.inputs[idx]
-            let opened: OpenedInput
-            switch OpenedInput.open(input.path) {
-            case .success(let o): opened = o
-            case .failure(let f):
-                let b = RecordBatch()
-                b.failures.append(f)
-                b.inputIndex = idx; b.sequence = seq; seq += 1
-                reports.update(idx) { $0.format = "-"; $0.compression = "-"; $0.layout = "-" }
-                queue.put(WorkItem(batch: b, corpus: nil))
-                continue
-            }
-            let raw = opened.raw, src = opened.source, comp = opened.compression
-            let reader = RecordReader(src, maxRecordBytes: config.maxRecordBytes)
-            var format: Corpus? = formats[idx]
-            var first = true
-            while let batch = reader.nextBatch(targetBytes: config.batchBytes) {
-                batch.inputIndex = idx
-                batch.sequence = seq; seq += 1
-                if first && format == nil {
-                    format = detect(batch)
-                }
-                if first {
-                    let f = format
-                    reports.update(idx) {
-                        $0.format = f?.name ?? "undetected"
-                        $0.compression = comp.rawValue
-                        $0.layout = reader.mode.rawValue
-                    }
-                }
-                first = false
-                queue.put(WorkItem(batch: batch, corpus: format))
-            }
-            if first {
-                reports.update(idx) { $0.format = format?.name ?? "empty"; $0.compression = comp.rawValue; $0.layout = reader.mode.rawValue }
-            }
-            let bytes = raw.fileOffset
-            reports.update(idx) { $0.bytes = bytes }
-        }
-        queue.close()
     }
 
     /// Auto-detection from the first records of a file that parse.
@@ -302,11 +218,10 @@ public final class Converter {
                 reject(e.reason, e.message)
             case .success(.removed(let reason, let message)):
                 res.tally.removed[reason, default: 0] += 1
-                res.removedRecords.append("{\"removed_reason\": "); res.removedRecords.appendJSONString(reason)
-                res.removedRecords.append(", \"message\": "); res.removedRecords.appendJSONString(message)
-                res.removedRecords.append(", \"source\": "); res.removedRecords.appendJSONString("\(fmt):\(display):\(number)")
-                res.removedRecords.append(", \"record\": "); batch.withRecord(i) { res.removedRecords.append($0) }
-                res.removedRecords.append("}\n")
+                batch.withRecord(i) { raw in
+                    RemovedRecord.append(to: &res.removedRecords, reason: reason, stage: "convert", source: "\(fmt):\(display):\(number)",
+                                         message: message, record: raw)
+                }
             case .success(.pair(var pair)):
                 if let (reason, message) = pair.validate() { reject(reason, message); continue }
                 pair.source = "\(fmt):\(display):\(number)"

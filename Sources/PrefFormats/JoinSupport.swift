@@ -38,10 +38,7 @@ final class JoinEmitter {
     func removed(_ reason: String, ref: String, n: Int = 1) {
         tally.read += n
         tally.removed[reason, default: 0] += n
-        removedOut.append("{\"removed_reason\": "); removedOut.appendJSONString(reason)
-        removedOut.append(", \"source\": "); removedOut.appendJSONString("\(fmt):\(display):\(ref)")
-        if n > 1 { removedOut.append(", \"rows\": "); removedOut.append(String(n)) }
-        removedOut.append("}\n")
+        RemovedRecord.append(to: &removedOut, reason: reason, stage: "convert", source: "\(fmt):\(display):\(ref)", rows: n > 1 ? n : nil)
     }
 
     func reject(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8], count: Bool = true) {

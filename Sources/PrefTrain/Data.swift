@@ -57,7 +57,7 @@ public enum ChatRender {
         return out
     }
 
-    public enum Dropped: String { case noResponseTokens = "no_response_tokens", identicalAfterTruncation = "identical_after_truncation" }
+    public enum Dropped: String, Sendable { case noResponseTokens = "no_response_tokens", identicalAfterTruncation = "identical_after_truncation" }
 
     public static func tokenize(_ p: Pair, _ tok: BPETokenizer, maxLength: Int, maxPrompt: Int) -> Result<TokenizedPair, DroppedError> {
         let pr = prompt(p.prompt, tok)

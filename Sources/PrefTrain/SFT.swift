@@ -1,6 +1,8 @@
 // Supervised fine-tuning on prompt + response sequences (the loss on response tokens): the
 // reference model of `prefkit sft` and `prefkit score`.
 import Foundation
+import PrefCore
+import PrefIO
 
 public struct SFTSettings: Sendable {
     public var steps = 200
@@ -73,5 +75,34 @@ public enum SFT {
         let logs = s.steps > 0 ? train(model, sequences, s, pad: pad) { e in tokens += e.tokens; log?(e) } : []
         let secs = Date().timeIntervalSince(t0)
         return (model, logs, Double(tokens) / max(secs, 1e-9), secs)
+    }
+
+    /// `prefkit sft`: trains a BPE tokenizer on every text of the pairs, then a fresh GPT-2 of
+    /// `shape` on prompt + chosen, and saves both in the Hugging Face layout in `dir` (the prompt
+    /// length goes into config.json). Returns sft_summary.json's content, also written to `dir`.
+    public static func trainReference(_ pairs: [Pair], shape: ModelShape, _ s: SFTSettings, threads: Int, to dir: String,
+                                      log: ((StepLog) -> Void)? = nil) throws -> JSONValue {
+        guard !pairs.isEmpty else { throw TrainError("no pairs in the input") }
+        let started = Date()
+        BLAS.setThreads(threads)
+        var texts: [String] = []
+        for p in pairs { texts += (p.prompt + p.chosen + p.rejected).map(\.text) }
+        let tok = BPETokenizer.train(texts: texts, vocabSize: shape.vocabSize)
+        let tTok = Date().timeIntervalSince(started)
+        let seqs = ChatRender.sequences(pairs, replies: { [$0.chosen] }, tok, maxLength: shape.maxLength, maxPrompt: shape.maxPromptLength)
+        guard !seqs.isEmpty else { throw TrainError("no sequence has response tokens within the maximum length (\(shape.maxLength))") }
+        let config = GPTConfig(vocabSize: tok.vocabSize, maxT: shape.maxLength, nLayer: shape.nLayer, nHead: shape.nHead, nEmbd: shape.nEmbd)
+        var settings = s
+        settings.batchSize = shape.batchSize
+        let r = trainModel(seqs, config: config, settings, pad: tok.eos, maxBatch: shape.batchSize, threads: threads, maxSequence: config.maxT, log: log)
+        try Checkpoint.save(r.model, tokenizer: tok, to: dir, maxPromptLength: shape.maxPromptLength, extra: [("prefkit", .string("sft"))])
+        var summary: [(String, JSONValue)] = [
+            ("pairs", .int(Int64(pairs.count))), ("sequences", .int(Int64(seqs.count))), ("parameters", .int(Int64(r.model.parameterCount))),
+            ("tokenizer_seconds", .double(tTok)), ("train_seconds", .double(r.seconds)), ("tokens_per_second", .double(r.tokensPerSecond)),
+        ]
+        if let first = r.logs.first, let last = r.logs.last { summary += [("first_loss", .double(first.loss)), ("final_loss", .double(last.loss))] }
+        let json = JSONValue.object(summary)
+        try json.write(to: dir + "/sft_summary.json")
+        return json
     }
 }

@@ -134,6 +134,9 @@ public struct ScoreConditions {
     public var referenceSequences: Int
 
     public var n: Int { evalTok.count }
+    /// Per eval pair, whether the reference alone prefers the chosen reply per token: what
+    /// `label_gain` measures the policy against.
+    public var referencePreference: [Double] { baselines.first { $0.0 == "reference_avg" }!.1 }
     public func baselineAccuracy(_ name: String) -> Double? { baselines.first { $0.0 == name }.map { PairedStats.mean($0.1) } }
     /// The best label-free baseline by accuracy (ties: the first listed).
     public var bestBaseline: (String, [Double]) {
@@ -373,7 +376,7 @@ public enum Scorer {
         let (bname, bcorrect) = c.bestBaseline
         let gain = PairedStats.paired(correct, bcorrect, reps: s.bootstrapReps, seed: s.seed)
         let wilson = Wilson.interval(Int(correct.reduce(0, +).rounded()), correct.count)
-        let labelGain = PairedStats.paired(run.eval.policyCorrect, c.baselines.first { $0.0 == "reference_avg" }!.1, reps: s.bootstrapReps, seed: s.seed)
+        let labelGain = PairedStats.paired(run.eval.policyCorrect, c.referencePreference, reps: s.bootstrapReps, seed: s.seed)
         return [
             ("score", .double(PairedStats.round4(score))),
             ("ci95", Interval(wilson.low, wilson.high).json),

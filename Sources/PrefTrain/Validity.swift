@@ -45,9 +45,19 @@ public enum Validity {
 
     /// The training pairs with a `q` share of labels flipped; nested in q for one seed.
     public static func variant(_ train: [Pair], flipping q: Double, seed: UInt64) -> [Pair] {
+        variant(train, flipping: q, order: flipOrder(train.count, seed: seed))
+    }
+
+    /// The seeded order in which pairs are flipped: level q flips the first q share of it, so the
+    /// levels of one seed are nested (every pair flipped at 20% is flipped at 40%).
+    public static func flipOrder(_ count: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(state: seed &+ 0xF1)
-        var order = Array(train.indices)
-        for k in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        var order = Array(0..<count)
+        for k in stride(from: count - 1, to: 0, by: -1) { order.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        return order
+    }
+
+    static func variant(_ train: [Pair], flipping q: Double, order: [Int]) -> [Pair] {
         let flip = Set(order.prefix(Int((q * Double(train.count)).rounded())))
         return train.indices.map { flip.contains($0) ? flipped(train[$0]) : train[$0] }
     }
@@ -68,16 +78,16 @@ public enum Validity {
             nEval = c.n
             baselines = c.baselines.map { ($0.0, PairedStats.mean($0.1)) }
             // Nested flips: one seeded order of the training pairs; level q flips its first q share.
+            let order = flipOrder(train.count, seed: seed)
             for q in noise {
-                let variant = variant(train, flipping: q, seed: seed)
+                let variant = variant(train, flipping: q, order: order)
                 let t0 = Date()
                 let (run, _) = try Scorer.train(c, pairs: variant, name: String(format: "%.0f%%", q * 100), beta: s.betas[0], settings: s, log: log)
                 let secs = Date().timeIntervalSince(t0) + c.timings.reduce(0) { $0 + $1.1 } / Double(noise.count)
                 let correct = run.eval.correct(s.metric)
                 let (_, bc) = c.bestBaseline
                 let gain = PairedStats.paired(correct, bc, reps: 1000, seed: seed)
-                let refAvg = c.baselines.first { $0.0 == "reference_avg" }!.1
-                let labelGain = PairedStats.mean(run.eval.policyCorrect) - PairedStats.mean(refAvg)
+                let labelGain = PairedStats.mean(run.eval.policyCorrect) - PairedStats.mean(c.referencePreference)
                 rows.append(ValidityRow(noise: q, seed: seed, score: PairedStats.mean(correct), accuracySum: run.eval.accuracy(.sum),
                                         accuracyPerToken: run.eval.accuracy(.perToken), accuracyLC: run.eval.accuracy(.lengthControlled), evalLoss: PairedStats.mean(run.eval.loss),
                                         marginPerToken: PairedStats.mean(run.eval.tokenMargin), marginSum: PairedStats.mean(run.eval.sumMargin),

@@ -28,3 +28,4 @@ struct CorpusChoice: ExpressibleByArgument, Sendable {
 extension FormatOptions.PKUAxis: ExpressibleByArgument {}
 extension DedupOptions.Keep: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}
+extension CheckpointEval.RefFree: ExpressibleByArgument {}

@@ -63,7 +63,7 @@ struct CurateIO: ParsableArguments {
         }
         var extraFiles: [EncodedFile] = []
         do {
-            try writer.write(source, decide: decide, outputs: sinks, removed: removedOut) { e in try rejectsOut.write(e.json()) }
+            try writer.write(source, stage: command, decide: decide, outputs: sinks, removed: removedOut) { e in try rejectsOut.write(e.json()) }
             extraFiles = try more()
             for f in extraFiles { try f.finish() }
             for s in sinks { try s.commit() }

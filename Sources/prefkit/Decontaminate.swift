@@ -29,17 +29,7 @@ struct Decontaminate: ParsableCommand {
         let source = try io.source(outputs: [("-o", output)])
         for e in evalSets { try index.add(path: e.path, name: e.display) }
         let scanned = try source.scanPairs { index.feature($0) }
-        var matched: [String: Int] = [:]
-        let decisions: [Decision] = scanned.map { s in
-            switch s {
-            case .rejected(let r, let m): return .reject(reason: r, message: m)
-            case .pair(let f):
-                guard let m = f.match else { return .keep(output: 0) }
-                let name = index.names[m.eval]
-                matched[name, default: 0] += 1
-                return .remove(reason: "contaminated", extra: [("eval_set", .string(name)), ("field", .string(m.field)), ("ngram", .string(m.gram))])
-            }
-        }
+        let (decisions, matched) = index.decide(scanned)
         try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { i, _ in decisions[i] }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("eval_ngrams", .int(Int64(index.count))),

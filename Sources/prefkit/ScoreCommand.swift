@@ -17,13 +17,7 @@ struct ScoreOptions: ParsableArguments {
     @Option(name: .long, help: "What the SFT reference learns: both replies (label-free) or the chosen reply only (it then sees the labels).") var referenceOn: ScoreSettings.ReferenceOn = .both
     @Option(name: .long, help: "The implicit reward the score ranks by: per-token (length-normalized), sum, or length-controlled (per-token after removing the length trend of all eval replies' rewards).") var metric: ScoreSettings.Metric = .sum
     @Option(name: .long, help: "Load this reference model instead of training one.") var refModel: String?
-    @Option(name: .long, parsing: .unconditional, help: "Transformer layers, 1-64.") var nLayer: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Attention heads, 1-64.") var nHead: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Embedding width, 8-4096 (a multiple of --n-head).") var nEmbd: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Tokenizer vocabulary, 262-65536.") var vocabSize: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Tokens per sequence, 8-8192.") var maxLength: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Prompt tokens kept (its end), below --max-length.") var maxPromptLength: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Pairs per DPO step, 1-4096.") var batchSize: Int?
+    @OptionGroup var model: ModelOptions
     @Option(name: .long, parsing: .unconditional, help: "Reference SFT steps, 0-10000000.") var sftSteps: Int?
     @Option(name: .long, parsing: .unconditional, help: "Reference SFT budget in passes over its sequences (instead of --sft-steps).") var sftEpochs: Double?
     @Option(name: .long, parsing: .unconditional, help: "DPO steps (default: --dpo-epochs passes over the training pairs).") var dpoSteps: Int?
@@ -34,15 +28,11 @@ struct ScoreOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Evaluations during DPO; the kept checkpoint has the lowest eval loss.") var evaluations: Int?
     @Option(name: .long, parsing: .unconditional, help: "Evaluate every this many DPO steps (instead of --evaluations).") var evalEvery: Int?
     @Option(name: .long, parsing: .unconditional, help: "Stop after this many evaluations without a lower eval loss (0: never).") var patience: Int?
-    @Option(name: .long, parsing: .unconditional, help: "First seed (initialization, sampling, data order).") var seed: UInt64 = 0
     @Option(name: .long, parsing: .unconditional, help: "Run this many seeds (seed, seed+1, ...) and report the mean and spread, 1-100.") var seeds: Int = 1
-    @Option(name: .long, parsing: .unconditional, help: "Threads, 1-256 (default: all cores).") var threads: Int?
 
     func validate() throws {
         try Range.check(evalFraction, "eval-fraction", 0.01...0.9)
         try Range.check(labelSmoothing, "label-smoothing", 0.0...0.49)
-        try Range.checkModel(nLayer: nLayer, nHead: nHead, nEmbd: nEmbd, vocabSize: vocabSize, maxLength: maxLength,
-                             maxPromptLength: maxPromptLength, batchSize: batchSize, threads: threads)
         try Range.check(sftSteps, "sft-steps", 0...Range.steps.upperBound)
         try Range.check(sftEpochs, "sft-epochs", 0.001...1000)
         try Range.check(dpoSteps, "dpo-steps", Range.steps)
@@ -57,21 +47,13 @@ struct ScoreOptions: ParsableArguments {
         for b in beta.split(separator: ",", omittingEmptySubsequences: false) {
             guard let d = Double(b), d.isFinite, d > 0, d <= 100 else { throw ValidationError("--beta takes numbers in (0, 100], comma-separated (got '\(b)')") }
         }
+        // The sizes against the budget's defaults (the budget is known here, so this is a usage error).
+        _ = try settings()
     }
 
     func settings() throws -> ScoreSettings {
         var s = ScoreSettings.preset(budget)
-        if let v = nLayer { s.nLayer = v }
-        if let v = nHead { s.nHead = v }
-        if let v = nEmbd { s.nEmbd = v }
-        if let v = vocabSize { s.vocabSize = v }
-        if let v = maxLength {
-            // The budget's prompt share (2/3 at quick, 5/8 otherwise) follows a shorter --max-length.
-            s.maxPromptLength = min(s.maxPromptLength, v * s.maxPromptLength / s.maxLength)
-            s.maxLength = v
-        }
-        if let v = maxPromptLength { s.maxPromptLength = v }
-        if let v = batchSize { s.pairsPerBatch = v }
+        s.shape = try model.shape(over: s.shape)
         if let v = sftSteps { s.sftSteps = v }
         if let v = sftEpochs { s.sftEpochs = v }
         if let v = dpoSteps { s.dpoSteps = v }
@@ -82,20 +64,18 @@ struct ScoreOptions: ParsableArguments {
         if let v = evaluations { s.evaluations = v }
         if let v = evalEvery { s.evalEvery = v }
         if let v = patience { s.patience = v }
-        s.seed = seed
-        s.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        s.seed = model.seed
+        s.threads = model.threadCount
         s.evalFraction = evalFraction
         s.labelSmoothing = labelSmoothing
         s.loss = loss
         s.referenceOn = referenceOn
         s.metric = metric
         s.betas = beta.split(separator: ",").compactMap { Double($0) }
-        guard s.nEmbd % s.nHead == 0 else { throw ValidationError("--n-embd must be a multiple of --n-head") }
-        guard s.maxPromptLength < s.maxLength else { throw ValidationError("--max-prompt-length must be below --max-length") }
         return s
     }
 
-    var seedList: [UInt64] { (0..<UInt64(seeds)).map { seed &+ $0 } }
+    var seedList: [UInt64] { (0..<UInt64(seeds)).map { model.seed &+ $0 } }
 
     /// Pairs to keep from a dataset: the training sample, plus the share held out for evaluation.
     func sampleCap(_ s: ScoreSettings, evalGiven: Bool) -> Int {
@@ -141,11 +121,12 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Run directory.") var output: String
     @OptionGroup var options: ScoreOptions
     @Option(name: .long, help: "Evaluate this policy against --ref-model only (no training).") var model: String?
-    @Option(name: .long, help: "Evaluation only, without a reference: avg or sum log-probs.") var refFree: String?
+    @Option(name: .long, help: "With --model: judge pairs without a reference, by the policy's average (per-token) or summed log-probs.") var refFree: CheckpointEval.RefFree?
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
 
     func validate() throws {
-        if let rf = refFree, rf != "avg" && rf != "sum" { throw ValidationError("--ref-free takes avg or sum") }
+        if model != nil && options.refModel == nil && refFree == nil { throw ValidationError("--model needs --ref-model or --ref-free avg|sum") }
+        if refFree != nil && model == nil { throw ValidationError("--ref-free evaluates a --model") }
     }
 
     func run() throws {
@@ -205,41 +186,11 @@ struct ScoreCommand: ParsableCommand {
 
     /// Implicit-reward accuracy of an existing policy (as RewardBench scores DPO models).
     func evaluateOnly(_ pairs: [Pair], policy: String, _ s: ScoreSettings) throws {
-        BLAS.setThreads(s.threads)
-        let (pm, ptok) = try Checkpoint.load(policy, maxBatch: 2 * s.pairsPerBatch, threads: s.threads)
-        guard let tok = ptok else { throw ValidationError("\(policy) has no tokenizer.json") }
-        var ref: GPT<Float>?
-        if let r = options.refModel { ref = try Checkpoint.load(r, maxBatch: 2 * s.pairsPerBatch, threads: s.threads).0 }
-        guard ref != nil || refFree != nil else { throw ValidationError("evaluation needs --ref-model or --ref-free avg|sum") }
-        var tp: [TokenizedPair] = []
-        var dropped = 0
-        let maxLen = min(s.maxLength, pm.config.maxT)
-        // The prompt truncation the policy was trained with, unless --max-prompt-length says otherwise.
-        let maxPrompt = min(options.maxPromptLength ?? Checkpoint.maxPromptLength(policy) ?? s.maxPromptLength, maxLen - 1)
-        for p in pairs {
-            if case .success(let t) = ChatRender.tokenize(p, tok, maxLength: maxLen, maxPrompt: maxPrompt) { tp.append(t) } else { dropped += 1 }
-        }
-        let pl = DPOTrainer.logps(pm, tp, batchPairs: s.pairsPerBatch, pad: tok.eos)
-        let rl = ref.map { DPOTrainer.logps($0, tp, batchPairs: s.pairsPerBatch, pad: tok.eos) }
-        var correct = 0
-        for i in 0..<tp.count {
-            let c: Double, r: Double
-            if let rl {
-                c = pl.c[i] - rl.c[i]; r = pl.r[i] - rl.r[i]
-            } else if refFree == "avg" {
-                c = pl.c[i] / Double(max(1, pl.nc[i])); r = pl.r[i] / Double(max(1, pl.nr[i]))
-            } else {
-                c = pl.c[i]; r = pl.r[i]
-            }
-            if c > r { correct += 1 }
-        }
-        let ci = Wilson.interval(correct, tp.count)
-        let acc = Double(correct) / Double(max(1, tp.count))
-        let json: JSONValue = .object([("mode", .string(options.refModel != nil ? "implicit_reward" : "ref_free_\(refFree!)")), ("score", .double(acc)),
-                                       ("ci95", .array([.double(ci.low), .double(ci.high)])), ("n_eval", .int(Int64(tp.count))),
-                                       ("dropped", .int(Int64(dropped))), ("model", .string(policy)), ("ref_model", options.refModel.map { .string($0) } ?? .null)])
-        try json.write(to: output + "/score.json")
-        print(String(format: "accuracy %.3f (95%% CI %.3f–%.3f, n = %d)", acc, ci.low, ci.high, tp.count))
+        let r = try CheckpointEval.accuracy(pairs, policy: policy, reference: options.refModel, refFree: refFree, maxLength: s.maxLength,
+                                            maxPromptLength: options.model.maxPromptLength, fallbackPromptLength: s.maxPromptLength,
+                                            batchPairs: s.pairsPerBatch, threads: s.threads)
+        try r.json.write(to: output + "/score.json")
+        print(String(format: "accuracy %.3f (95%% CI %.3f–%.3f, n = %d)", r.accuracy, r.ci.low, r.ci.high, r.n))
     }
 }
 

@@ -44,11 +44,11 @@ final class StatsDecontamTests: XCTestCase {
         try idx.add(path: evalFile, name: "eval.jsonl")
         let src = try source([writeLines(lines)])
         let scanned = try src.scanPairs { idx.feature($0) }
-        let o = try apply(src) { i in
-            if case .pair(let f) = scanned[i], f.match != nil { return .remove(reason: "contaminated", extra: []) }
-            return .keep(output: 0)
-        }
+        // The shipped decisions, as `prefkit decontaminate` makes them.
+        let (decisions, matched) = idx.decide(scanned)
+        let o = try apply(src) { decisions[$0] }
         XCTAssertEqual(o.removed, ["leak": "contaminated", "inreply": "contaminated"])
+        XCTAssertEqual(matched, ["eval.jsonl": 2])
         XCTAssertEqual(o.kept[0], ["short", "clean"], "texts shorter than 13 words have no 13-grams")
         if case .pair(let f) = scanned[0] {
             XCTAssertEqual(f.match?.field, "prompt")

@@ -44,7 +44,7 @@ func applyRaw(_ src: PairSource, outputs: Int = 1, _ decide: (Int, UnsafeRawBuff
     let sinks = try (0..<outputs).map { try RecordSink(.file(d + "/out\($0).jsonl")) }
     let removedFile = try EncodedFile(path: d + "/removed.jsonl", compression: .none, level: 0)
     let w = CurationWriter()
-    try w.write(src, decide: decide, outputs: sinks, removed: removedFile, rejects: nil)
+    try w.write(src, stage: "test", decide: decide, outputs: sinks, removed: removedFile, rejects: nil)
     for s in sinks { try s.commit() }
     try removedFile.commit()
     XCTAssertTrue(w.total.balanced, "read = written + removed + rejected")
@@ -53,7 +53,11 @@ func applyRaw(_ src: PairSource, outputs: Int = 1, _ decide: (Int, UnsafeRawBuff
     }
     let kept = try (0..<outputs).map { try ids(d + "/out\($0).jsonl").map { $0["id"] as! String } }
     var removed: [String: String] = [:]
-    for r in try ids(d + "/removed.jsonl") { removed[r["id"] as! String] = r["removed_reason"] as? String }
+    for r in try ids(d + "/removed.jsonl") {
+        // The removed-record schema: reason and stage first, the pair itself under "record".
+        XCTAssertEqual(r["stage"] as? String, "test")
+        removed[(r["record"] as! [String: Any])["id"] as! String] = r["removed_reason"] as? String
+    }
     return Outcome(kept: kept, removed: removed, tally: w.total)
 }
 

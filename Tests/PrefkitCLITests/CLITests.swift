@@ -74,7 +74,14 @@ final class CLITests: CLITestCase {
         XCTAssertNotNil(s["seconds"] as? Double)
         let rejects = try String(contentsOfFile: d + "/out.rejects.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(rejects.count, 6, "default rejects file sits beside the output")
-        XCTAssertEqual(try String(contentsOfFile: d + "/removed.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
+        let removedLines = try String(contentsOfFile: d + "/removed.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(removedLines.count, 2)
+        // The one removed-record schema (docs/format.md): reason, stage, where from, and the corpus record verbatim.
+        let tie = try JSONSerialization.jsonObject(with: Data(removedLines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(tie["removed_reason"] as? String, "tie")
+        XCTAssertEqual(tie["stage"] as? String, "convert")
+        XCTAssertTrue((tie["source"] as? String)?.hasPrefix("arena:") ?? false, "\(tie)")
+        XCTAssertNotNil((tie["record"] as? [String: Any])?["winner"], "\(tie)")
         XCTAssertTrue(r.err.contains("bad_trl.jsonl:2"), r.err)
         XCTAssertTrue(r.err.contains("13 read = 5 written + 2 removed + 6 rejected"), r.err)
     }
@@ -160,7 +167,11 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(ds["written"] as? Int, 45)
         XCTAssertEqual(try String(contentsOfFile: d + "/clusters.jsonl", encoding: .utf8).split(separator: "\n").count, 41)
         let removedLine = try String(contentsOfFile: d + "/dups.jsonl", encoding: .utf8).split(separator: "\n").first!
-        XCTAssertTrue(removedLine.contains("\"removed_reason\": \"exact_duplicate\", \"duplicate_of\""), String(removedLine))
+        let removedRecord = try JSONSerialization.jsonObject(with: Data(removedLine.utf8)) as! [String: Any]
+        XCTAssertEqual(removedRecord["removed_reason"] as? String, "exact_duplicate")
+        XCTAssertEqual(removedRecord["stage"] as? String, "dedup")
+        XCTAssertNotNil((removedRecord["details"] as? [String: Any])?["duplicate_of"], String(removedLine))
+        XCTAssertNotNil((removedRecord["record"] as? [String: Any])?["chosen"], "the removed pair itself, verbatim")
         let dc = try run(["decontaminate", d + "/d.jsonl", "--against", fixture("shp.jsonl"), "-o", d + "/c.jsonl", "--ngram", "5", "--summary-json", d + "/c.json", "-q"])
         XCTAssertEqual(dc.code, 0, dc.err)
         XCTAssertEqual((try summary(d + "/c.json")["removed"] as! [String: Int])["contaminated"], 2, "the SHP pairs themselves match the raw SHP file")
@@ -212,6 +223,17 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(ev.code, 0, ev.err)
         XCTAssertTrue(ev.out.hasPrefix("accuracy "), ev.out)
         XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref"]).code, 2, "needs a reference or --ref-free")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/x"), "a usage error creates no run directory")
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--ref-free", "avg"]).code, 2, "--ref-free evaluates a --model")
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/x", "--model", d + "/ref", "--ref-free", "mean"]).code, 2, "enum values fail in parsing")
+        let rf = try run(["score", d + "/pairs.jsonl", "-o", d + "/rf", "--model", d + "/run/policy-beta-0.1", "--ref-free", "sum"])
+        XCTAssertEqual(rf.code, 0, rf.err)
+        let rfJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/rf/score.json"))) as! [String: Any]
+        XCTAssertEqual(rfJSON["mode"] as? String, "ref_free_sum")
+        XCTAssertGreaterThan(rfJSON["n_eval"] as? Int ?? 0, 0)
+        // score's sizes come from the same option group as sft's, checked against the budget in validate().
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/y", "--max-prompt-length", "192"]).code, 2, "quick's --max-length is 192")
+        XCTAssertEqual(try run(["score", d + "/pairs.jsonl", "-o", d + "/y", "--n-head", "5"]).code, 2, "128 is not a multiple of 5")
     }
 
     func testDependentDefaultsFollowEachOther() throws {

@@ -1,0 +1,90 @@
+// Using existing checkpoints: the implicit-reward accuracy of a trained policy (`score --model`,
+// as RewardBench scores DPO models) and each pair's response log-probabilities (`logps`).
+import Foundation
+import PrefCore
+import PrefIO
+
+public enum CheckpointEval {
+    /// How a pair is judged without a reference model: by the policy's own summed or per-token
+    /// (average) log-probabilities of the two replies.
+    public enum RefFree: String, Sendable, CaseIterable { case avg, sum }
+
+    /// The prompt truncation to use with a checkpoint: `requested`, else what the model was
+    /// trained with (its config.json), else `fallback`; always below `maxLength`.
+    public static func promptLength(_ dir: String, requested: Int?, fallback: Int, maxLength: Int) -> Int {
+        min(requested ?? Checkpoint.maxPromptLength(dir) ?? fallback, maxLength - 1)
+    }
+
+    /// The fraction of pairs whose chosen reply the policy prefers: by the implicit reward against
+    /// `reference` (log-prob ratios), or without one by `refFree`. Returns score.json's content.
+    public static func accuracy(_ pairs: [Pair], policy: String, reference: String?, refFree: RefFree?, maxLength: Int,
+                                maxPromptLength: Int?, fallbackPromptLength: Int, batchPairs: Int, threads: Int) throws -> (json: JSONValue, accuracy: Double, ci: (low: Double, high: Double), n: Int) {
+        guard reference != nil || refFree != nil else { throw TrainError("evaluation needs a reference model or a reference-free mode") }
+        BLAS.setThreads(threads)
+        let (pm, ptok) = try Checkpoint.load(policy, maxBatch: 2 * batchPairs, threads: threads)
+        guard let tok = ptok else { throw TrainError("\(policy) has no tokenizer.json") }
+        let ref = try reference.map { try Checkpoint.load($0, maxBatch: 2 * batchPairs, threads: threads).0 }
+        let maxLen = min(maxLength, pm.config.maxT)
+        let maxPrompt = promptLength(policy, requested: maxPromptLength, fallback: fallbackPromptLength, maxLength: maxLen)
+        var tp: [TokenizedPair] = []
+        var dropped = 0
+        for p in pairs {
+            if case .success(let t) = ChatRender.tokenize(p, tok, maxLength: maxLen, maxPrompt: maxPrompt) { tp.append(t) } else { dropped += 1 }
+        }
+        let pl = DPOTrainer.logps(pm, tp, batchPairs: batchPairs, pad: tok.eos)
+        let rl = ref.map { DPOTrainer.logps($0, tp, batchPairs: batchPairs, pad: tok.eos) }
+        var correct = 0
+        for i in 0..<tp.count {
+            let c: Double, r: Double
+            if let rl {
+                c = pl.c[i] - rl.c[i]; r = pl.r[i] - rl.r[i]
+            } else if refFree == .avg {
+                c = pl.c[i] / Double(max(1, pl.nc[i])); r = pl.r[i] / Double(max(1, pl.nr[i]))
+            } else {
+                c = pl.c[i]; r = pl.r[i]
+            }
+            if c > r { correct += 1 }
+        }
+        let ci = Wilson.interval(correct, tp.count)
+        let acc = Double(correct) / Double(max(1, tp.count))
+        let mode = reference != nil ? "implicit_reward" : "ref_free_\(refFree!.rawValue)"
+        let json: JSONValue = .object([("mode", .string(mode)), ("score", .double(acc)),
+                                       ("ci95", .array([.double(ci.low), .double(ci.high)])), ("n_eval", .int(Int64(tp.count))),
+                                       ("dropped", .int(Int64(dropped))), ("model", .string(policy)), ("ref_model", reference.map { .string($0) } ?? .null)])
+        return (json, acc, ci, tp.count)
+    }
+
+    /// Writes, per pair in order, `{"id", "logp_chosen", "logp_rejected", "n_chosen", "n_rejected"}`
+    /// (summed response log-probabilities, EOS included) under the model in `dir`. Returns the
+    /// pairs left out because a reply has no token within the length.
+    public static func writeLogps(_ pairs: [Pair], model dir: String, maxLength: Int?, maxPromptLength: Int?, batchSize: Int, threads: Int,
+                                  to out: EncodedFile) throws -> Int {
+        BLAS.setThreads(threads)
+        let (gpt, tokOpt) = try Checkpoint.load(dir, maxBatch: batchSize, threads: threads)
+        guard let tok = tokOpt else { throw TrainError("\(dir) has no tokenizer.json") }
+        let maxLen = min(maxLength ?? gpt.config.maxT, gpt.config.maxT)
+        let maxPrompt = promptLength(dir, requested: maxPromptLength, fallback: maxLen / 2, maxLength: maxLen)
+        var dropped = 0
+        var chunk: [(Pair, Sequence2, Sequence2)] = []
+        func flush() throws {
+            let r = gpt.logps(chunk.flatMap { [$0.1, $0.2] }, batchSize: batchSize, pad: tok.eos)
+            var b = ByteBuffer()
+            for (k, c) in chunk.enumerated() {
+                b.appendJSONValue(.object([("id", .string(c.0.id)), ("logp_chosen", .double(r[2 * k].logp)), ("logp_rejected", .double(r[2 * k + 1].logp)),
+                                           ("n_chosen", .int(Int64(r[2 * k].count))), ("n_rejected", .int(Int64(r[2 * k + 1].count)))]))
+                b.append(0x0A)
+            }
+            try out.write(b.bytes)
+            chunk.removeAll()
+        }
+        for p in pairs {
+            let pr = ChatRender.prompt(p.prompt, tok)
+            guard let c = ChatRender.fit(pr, ChatRender.response(p.chosen, tok), maxLength: maxLen, maxPrompt: maxPrompt),
+                  let r = ChatRender.fit(pr, ChatRender.response(p.rejected, tok), maxLength: maxLen, maxPrompt: maxPrompt) else { dropped += 1; continue }
+            chunk.append((p, c, r))
+            if chunk.count * 2 >= batchSize * 8 { try flush() }
+        }
+        if !chunk.isEmpty { try flush() }
+        return dropped
+    }
+}
