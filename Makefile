@@ -44,6 +44,7 @@ demo: build
 test: deps
 	swift build --build-tests
 	swift test
+	bash scripts/check_contributing.sh
 
 bench: build
 	bash bench/run.sh

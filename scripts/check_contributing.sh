@@ -24,7 +24,9 @@ anchor = "    public static let table: [FilterDef] = [\n"
 assert anchor in tab
 open("Sources/PrefCurate/Filtering.swift", "w").write(tab.replace(anchor, anchor + code[3], 1))
 PY
-swift build -q 2>&1 | grep -E "error" && exit 1
+if ! swift build -q > /tmp/prefkit-contributing-build.log 2>&1; then
+  grep -E "error" /tmp/prefkit-contributing-build.log; echo "CONTRIBUTING.md examples do not build"; exit 1
+fi
 d=$(mktemp -d)
 printf '{"question": "q1", "good": "yes", "bad": "no"}\n{"question": "q2", "good": "x", "bad": "x"}\n{"question": 3, "good": "a", "bad": "b"}\n' > "$d/qa.jsonl"
 .build/debug/prefkit convert "$d/qa.jsonl" -o "$d/out.jsonl" --summary-json "$d/s.json" -q || true
