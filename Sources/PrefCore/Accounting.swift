@@ -1,34 +1,6 @@
 // What every stage counts and reports: inputs, per-input reports, the tally of read = written +
-// removed (by reason) + rejected (by reason), and a rejected record with where it came from.
+// removed (by reason) + rejected (by reason). A rejected record is a `RecordFailure` (PrefIO).
 import PrefIO
-
-public struct RejectEntry: Sendable {
-    public var file: String
-    public var line: Int
-    public var offset: Int64
-    public var reason: String
-    public var message: String
-    public var raw: [UInt8]
-
-    public init(file: String, line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
-        self.file = file; self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
-    }
-
-    public func json() -> [UInt8] {
-        var b = ByteBuffer()
-        b.append("{\"file\": "); b.appendJSONString(file)
-        b.append(", \"line\": "); b.append(String(line))
-        b.append(", \"offset\": "); b.append(String(offset))
-        b.append(", \"reason\": "); b.appendJSONString(reason)
-        b.append(", \"message\": "); b.appendJSONString(message)
-        b.append(", \"record\": ")
-        let shown = raw.count > 65536 ? Array(raw[..<65536]) : raw
-        b.appendJSONString(shown.withUnsafeBytes { UTF8Check.lossyString($0) })
-        if raw.count > 65536 { b.append(", \"record_truncated\": true") }
-        b.append("}\n")
-        return b.bytes
-    }
-}
 
 /// Counts for one input or the whole run: read = written + removed + rejected.
 public struct Tally: Sendable {

@@ -46,13 +46,13 @@ public struct RunSummary {
     /// Command-specific fields added to the JSON (and listed on screen).
     public var extra: [(String, JSONValue)] = []
     /// Set when --strict stopped the run: nothing was published.
-    public var strictStop: RejectEntry?
+    public var strictStop: RecordFailure?
     /// Records that were converted but not published because --strict stopped the run.
     public var discarded = 0
 
     /// Nothing was published: the records converted before the stop count as discarded, the
     /// stopping record as rejected, so that read = written + removed + rejected + discarded.
-    public mutating func markStrictStop(_ e: RejectEntry) {
+    public mutating func markStrictStop(_ e: RecordFailure) {
         strictStop = e
         discarded = total.written
         total.written = 0

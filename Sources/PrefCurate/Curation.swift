@@ -12,14 +12,14 @@ public enum Decision: Sendable {
 public final class CurationWriter {
     public private(set) var total = Tally()
     public private(set) var reports: [InputReport] = []
-    public var onReject: ((RejectEntry) -> Void)?
+    public var onReject: ((RecordFailure) -> Void)?
 
     public init() {}
 
     /// Writes every record where its decision sends it; outputs are published by the caller.
     /// `stage` names the command in each removed record.
     public func write(_ source: PairSource, stage: String, decide: (Int, UnsafeRawBufferPointer) -> Decision, outputs: [RecordSink],
-                      removed: EncodedFile?, rejects: ((RejectEntry) throws -> Void)?) throws {
+                      removed: EncodedFile?, rejects: ((RecordFailure) throws -> Void)?) throws {
         reports = source.reports
         var buffers = [ByteBuffer](repeating: ByteBuffer(), count: outputs.count)
         var ends = [[Int]](repeating: [], count: outputs.count)
@@ -45,7 +45,7 @@ public final class CurationWriter {
                 }
             case .reject(let reason, let message):
                 t.rejected[reason] = 1
-                let e = RejectEntry(file: source.inputs[info.input].display, line: info.line, offset: 0, reason: reason, message: message, raw: Array(raw))
+                let e = RecordFailure(file: source.inputs[info.input].display, line: info.line, offset: 0, reason: reason, message: message, raw: Array(raw))
                 onReject?(e)
                 try rejects?(e)
             }

@@ -17,7 +17,7 @@ public struct ConvertConfig: Sendable {
 }
 
 public struct StrictAbort: Error, CustomStringConvertible {
-    public var entry: RejectEntry
+    public var entry: RecordFailure
     public var description: String { "\(entry.file):\(entry.line): \(entry.reason): \(entry.message)" }
 }
 
@@ -25,7 +25,7 @@ final class BatchResult {
     var out = ByteBuffer()
     var ends: [Int] = []
     var tally = Tally()
-    var rejects: [RejectEntry] = []
+    var rejects: [RecordFailure] = []
     var removedRecords = ByteBuffer()
 }
 
@@ -39,8 +39,8 @@ public final class Converter {
     public private(set) var total = Tally()
     public private(set) var inputs: [InputReport]
     /// Called for each rejected record, in input order (e.g. to print the first few).
-    public var onReject: ((RejectEntry) -> Void)?
-    public var onRejectWrite: ((RejectEntry) throws -> Void)?
+    public var onReject: ((RecordFailure) -> Void)?
+    public var onRejectWrite: ((RecordFailure) throws -> Void)?
     public var onRemovedWrite: (([UInt8]) throws -> Void)?
 
     public init(_ config: ConvertConfig) {
@@ -82,7 +82,7 @@ public final class Converter {
     }
 
     /// Publishes one unit of results in order: rejects (strict mode stops here), pairs, removed records, counts.
-    func publish(_ idx: Int, out: ByteBuffer, ends: [Int], tally: Tally, rejects: [RejectEntry], removed: ByteBuffer, sink: RecordSink) throws {
+    func publish(_ idx: Int, out: ByteBuffer, ends: [Int], tally: Tally, rejects: [RecordFailure], removed: ByteBuffer, sink: RecordSink) throws {
         for e in rejects {
             onReject?(e)
             try onRejectWrite?(e)
@@ -192,7 +192,7 @@ public final class Converter {
         for f in batch.failures {
             res.tally.read += 1
             res.tally.rejected[f.reason, default: 0] += 1
-            res.rejects.append(RejectEntry(file: display, line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw))
+            res.rejects.append(f.at(display))
         }
         for i in 0..<batch.count {
             res.tally.read += 1
@@ -200,7 +200,7 @@ public final class Converter {
             func reject(_ reason: String, _ message: String) {
                 res.tally.rejected[reason, default: 0] += 1
                 let raw = batch.withRecord(i) { Array($0) }
-                res.rejects.append(RejectEntry(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
+                res.rejects.append(RecordFailure(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
             }
             let outcome: Result<AdapterOutcome, FormatError> = batch.withRecord(i) { buf in
                 do {

@@ -11,7 +11,7 @@ final class JoinEmitter {
     var ends: [Int] = []
     var tally = Tally()
     var removedOut = ByteBuffer()
-    var rejects: [RejectEntry] = []
+    var rejects: [RecordFailure] = []
     let flush: (JoinEmitter) throws -> Void
 
     init(format: String, display: String, flush: @escaping (JoinEmitter) throws -> Void) {
@@ -43,7 +43,7 @@ final class JoinEmitter {
 
     func reject(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8], count: Bool = true) {
         if count { tally.read += 1; tally.rejected[reason, default: 0] += 1 }
-        rejects.append(RejectEntry(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
+        rejects.append(RecordFailure(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
     }
 
     func flushNow() throws {

@@ -7,15 +7,37 @@ import Glibc
 import Darwin
 #endif
 
-/// A record that could not be read (damaged stream, oversize line, broken array structure).
+/// A record that could not be read or converted, and the reject entry it becomes: where it is
+/// (`file` is filled in once the record is attributed to an input), why, and its raw bytes.
 public struct RecordFailure: Sendable {
+    public var file: String
     public var line: Int
     public var offset: Int64
     public var reason: String
     public var message: String
     public var raw: [UInt8]
-    public init(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
-        self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
+    public init(file: String = "", line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) {
+        self.file = file; self.line = line; self.offset = offset; self.reason = reason; self.message = message; self.raw = raw
+    }
+
+    /// The same failure, attributed to the input `file`.
+    public func at(_ file: String) -> RecordFailure { var f = self; f.file = file; return f }
+
+    /// The rejects-file line: `{"file", "line", "offset", "reason", "message", "record"}`, the record
+    /// as text (invalid UTF-8 shown as U+FFFD) cut at 64 KiB.
+    public func json() -> [UInt8] {
+        var b = ByteBuffer()
+        b.append("{\"file\": "); b.appendJSONString(file)
+        b.append(", \"line\": "); b.append(String(line))
+        b.append(", \"offset\": "); b.append(String(offset))
+        b.append(", \"reason\": "); b.appendJSONString(reason)
+        b.append(", \"message\": "); b.appendJSONString(message)
+        b.append(", \"record\": ")
+        let shown = raw.count > 65536 ? Array(raw[..<65536]) : raw
+        b.appendJSONString(shown.withUnsafeBytes { UTF8Check.lossyString($0) })
+        if raw.count > 65536 { b.append(", \"record_truncated\": true") }
+        b.append("}\n")
+        return b.bytes
     }
 }
 

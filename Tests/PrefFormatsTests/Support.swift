@@ -10,7 +10,7 @@ struct ConvertResult {
     var converter: Converter
     var pairs: [Pair]
     var bytes: [UInt8]
-    var rejects: [RejectEntry]
+    var rejects: [RecordFailure]
     var removed: [UInt8]
 }
 
@@ -33,7 +33,7 @@ func convertWith(_ paths: [String], _ configure: (inout ConvertConfig) -> Void) 
     let out = dir + "/out.jsonl"
     let sink = try RecordSink(.file(out))
     let c = Converter(cfg)
-    var rejects: [RejectEntry] = []
+    var rejects: [RecordFailure] = []
     var removed: [UInt8] = []
     c.onRejectWrite = { rejects.append($0) }
     c.onRemovedWrite = { removed += $0 }
