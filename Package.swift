@@ -17,15 +17,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // C libraries, found through pkg-config (Debian: libzstd-dev, zlib1g-dev, libxml2-dev, libopenblas-dev).
+        // C libraries, found through pkg-config (Debian: libzstd-dev, zlib1g-dev, libxml2-dev, libopenblas-dev, libsnappy-dev).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(
             name: "PrefIO",
-            dependencies: ["CZstd", "CZlib", "CXML2"]
+            dependencies: ["CZstd", "CZlib", "CXML2", "CSnappy"]
         ),
         .target(
             name: "PrefCore",

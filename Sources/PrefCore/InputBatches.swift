@@ -41,7 +41,7 @@ public struct InputBatches: Sendable {
                     try body(idx, b)
                 }
                 finished(idx, InputInfo(opened: true, compression: opened.compression.rawValue, layout: reader.mode.rawValue,
-                                        bytes: opened.raw.fileOffset, batches: n))
+                                        bytes: opened.bytesRead, batches: n))
             }
         }
     }

@@ -6,6 +6,8 @@ public struct OpenedInput {
     public let raw: FileSource
     public let source: ByteSource
     public let compression: Compression
+    /// Bytes of the stored input read so far (for Parquet, the footer and the column chunks read).
+    public var bytesRead: Int64 { compression == .parquet ? source.fileOffset : raw.fileOffset }
 
     /// The opened and decoded input, or the reject that accounts for it: `unsupported_compression`
     /// (xz, bzip2, ...) or `unreadable_input` (missing, unreadable, a directory, ...).
@@ -15,7 +17,13 @@ public struct OpenedInput {
             let (src, comp) = try Sources.decoding(raw)
             return .success(OpenedInput(raw: raw, source: src, compression: comp))
         } catch {
-            let reason = (error as? StreamError)?.kind == .unsupported ? "unsupported_compression" : "unreadable_input"
+            let reason: String
+            switch (error as? StreamError)?.kind {
+            case .unsupported: reason = "unsupported_compression"
+            case .corrupt: reason = "corrupt_input"
+            case .truncated: reason = "truncated_input"
+            default: reason = "unreadable_input"
+            }
             return .failure(RecordFailure(line: 0, offset: 0, reason: reason, message: "\(error)", raw: []))
         }
     }

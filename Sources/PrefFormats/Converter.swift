@@ -109,13 +109,13 @@ public final class Converter {
             inputs[idx].compression = "-"; inputs[idx].layout = "-"
             return
         }
-        let raw = opened.raw, src = opened.source, comp = opened.compression
+        let src = opened.source, comp = opened.compression
         inputs[idx].compression = comp.rawValue
         let stats = try join(src, config.options, config.maxRecordBytes, emit)
         inputs[idx].layout = stats.layout
         spillReport.append((input.display, stats.spilled, stats.peakBytes))
         try emit.flushNow()
-        inputs[idx].bytes = raw.fileOffset
+        inputs[idx].bytes = opened.bytesRead
     }
 
     /// For reports and tests: per join input, records spilled to disk and the peak buffered bytes.

@@ -28,6 +28,8 @@ public protocol ByteSource: AnyObject {
 
 public enum Compression: String, Sendable {
     case none, gzip, zstd
+    /// Not a compression but a container: the rows of a Parquet file, read as JSON Lines.
+    case parquet
 }
 
 /// A file descriptor source (a file, or stdin for "-").
@@ -117,6 +119,13 @@ public enum Sources {
             let magic = UInt32(h[0]) | UInt32(h[1]) << 8 | UInt32(h[2]) << 16 | UInt32(h[3]) << 24
             if magic == 0xFD2F_B528 || (magic & 0xFFFF_FFF0) == 0x184D_2A50 {
                 return (try ZstdSource(peek), .zstd)
+            }
+            if h[0] == 0x50 && h[1] == 0x41 && h[2] == 0x52 && h[3] == 0x31 {
+                // Parquet ("PAR1"): its footer is at the end, so it is read from the file by offset.
+                guard let file = raw as? FileSource, file.path != "-" else {
+                    throw StreamError(kind: .unsupported, message: "Parquet cannot be read from stdin (its footer is at the end); give the file's path", fileOffset: 0)
+                }
+                return (try ParquetSource(path: file.path), .parquet)
             }
             if h[0] == 0x42 && h[1] == 0x5A && h[2] == 0x68 {
                 throw StreamError(kind: .unsupported, message: "bzip2 input is not supported; pipe it through `bzip2 -dc` and read '-'", fileOffset: 0)

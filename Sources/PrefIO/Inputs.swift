@@ -15,11 +15,12 @@ public struct InputFile: Sendable, Equatable {
 }
 
 public enum InputExpander {
-    /// Names taken from directories: JSON / JSON Lines / XML data, plain or compressed.
+    /// Names taken from directories: JSON / JSON Lines / XML data, plain or compressed, and Parquet
+    /// (the hub's `data/train-00000-of-00004.parquet`).
     public static func isDataFile(_ name: String) -> Bool {
         if name.hasPrefix(".") { return false }
         let n = name.lowercased()
-        if n.contains(".json") || n.contains(".ndjson") || n.contains(".xml") { return true }
+        if n.contains(".json") || n.contains(".ndjson") || n.contains(".xml") || n.hasSuffix(".parquet") { return true }
         return n.hasSuffix(".gz") || n.hasSuffix(".zst") || n.hasSuffix(".zstd")
     }
 

@@ -1,0 +1,406 @@
+// Parquet column chunks: pages decompressed (SNAPPY, GZIP, ZSTD or none, with the page CRC checked
+// where written), repetition and definition levels (RLE/bit-packed hybrid), and values in the
+// PLAIN, dictionary (PLAIN_DICTIONARY, RLE_DICTIONARY), RLE (booleans), DELTA_BINARY_PACKED,
+// DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT encodings.
+import CSnappy
+import CZlib
+import CZstd
+
+struct ParquetError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// The values of one column: only the defined ones (definition level at its maximum), in order.
+struct ColumnValues {
+    var type: PhysicalType
+    var ints: [Int64] = []
+    var doubles: [Double] = []
+    var bools: [Bool] = []
+    /// Byte arrays (and fixed-length ones, and INT96): all bytes, and where each ends.
+    var data: [UInt8] = []
+    var ends: [Int] = []
+
+    init(type: PhysicalType) { self.type = type }
+
+    var count: Int {
+        switch type {
+        case .boolean: return bools.count
+        case .int32, .int64: return ints.count
+        case .float, .double: return doubles.count
+        case .byteArray, .fixedLenByteArray, .int96: return ends.count
+        }
+    }
+
+    func bytes(_ i: Int) -> ArraySlice<UInt8> { data[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+
+    mutating func appendBytes(_ b: UnsafeRawBufferPointer) { data.append(contentsOf: b); ends.append(data.count) }
+
+    /// Appends element `i` of `dict` (a dictionary page's values).
+    mutating func append(from dict: ColumnValues, _ i: Int) {
+        switch type {
+        case .boolean: bools.append(dict.bools[i])
+        case .int32, .int64: ints.append(dict.ints[i])
+        case .float, .double: doubles.append(dict.doubles[i])
+        case .byteArray, .fixedLenByteArray, .int96: data.append(contentsOf: dict.bytes(i)); ends.append(data.count)
+        }
+    }
+}
+
+/// A leaf column read from one row group: levels for every entry, values for the defined ones.
+struct ColumnData {
+    var rep: [Int16] = []
+    var def: [Int16] = []
+    var values: ColumnValues
+}
+
+/// A bounds-checked cursor over a decoded page.
+struct ByteCursor {
+    let b: UnsafeRawBufferPointer
+    var pos = 0
+    var end: Int
+    init(_ b: UnsafeRawBufferPointer, from: Int = 0, to: Int? = nil) { self.b = b; pos = from; end = to ?? b.count }
+    var remaining: Int { end - pos }
+
+    mutating func need(_ n: Int) throws {
+        guard n >= 0, n <= end - pos else { throw ParquetError("page data ends early (needed \(n) bytes, \(end - pos) left)") }
+    }
+    mutating func byte() throws -> UInt8 { try need(1); pos += 1; return b[pos - 1] }
+    mutating func le32() throws -> UInt32 { try need(4); let v = b.loadUnaligned(fromByteOffset: pos, as: UInt32.self); pos += 4; return UInt32(littleEndian: v) }
+    mutating func le64() throws -> UInt64 { try need(8); let v = b.loadUnaligned(fromByteOffset: pos, as: UInt64.self); pos += 8; return UInt64(littleEndian: v) }
+    mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
+        try need(n)
+        defer { pos += n }
+        return UnsafeRawBufferPointer(rebasing: b[pos..<(pos + n)])
+    }
+    mutating func varint() throws -> UInt64 {
+        var v: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            let x = try byte()
+            v |= UInt64(x & 0x7F) << shift
+            if x & 0x80 == 0 { return v }
+            shift += 7
+            guard shift < 64 else { throw ParquetError("varint too long") }
+        }
+    }
+    mutating func zigzag() throws -> Int64 { let u = try varint(); return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+}
+
+func bitWidth(_ maxValue: Int) -> Int { maxValue == 0 ? 0 : 64 - UInt64(maxValue).leadingZeroBitCount }
+
+/// Decodes `count` values of the RLE/bit-packed hybrid encoding with `width` bits each.
+func decodeHybrid(_ c: inout ByteCursor, width: Int, count: Int, into out: (Int, UInt64) throws -> Void) throws {
+    guard width >= 0 && width <= 32 else { throw ParquetError("bit width \(width) out of range") }
+    var n = 0
+    let valueBytes = (width + 7) / 8
+    while n < count {
+        let header = try c.varint()
+        if header & 1 == 0 {
+            let run = Int(clamping: header >> 1)
+            var v: UInt64 = 0
+            for k in 0..<valueBytes { v |= UInt64(try c.byte()) << (8 * UInt64(k)) }
+            guard run > 0 else { throw ParquetError("empty RLE run") }
+            for _ in 0..<min(run, count - n) { try out(n, v); n += 1 }
+        } else {
+            let groups = Int(clamping: header >> 1)
+            guard groups > 0, groups <= (c.remaining + 1) else { throw ParquetError("bit-packed run longer than the page") }
+            let total = groups * 8
+            let bytes = try c.take(min(groups * width, c.remaining))
+            guard bytes.count == groups * width else { throw ParquetError("bit-packed run ends early") }
+            var bitPos = 0
+            let mask: UInt64 = width == 0 ? 0 : (1 << UInt64(width)) - 1
+            for _ in 0..<total {
+                if n >= count { break }
+                var v: UInt64 = 0
+                if width > 0 {
+                    let byteIdx = bitPos >> 3, shift = bitPos & 7
+                    var raw: UInt64 = 0
+                    for k in 0..<min(8, bytes.count - byteIdx) { raw |= UInt64(bytes[byteIdx + k]) << (8 * UInt64(k)) }
+                    v = (raw >> UInt64(shift)) & mask
+                }
+                try out(n, v); n += 1
+                bitPos += width
+            }
+        }
+    }
+}
+
+/// Reads `count` values of DELTA_BINARY_PACKED.
+func decodeDeltaBinary(_ c: inout ByteCursor, count limit: Int? = nil) throws -> [Int64] {
+    let blockSize = Int(clamping: try c.varint())
+    let miniblocks = Int(clamping: try c.varint())
+    let total = Int(clamping: try c.varint())
+    var last = try c.zigzag()
+    guard blockSize > 0, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0 else {
+        throw ParquetError("bad DELTA_BINARY_PACKED header")
+    }
+    guard total <= (limit ?? Int.max), total <= c.remaining * 64 + 1 else { throw ParquetError("DELTA_BINARY_PACKED count beyond the page") }
+    var out: [Int64] = []
+    out.reserveCapacity(total)
+    if total > 0 { out.append(last) }
+    let perMini = blockSize / miniblocks
+    while out.count < total {
+        let minDelta = try c.zigzag()
+        let widths = try c.take(miniblocks)
+        for m in 0..<miniblocks {
+            if out.count >= total { break }
+            let w = Int(widths[m])
+            guard w <= 64 else { throw ParquetError("delta bit width \(w)") }
+            let bytes = try c.take(min(perMini * w / 8, c.remaining))
+            guard bytes.count == perMini * w / 8 else { throw ParquetError("delta miniblock ends early") }
+            var bitPos = 0
+            for _ in 0..<perMini {
+                if out.count >= total { break }
+                var v: UInt64 = 0
+                if w > 0 {
+                    for k in 0..<w {
+                        let bit = bitPos + k
+                        if bytes[bit >> 3] & (1 << UInt8(bit & 7)) != 0 { v |= 1 << UInt64(k) }
+                    }
+                }
+                bitPos += w
+                last = last &+ minDelta &+ Int64(bitPattern: v)
+                out.append(last)
+            }
+        }
+    }
+    return out
+}
+
+enum Codec {
+    static func decompress(_ codec: Int32, _ src: UnsafeRawBufferPointer, size: Int) throws -> [UInt8] {
+        switch codec {
+        case 0:
+            guard src.count == size else { throw ParquetError("uncompressed page of \(src.count) bytes, header says \(size)") }
+            return Array(src)
+        case 1:
+            var out = [UInt8](repeating: 0, count: size)
+            var n = size
+            let st = out.withUnsafeMutableBytes { o in
+                snappy_uncompress(src.baseAddress?.assumingMemoryBound(to: CChar.self), src.count, o.baseAddress?.assumingMemoryBound(to: CChar.self), &n)
+            }
+            guard st == SNAPPY_OK, n == size else { throw ParquetError("snappy page does not decompress (\(st.rawValue))") }
+            return out
+        case 2:
+            var out = [UInt8](repeating: 0, count: size)
+            var zs = z_stream()
+            guard inflateInit2_(&zs, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw ParquetError("zlib init failed") }
+            defer { inflateEnd(&zs) }
+            let rc: Int32 = out.withUnsafeMutableBytes { o in
+                zs.next_in = UnsafeMutablePointer(mutating: src.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                zs.avail_in = UInt32(src.count)
+                zs.next_out = o.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                zs.avail_out = UInt32(size)
+                return inflate(&zs, Z_FINISH)
+            }
+            guard rc == Z_STREAM_END, Int(zs.total_out) == size else { throw ParquetError("gzip page does not decompress (zlib \(rc))") }
+            return out
+        case 6:
+            var out = [UInt8](repeating: 0, count: size)
+            let n = out.withUnsafeMutableBytes { o in ZSTD_decompress(o.baseAddress, size, src.baseAddress, src.count) }
+            guard ZSTD_isError(n) == 0, n == size else { throw ParquetError("zstd page does not decompress") }
+            return out
+        default:
+            let names: [Int32: String] = [3: "LZO", 4: "BROTLI", 5: "LZ4", 7: "LZ4_RAW"]
+            throw ParquetError("compression codec \(names[codec] ?? String(codec)) is not supported (SNAPPY, GZIP, ZSTD and none are)")
+        }
+    }
+}
+
+/// One leaf column of the schema: its physical type and the maximum levels of its path.
+struct LeafInfo {
+    var type: PhysicalType
+    var typeLength: Int
+    var maxDef: Int
+    var maxRep: Int
+    var name: String
+}
+
+enum ColumnReader {
+    /// Reads every page of a column chunk (`chunk` holds its bytes, which start at file offset `base`).
+    static func read(_ chunk: UnsafeRawBufferPointer, base: Int64, meta: ColumnMeta, leaf: LeafInfo) throws -> ColumnData {
+        var col = ColumnData(values: ColumnValues(type: leaf.type))
+        var dict: ColumnValues?
+        var pos = 0
+        var valuesSeen: Int64 = 0
+        while pos < chunk.count && valuesSeen < meta.numValues {
+            var tr = ThriftReader(chunk, at: pos)
+            let h: PageHeader
+            do { h = try PageHeader.parse(&tr) } catch { throw ParquetError("page header at file byte \(base + Int64(pos)): \(error)") }
+            let start = tr.pos, size = Int(h.compressedSize)
+            guard size <= chunk.count - start else { throw ParquetError("page at file byte \(base + Int64(pos)) runs past its column chunk (truncated file?)") }
+            let body = UnsafeRawBufferPointer(rebasing: chunk[start..<(start + size)])
+            if let crc = h.crc {
+                let actual = UInt32(truncatingIfNeeded: crc32(0, body.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt32(body.count)))
+                guard actual == UInt32(bitPattern: crc) else { throw ParquetError("page at file byte \(base + Int64(pos)): CRC mismatch") }
+            }
+            pos = start + size
+            switch PageType(rawValue: h.type) {
+            case .dictionaryPage:
+                let page = try Codec.decompress(meta.codec, body, size: Int(h.uncompressedSize))
+                var d = ColumnValues(type: leaf.type)
+                try page.withUnsafeBytes { p in
+                    var c = ByteCursor(p)
+                    try decodePlain(&c, count: Int(h.numValues), leaf: leaf, into: &d)
+                }
+                dict = d
+            case .dataPage:
+                let page = try Codec.decompress(meta.codec, body, size: Int(h.uncompressedSize))
+                try page.withUnsafeBytes { p in
+                    var c = ByteCursor(p)
+                    let n = Int(h.numValues)
+                    if leaf.maxRep > 0 { try levels(&c, max: leaf.maxRep, count: n, encoding: h.repEncoding, prefixed: true, into: &col.rep) }
+                    if leaf.maxDef > 0 { try levels(&c, max: leaf.maxDef, count: n, encoding: h.defEncoding, prefixed: true, into: &col.def) }
+                    let defined = leaf.maxDef == 0 ? n : col.def.suffix(n).reduce(0) { $0 + ($1 == leaf.maxDef ? 1 : 0) }
+                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values)
+                }
+                valuesSeen += Int64(h.numValues)
+            case .dataPageV2:
+                let n = Int(h.numValues)
+                let levelBytes = Int(h.repLength) + Int(h.defLength)
+                guard levelBytes <= body.count else { throw ParquetError("data page v2 levels longer than the page") }
+                var lc = ByteCursor(body, from: 0, to: Int(h.repLength))
+                if leaf.maxRep > 0 { try levels(&lc, max: leaf.maxRep, count: n, encoding: 3, prefixed: false, into: &col.rep) }
+                var dc = ByteCursor(body, from: Int(h.repLength), to: levelBytes)
+                if leaf.maxDef > 0 { try levels(&dc, max: leaf.maxDef, count: n, encoding: 3, prefixed: false, into: &col.def) }
+                let rest = UnsafeRawBufferPointer(rebasing: body[levelBytes...])
+                let valuesSize = Int(h.uncompressedSize) - levelBytes
+                guard valuesSize >= 0 else { throw ParquetError("data page v2 sizes disagree") }
+                let page = h.isCompressed ? try Codec.decompress(meta.codec, rest, size: valuesSize) : Array(rest)
+                try page.withUnsafeBytes { p in
+                    var c = ByteCursor(p)
+                    let defined = leaf.maxDef == 0 ? n : col.def.suffix(n).reduce(0) { $0 + ($1 == leaf.maxDef ? 1 : 0) }
+                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values)
+                }
+                valuesSeen += Int64(h.numValues)
+            case .indexPage: continue
+            case nil: throw ParquetError("unknown page type \(h.type)")
+            }
+        }
+        guard valuesSeen == meta.numValues else { throw ParquetError("column '\(leaf.name)' has \(valuesSeen) values, its metadata says \(meta.numValues) (truncated file?)") }
+        return col
+    }
+
+    static func levels(_ c: inout ByteCursor, max: Int, count: Int, encoding: Int32, prefixed: Bool, into out: inout [Int16]) throws {
+        let w = bitWidth(max)
+        let base = out.count
+        out.append(contentsOf: repeatElement(0, count: count))
+        if encoding == 4 {
+            // BIT_PACKED (deprecated): most significant bit first, no length prefix.
+            let bytes = try c.take((count * w + 7) / 8)
+            for i in 0..<count {
+                var v = 0
+                for k in 0..<w { let bit = i * w + k; v = v << 1 | Int((bytes[bit >> 3] >> UInt8(7 - bit & 7)) & 1) }
+                guard v <= max else { throw ParquetError("level \(v) above its maximum \(max)") }
+                out[base + i] = Int16(v)
+            }
+            return
+        }
+        var sub = c
+        if prefixed {
+            let len = Int(try c.le32())
+            try c.need(len)
+            sub = ByteCursor(c.b, from: c.pos, to: c.pos + len)
+            c.pos += len
+        }
+        try decodeHybrid(&sub, width: w, count: count) { i, v in
+            guard v <= UInt64(max) else { throw ParquetError("level \(v) above its maximum \(max)") }
+            out[base + i] = Int16(v)
+        }
+        if !prefixed { c = sub }
+    }
+
+    static func decodePlain(_ c: inout ByteCursor, count: Int, leaf: LeafInfo, into v: inout ColumnValues) throws {
+        switch leaf.type {
+        case .boolean:
+            let bytes = try c.take((count + 7) / 8)
+            for i in 0..<count { v.bools.append(bytes[i >> 3] & (1 << UInt8(i & 7)) != 0) }
+        case .int32:
+            try c.need(4 * count)
+            for _ in 0..<count { v.ints.append(Int64(Int32(bitPattern: try c.le32()))) }
+        case .int64:
+            try c.need(8 * count)
+            for _ in 0..<count { v.ints.append(Int64(bitPattern: try c.le64())) }
+        case .float:
+            try c.need(4 * count)
+            for _ in 0..<count { v.doubles.append(Double(Float(bitPattern: try c.le32()))) }
+        case .double:
+            try c.need(8 * count)
+            for _ in 0..<count { v.doubles.append(Double(bitPattern: try c.le64())) }
+        case .byteArray:
+            for _ in 0..<count {
+                let n = Int(try c.le32())
+                v.appendBytes(try c.take(n))
+            }
+        case .fixedLenByteArray, .int96:
+            let n = leaf.type == .int96 ? 12 : leaf.typeLength
+            guard n > 0 else { throw ParquetError("fixed-length column without a length") }
+            for _ in 0..<count { v.appendBytes(try c.take(n)) }
+        }
+    }
+
+    static func decodeValues(_ c: inout ByteCursor, encoding: Int32, count: Int, leaf: LeafInfo, dict: ColumnValues?, into v: inout ColumnValues) throws {
+        switch encoding {
+        case 0:
+            try decodePlain(&c, count: count, leaf: leaf, into: &v)
+        case 2, 8:
+            guard let dict else { throw ParquetError("dictionary-encoded page without a dictionary page") }
+            guard count > 0 else { return }
+            let w = Int(try c.byte())
+            let n = dict.count
+            try decodeHybrid(&c, width: w, count: count) { _, idx in
+                guard idx < UInt64(n) else { throw ParquetError("dictionary index \(idx) out of range (\(n) entries)") }
+                v.append(from: dict, Int(idx))
+            }
+        case 3:
+            guard leaf.type == .boolean else { throw ParquetError("RLE values for a non-boolean column") }
+            _ = try c.le32()
+            try decodeHybrid(&c, width: 1, count: count) { _, b in v.bools.append(b != 0) }
+        case 5:
+            guard leaf.type == .int32 || leaf.type == .int64 else { throw ParquetError("DELTA_BINARY_PACKED for a non-integer column") }
+            let vals = try decodeDeltaBinary(&c)
+            guard vals.count == count else { throw ParquetError("DELTA_BINARY_PACKED has \(vals.count) values, expected \(count)") }
+            v.ints += leaf.type == .int32 ? vals.map { Int64(Int32(truncatingIfNeeded: $0)) } : vals
+        case 6:
+            let lengths = try decodeDeltaBinary(&c)
+            guard lengths.count == count else { throw ParquetError("DELTA_LENGTH_BYTE_ARRAY count mismatch") }
+            for n in lengths {
+                guard n >= 0 else { throw ParquetError("negative length") }
+                v.appendBytes(try c.take(Int(n)))
+            }
+        case 7:
+            let prefixes = try decodeDeltaBinary(&c)
+            let lengths = try decodeDeltaBinary(&c)
+            guard prefixes.count == count, lengths.count == count else { throw ParquetError("DELTA_BYTE_ARRAY count mismatch") }
+            var prev: [UInt8] = []
+            for i in 0..<count {
+                let p = Int(prefixes[i]), n = Int(lengths[i])
+                guard p >= 0, p <= prev.count, n >= 0 else { throw ParquetError("DELTA_BYTE_ARRAY prefix out of range") }
+                var cur = Array(prev[0..<p])
+                cur.append(contentsOf: try c.take(n))
+                cur.withUnsafeBytes { v.appendBytes($0) }
+                prev = cur
+            }
+        case 9:
+            // BYTE_STREAM_SPLIT: byte k of every value, then byte k+1, ...
+            let width: Int
+            switch leaf.type {
+            case .float, .int32: width = 4
+            case .double, .int64: width = 8
+            case .fixedLenByteArray: width = leaf.typeLength
+            default: throw ParquetError("BYTE_STREAM_SPLIT for an unsupported type")
+            }
+            let all = try c.take(width * count)
+            var buf = [UInt8](repeating: 0, count: width)
+            for i in 0..<count {
+                for k in 0..<width { buf[k] = all[k * count + i] }
+                try buf.withUnsafeBytes { b in
+                    var bc = ByteCursor(b)
+                    try decodePlain(&bc, count: 1, leaf: leaf, into: &v)
+                }
+            }
+        default:
+            throw ParquetError("value encoding \(encoding) is not supported")
+        }
+    }
+}
