@@ -48,10 +48,12 @@ struct ColumnValues {
 }
 
 /// A leaf column read from one row group: levels for every entry, values for the defined ones.
-struct ColumnData {
+/// A class: rows are assembled by reading it many times, which must not copy (or retain) its arrays.
+final class ColumnData {
     var rep: [Int16] = []
     var def: [Int16] = []
     var values: ColumnValues
+    init(values: ColumnValues) { self.values = values }
 }
 
 /// A bounds-checked cursor over a decoded page.
@@ -219,7 +221,7 @@ struct LeafInfo {
 enum ColumnReader {
     /// Reads every page of a column chunk (`chunk` holds its bytes, which start at file offset `base`).
     static func read(_ chunk: UnsafeRawBufferPointer, base: Int64, meta: ColumnMeta, leaf: LeafInfo) throws -> ColumnData {
-        var col = ColumnData(values: ColumnValues(type: leaf.type))
+        let col = ColumnData(values: ColumnValues(type: leaf.type))
         var dict: ColumnValues?
         var pos = 0
         var valuesSeen: Int64 = 0

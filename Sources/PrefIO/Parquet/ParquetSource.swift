@@ -71,6 +71,7 @@ public final class ParquetSource: ByteSource {
             root = SchemaNode(first)
             var next = 1
             try ParquetSource.build(root, meta.schema, &next, &leaves, depth: 0)
+            leafPaths = leaves.map { ParquetSource.path(root, to: $0) }
             for g in meta.rowGroups where g.columns.count != leaves.count || g.numRows < 0 {
                 throw StreamError(kind: .corrupt, message: "parquet: a row group has \(g.columns.count) columns, the schema \(leaves.count)", fileOffset: size - 8 - metaLen)
             }
@@ -175,7 +176,27 @@ public final class ParquetSource: ByteSource {
         let row = RowNode(fields: root.children.count)
         for (k, leaf) in leaves.enumerated() {
             let col = columns[k]
-            let path = pathTo(leaf)
+            let (path, childIndex) = leafPaths[k]
+            let repeated = leaf.repLevel > 0
+            if !repeated {
+                // One entry per row: no repetition bookkeeping.
+                let li = levelPos[k]
+                let d = leaf.defLevel > 0 ? Int(col.def[li]) : 0
+                var v = -1
+                if d == leaf.defLevel {
+                    guard valuePos[k] < col.values.count else { throw StreamError(kind: .corrupt, message: "parquet: column '\(leaf.e.name)' has fewer values than its levels", fileOffset: 0) }
+                    v = valuePos[k]; valuePos[k] += 1
+                }
+                if path.count == 1 {
+                    let n = RowNode(fields: 0)
+                    if v < 0 && leaf.e.repetition == .optional { n.isNull = true } else { n.value = v }
+                    row.fields[childIndex[0]] = n
+                } else {
+                    insert(row, path, childIndex, [], d, v)
+                }
+                levelPos[k] += 1
+                continue
+            }
             var idx = [Int](repeating: 0, count: path.count)
             var first = true
             while true {
@@ -197,7 +218,7 @@ public final class ParquetSource: ByteSource {
                     guard valuePos[k] < col.values.count else { throw StreamError(kind: .corrupt, message: "parquet: column '\(leaf.e.name)' has fewer values than its levels", fileOffset: 0) }
                     v = valuePos[k]; valuePos[k] += 1
                 }
-                insert(row, path, idx, d, v)
+                insert(row, path, childIndex, idx, d, v)
                 levelPos[k] += 1
                 if !hasLevels { break }
             }
@@ -206,24 +227,22 @@ public final class ParquetSource: ByteSource {
         b.append(0x0A)
     }
 
-    var paths: [ObjectIdentifier: [SchemaNode]] = [:]
-    func pathTo(_ leaf: SchemaNode) -> [SchemaNode] {
-        if let p = paths[ObjectIdentifier(leaf)] { return p }
-        func find(_ n: SchemaNode, _ acc: [SchemaNode]) -> [SchemaNode]? {
-            if n === leaf { return acc }
-            for c in n.children { if let p = find(c, acc + [c]) { return p } }
+    /// Per leaf: the schema nodes from the root's child down to the leaf, and each one's index
+    /// among its parent's children.
+    var leafPaths: [(nodes: [SchemaNode], childIndex: [Int])] = []
+    static func path(_ root: SchemaNode, to leaf: SchemaNode) -> (nodes: [SchemaNode], childIndex: [Int]) {
+        func find(_ n: SchemaNode) -> ([SchemaNode], [Int])? {
+            if n === leaf { return ([], []) }
+            for (k, c) in n.children.enumerated() { if let (p, i) = find(c) { return ([c] + p, [k] + i) } }
             return nil
         }
-        let p = find(root, []) ?? []
-        paths[ObjectIdentifier(leaf)] = p
-        return p
+        return find(root) ?? ([], [])
     }
 
-    func insert(_ row: RowNode, _ path: [SchemaNode], _ idx: [Int], _ d: Int, _ v: Int) {
+    func insert(_ row: RowNode, _ path: [SchemaNode], _ childIndex: [Int], _ idx: [Int], _ d: Int, _ v: Int) {
         var container = row
-        var parent = root
         for (i, node) in path.enumerated() {
-            let ci = parent.children.firstIndex { $0 === node }!
+            let ci = childIndex[i]
             if node.e.repetition == .repeated {
                 let holder = container.fields[ci] ?? RowNode(fields: 0)
                 container.fields[ci] = holder
@@ -241,7 +260,6 @@ public final class ParquetSource: ByteSource {
                 container.fields[ci] = child
                 container = child
             }
-            parent = node
         }
     }
 
@@ -307,8 +325,24 @@ public final class ParquetSource: ByteSource {
 
     func emitLeaf(_ node: SchemaNode, _ i: Int, _ b: inout ByteBuffer) {
         guard i >= 0 else { b.append("null"); return }
-        let v = columns[node.leaf!].values
+        let col = columns[node.leaf!]
         let a = node.e.annotation
+        // The common cases first, without copying the column's value arrays.
+        switch col.values.type {
+        case .byteArray where a == .string || a == .none || a == .json || a == .enumeration:
+            let start = i == 0 ? 0 : col.values.ends[i - 1], end = col.values.ends[i]
+            col.values.data.withUnsafeBytes { all in
+                let raw = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                if UTF8Check.firstInvalid(raw) == nil { b.appendJSONString(raw.bindMemory(to: UInt8.self)) } else { b.appendJSONString(Data(raw).base64EncodedString()) }
+            }
+            return
+        case .double, .float:
+            let d = col.values.doubles[i]
+            if d.isFinite { b.append(d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) + ".0" : "\(d)") } else { b.append("null") }
+            return
+        default: break
+        }
+        let v = col.values
         switch v.type {
         case .boolean: b.append(v.bools[i] ? "true" : "false")
         case .int32, .int64:
