@@ -75,16 +75,7 @@ struct ByteCursor {
         defer { pos += n }
         return UnsafeRawBufferPointer(rebasing: b[pos..<(pos + n)])
     }
-    mutating func varint() throws -> UInt64 {
-        var v: UInt64 = 0, shift: UInt64 = 0
-        while true {
-            let x = try byte()
-            v |= UInt64(x & 0x7F) << shift
-            if x & 0x80 == 0 { return v }
-            shift += 7
-            guard shift < 64 else { throw ParquetError("varint too long") }
-        }
-    }
+    mutating func varint() throws -> UInt64 { try readVarint(b, &pos, end: end) }
     mutating func zigzag() throws -> Int64 { let u = try varint(); return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
 }
 

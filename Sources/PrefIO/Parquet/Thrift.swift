@@ -1,9 +1,21 @@
 // The Thrift compact protocol, read only: what Parquet's footer and page headers are written in.
 // Every read is bounds-checked; a malformed structure throws, it never reads past the buffer.
 
-struct ThriftError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
+typealias ThriftError = ParquetError
+
+/// An unsigned LEB128 varint at `pos` (advanced past it), reading no further than `end`: shared by
+/// the Thrift fields and the encodings inside pages.
+func readVarint(_ bytes: UnsafeRawBufferPointer, _ pos: inout Int, end: Int) throws -> UInt64 {
+    var v: UInt64 = 0, shift: UInt64 = 0
+    while true {
+        guard pos < end else { throw ParquetError("unexpected end of data in a varint") }
+        let b = bytes[pos]
+        pos += 1
+        v |= UInt64(b & 0x7F) << shift
+        if b & 0x80 == 0 { return v }
+        shift += 7
+        guard shift < 64 else { throw ParquetError("varint too long") }
+    }
 }
 
 /// A cursor over compact-protocol bytes.
@@ -21,16 +33,7 @@ struct ThriftReader {
         return bytes[pos - 1]
     }
 
-    mutating func varint() throws -> UInt64 {
-        var v: UInt64 = 0, shift: UInt64 = 0
-        while true {
-            let b = try byte()
-            v |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return v }
-            shift += 7
-            guard shift < 64 else { throw ThriftError("thrift: varint too long") }
-        }
-    }
+    mutating func varint() throws -> UInt64 { try readVarint(bytes, &pos, end: bytes.count) }
 
     mutating func zigzag() throws -> Int64 {
         let u = try varint()
