@@ -124,7 +124,7 @@ func decodeDeltaBinary(_ c: inout ByteCursor, count limit: Int? = nil) throws ->
     let miniblocks = Int(clamping: try c.varint())
     let total = Int(clamping: try c.varint())
     var last = try c.zigzag()
-    guard blockSize > 0, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0 else {
+    guard blockSize > 0, blockSize <= 1 << 20, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0 else {
         throw ParquetError("bad DELTA_BINARY_PACKED header")
     }
     guard total <= (limit ?? Int.max), total <= c.remaining * 64 + 1 else { throw ParquetError("DELTA_BINARY_PACKED count beyond the page") }
@@ -228,6 +228,10 @@ enum ColumnReader {
                 guard actual == UInt32(bitPattern: crc) else { throw ParquetError("page at file byte \(base + Int64(pos)): CRC mismatch") }
             }
             pos = start + size
+            // Bounds no real writer comes near, so that a crafted header cannot ask for gigabytes.
+            guard h.uncompressedSize <= 1 << 30, h.numValues <= 1 << 26 else {
+                throw ParquetError("page at file byte \(base + Int64(start)) claims \(h.uncompressedSize) bytes and \(h.numValues) values")
+            }
             switch PageType(rawValue: h.type) {
             case .dictionaryPage:
                 let page = try Codec.decompress(meta.codec, body, size: Int(h.uncompressedSize))

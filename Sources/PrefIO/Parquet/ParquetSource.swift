@@ -34,6 +34,7 @@ public final class ParquetSource: ByteSource {
     let path: String
     let meta: FileMeta
     let root: SchemaNode
+    let fileSize: Int64
     var leaves: [SchemaNode] = []
     /// Column bytes read so far, plus the footer.
     public private(set) var fileOffset: Int64 = 0
@@ -55,6 +56,7 @@ public final class ParquetSource: ByteSource {
             var st = stat()
             guard fstat(fd, &st) == 0 else { throw StreamError(kind: .io, message: "cannot stat \(path)", fileOffset: 0) }
             let size = Int64(st.st_size)
+            fileSize = size
             guard size >= 12 else { throw StreamError(kind: .truncated, message: "parquet: \(path) is too short for a footer", fileOffset: size) }
             let tail = try ParquetSource.pread(fd, at: size - 8, count: 8)
             guard tail[4...] == [0x50, 0x41, 0x52, 0x31] else {
@@ -123,7 +125,7 @@ public final class ParquetSource: ByteSource {
             guard c.type == leaf.e.type else { throw StreamError(kind: .corrupt, message: "parquet: row group \(group) column '\(leaf.e.name)': type differs from the schema", fileOffset: c.dataPageOffset) }
             // The chunk starts at its dictionary page when it has one (some writers set the field to 0 otherwise).
             let start = min(c.dataPageOffset, c.dictionaryPageOffset.flatMap { $0 > 0 ? $0 : nil } ?? c.dataPageOffset)
-            guard start >= 4, c.totalCompressedSize >= 0, c.totalCompressedSize < 1 << 40 else {
+            guard start >= 4, c.totalCompressedSize >= 0, c.totalCompressedSize <= fileSize - start else {
                 throw StreamError(kind: .corrupt, message: "parquet: row group \(group) column '\(leaf.e.name)': bad offsets", fileOffset: start)
             }
             let bytes = try ParquetSource.pread(fd, at: start, count: Int(c.totalCompressedSize))
