@@ -9,8 +9,8 @@ struct Convert: ParsableCommand {
         abstract: "Convert preference corpora into prefkit's normalized pair format (JSON Lines).",
         discussion: """
         Inputs may be files, directories (data files below them, in sorted order), glob patterns, or '-' \
-        for stdin. Compression (gzip, zstd) is detected from the bytes, not the name. JSON Lines and \
-        top-level JSON arrays are both read, streaming.
+        for stdin. Compression (gzip, zstd) and Parquet are detected from the bytes, not the name. JSON Lines, \
+        top-level JSON arrays and Parquet (one row group at a time; a file, not stdin) are read, streaming.
 
         Every record read is written, removed (e.g. arena ties) or rejected (malformed input, with file, \
         line and reason in the rejects file). Exit status: 0 when nothing was rejected, 1 when records \
