@@ -10,7 +10,8 @@ public struct OpenedInput {
     public var bytesRead: Int64 { compression == .parquet ? source.fileOffset : raw.fileOffset }
 
     /// The opened and decoded input, or the reject that accounts for it: `unsupported_compression`
-    /// (xz, bzip2, ...) or `unreadable_input` (missing, unreadable, a directory, ...).
+    /// (xz, bzip2, Parquet on stdin, ...), `corrupt_input` or `truncated_input` (a Parquet footer
+    /// that is damaged or missing) or `unreadable_input` (missing, unreadable, a directory, ...).
     public static func open(_ path: String) -> Result<OpenedInput, RecordFailure> {
         do {
             let raw = try FileSource(path: path)

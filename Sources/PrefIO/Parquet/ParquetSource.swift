@@ -44,7 +44,9 @@ public final class ParquetSource: ByteSource {
     var group = 0
     var columns: [ColumnData] = []
     var rowsLeft = 0
+    /// Per leaf, in the current row group: the next entry of its levels, and of its values.
     var levelPos: [Int] = []
+    var valuePos: [Int] = []
     var out: [UInt8] = []
     var outPos = 0
 
@@ -148,7 +150,6 @@ public final class ParquetSource: ByteSource {
             }
         }
     }
-    var valuePos: [Int] = []
 
     public func read(into buf: UnsafeMutableRawBufferPointer) throws -> Int {
         while outPos >= out.count {
@@ -179,54 +180,44 @@ public final class ParquetSource: ByteSource {
         for (k, leaf) in leaves.enumerated() {
             let col = columns[k]
             let (path, childIndex) = leafPaths[k]
-            let repeated = leaf.repLevel > 0
-            if !repeated {
+            if leaf.repLevel == 0 {
                 // One entry per row: no repetition bookkeeping.
-                let li = levelPos[k]
-                let d = leaf.defLevel > 0 ? Int(col.def[li]) : 0
-                var v = -1
-                if d == leaf.defLevel {
-                    guard valuePos[k] < col.values.count else { throw StreamError(kind: .corrupt, message: "parquet: column '\(leaf.e.name)' has fewer values than its levels", fileOffset: 0) }
-                    v = valuePos[k]; valuePos[k] += 1
-                }
-                if path.count == 1 {
-                    let n = RowNode(fields: 0)
-                    if v < 0 && leaf.e.repetition == .optional { n.isNull = true } else { n.value = v }
-                    row.fields[childIndex[0]] = n
-                } else {
-                    insert(row, path, childIndex, [], d, v)
-                }
+                let d = leaf.defLevel > 0 ? Int(col.def[levelPos[k]]) : 0
+                insert(row, path, childIndex, [], d, try nextValue(k, d))
                 levelPos[k] += 1
                 continue
             }
             var idx = [Int](repeating: 0, count: path.count)
             var first = true
-            while true {
+            // A repeated leaf: every entry up to the next one that starts a row (repetition level 0).
+            while levelPos[k] < col.rep.count {
                 let li = levelPos[k]
-                let hasLevels = leaf.defLevel > 0 || leaf.repLevel > 0
-                let count = hasLevels ? max(col.def.count, col.rep.count) : col.values.count
-                if li >= count { break }
-                let r = leaf.repLevel > 0 ? Int(col.rep[li]) : 0
+                let r = Int(col.rep[li])
                 if !first && r == 0 { break }
-                let d = leaf.defLevel > 0 ? Int(col.def[li]) : 0
+                let d = Int(col.def[li])
                 if !first {
                     for (i, n) in path.enumerated() where n.e.repetition == .repeated {
                         if n.repLevel == r { idx[i] += 1 } else if n.repLevel > r { idx[i] = 0 }
                     }
                 }
                 first = false
-                var v = -1
-                if d == leaf.defLevel {
-                    guard valuePos[k] < col.values.count else { throw StreamError(kind: .corrupt, message: "parquet: column '\(leaf.e.name)' has fewer values than its levels", fileOffset: 0) }
-                    v = valuePos[k]; valuePos[k] += 1
-                }
-                insert(row, path, childIndex, idx, d, v)
+                insert(row, path, childIndex, idx, d, try nextValue(k, d))
                 levelPos[k] += 1
-                if !hasLevels { break }
             }
         }
         emitFields(root, row, &b)
         b.append(0x0A)
+    }
+
+    /// The index of leaf `k`'s next value when an entry with definition level `d` holds one
+    /// (`d` at the leaf's maximum), else -1.
+    func nextValue(_ k: Int, _ d: Int) throws -> Int {
+        guard d == leaves[k].defLevel else { return -1 }
+        guard valuePos[k] < columns[k].values.count else {
+            throw StreamError(kind: .corrupt, message: "parquet: column '\(leaves[k].e.name)' has fewer values than its levels", fileOffset: 0)
+        }
+        valuePos[k] += 1
+        return valuePos[k] - 1
     }
 
     /// Per leaf: the schema nodes from the root's child down to the leaf, and each one's index
@@ -327,44 +318,28 @@ public final class ParquetSource: ByteSource {
 
     func emitLeaf(_ node: SchemaNode, _ i: Int, _ b: inout ByteBuffer) {
         guard i >= 0 else { b.append("null"); return }
+        // Read through the column (a class): no copy of its value arrays per value.
         let col = columns[node.leaf!]
         let a = node.e.annotation
-        // The common cases first, without copying the column's value arrays.
         switch col.values.type {
-        case .byteArray where a == .string || a == .none || a == .json || a == .enumeration:
-            let start = i == 0 ? 0 : col.values.ends[i - 1], end = col.values.ends[i]
-            col.values.data.withUnsafeBytes { all in
-                let raw = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                if UTF8Check.firstInvalid(raw) == nil { b.appendJSONString(raw.bindMemory(to: UInt8.self)) } else { b.appendJSONString(Data(raw).base64EncodedString()) }
-            }
-            return
-        case .double, .float:
-            let d = col.values.doubles[i]
-            if d.isFinite { b.append(d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) + ".0" : "\(d)") } else { b.append("null") }
-            return
-        default: break
-        }
-        let v = col.values
-        switch v.type {
-        case .boolean: b.append(v.bools[i] ? "true" : "false")
+        case .boolean: b.append(col.values.bools[i] ? "true" : "false")
         case .int32, .int64:
-            let x = v.ints[i]
+            let x = col.values.ints[i]
             if case .decimal(let scale, _) = a { b.appendJSONNumber(Double(x) / pow(10, Double(scale))); return }
             if case .integer(let bits, false) = a, bits == 64 { b.append(String(UInt64(bitPattern: x))); return }
             if case .integer(let bits, false) = a, bits == 32 { b.append(String(UInt32(truncatingIfNeeded: x))); return }
             b.append(String(x))
         case .float, .double:
-            let d = v.doubles[i]
-            if d.isFinite { b.append(d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) + ".0" : "\(d)") } else { b.append("null") }
+            b.appendJSONNumber(col.values.doubles[i])
         case .int96:
-            let s = Array(v.bytes(i))
+            let s = Array(col.values.bytes(i))
             var nanos: Int64 = 0
             for k in 0..<8 { nanos |= Int64(s[k]) << (8 * Int64(k)) }
             var day: Int64 = 0
             for k in 0..<4 { day |= Int64(s[8 + k]) << (8 * Int64(k)) }
             b.append(String((day - 2_440_588) &* 86_400_000_000_000 &+ nanos))
         case .byteArray, .fixedLenByteArray:
-            let s = v.bytes(i)
+            let s = col.values.bytes(i)
             switch a {
             case .uuid where s.count == 16:
                 let h = s.map { String(format: "%02x", $0) }.joined()
@@ -379,6 +354,7 @@ public final class ParquetSource: ByteSource {
             case .bson:
                 b.appendJSONString(Data(s).base64EncodedString())
             default:
+                // Text (strings, JSON, enums, unannotated bytes) as a string; bytes that are not UTF-8 as base64.
                 s.withUnsafeBytes { raw in
                     if UTF8Check.firstInvalid(raw) == nil { b.appendJSONString(raw.bindMemory(to: UInt8.self)) } else { b.appendJSONString(Data(raw).base64EncodedString()) }
                 }
