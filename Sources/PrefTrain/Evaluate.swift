@@ -11,8 +11,19 @@ public enum CheckpointEval {
 
     /// The prompt truncation to use with a checkpoint: `requested`, else what the model was
     /// trained with (its config.json), else `fallback`; always below `maxLength`.
-    public static func promptLength(_ dir: String, requested: Int?, fallback: Int, maxLength: Int) -> Int {
+    static func promptLength(_ dir: String, requested: Int?, fallback: Int, maxLength: Int) -> Int {
         min(requested ?? Checkpoint.maxPromptLength(dir) ?? fallback, maxLength - 1)
+    }
+
+    /// A checkpoint with its tokenizer, and the lengths to render pairs for it: at most `maxLength`
+    /// (default: the model's context) and the prompt length of `promptLength`, where `fallback`
+    /// gives it from the sequence length when neither the request nor the checkpoint does.
+    static func open(_ dir: String, maxBatch: Int, threads: Int, maxLength: Int?, maxPromptLength: Int?,
+                     fallback: (Int) -> Int) throws -> (model: GPT<Float>, tok: BPETokenizer, maxLen: Int, maxPrompt: Int) {
+        let (model, tokOpt) = try Checkpoint.load(dir, maxBatch: maxBatch, threads: threads)
+        guard let tok = tokOpt else { throw TrainError("\(dir) has no tokenizer.json") }
+        let maxLen = min(maxLength ?? model.config.maxT, model.config.maxT)
+        return (model, tok, maxLen, promptLength(dir, requested: maxPromptLength, fallback: fallback(maxLen), maxLength: maxLen))
     }
 
     /// The fraction of pairs whose chosen reply the policy prefers: by the implicit reward against
@@ -21,11 +32,9 @@ public enum CheckpointEval {
                                 maxPromptLength: Int?, fallbackPromptLength: Int, batchPairs: Int, threads: Int) throws -> (json: JSONValue, accuracy: Double, ci: (low: Double, high: Double), n: Int) {
         guard reference != nil || refFree != nil else { throw TrainError("evaluation needs a reference model or a reference-free mode") }
         BLAS.setThreads(threads)
-        let (pm, ptok) = try Checkpoint.load(policy, maxBatch: 2 * batchPairs, threads: threads)
-        guard let tok = ptok else { throw TrainError("\(policy) has no tokenizer.json") }
+        let (pm, tok, maxLen, maxPrompt) = try open(policy, maxBatch: 2 * batchPairs, threads: threads, maxLength: maxLength,
+                                                    maxPromptLength: maxPromptLength, fallback: { _ in fallbackPromptLength })
         let ref = try reference.map { try Checkpoint.load($0, maxBatch: 2 * batchPairs, threads: threads).0 }
-        let maxLen = min(maxLength, pm.config.maxT)
-        let maxPrompt = promptLength(policy, requested: maxPromptLength, fallback: fallbackPromptLength, maxLength: maxLen)
         var tp: [TokenizedPair] = []
         var dropped = 0
         for p in pairs {
@@ -60,10 +69,8 @@ public enum CheckpointEval {
     public static func writeLogps(_ pairs: [Pair], model dir: String, maxLength: Int?, maxPromptLength: Int?, batchSize: Int, threads: Int,
                                   to out: EncodedFile) throws -> Int {
         BLAS.setThreads(threads)
-        let (gpt, tokOpt) = try Checkpoint.load(dir, maxBatch: batchSize, threads: threads)
-        guard let tok = tokOpt else { throw TrainError("\(dir) has no tokenizer.json") }
-        let maxLen = min(maxLength ?? gpt.config.maxT, gpt.config.maxT)
-        let maxPrompt = promptLength(dir, requested: maxPromptLength, fallback: maxLen / 2, maxLength: maxLen)
+        let (gpt, tok, maxLen, maxPrompt) = try open(dir, maxBatch: batchSize, threads: threads, maxLength: maxLength,
+                                                     maxPromptLength: maxPromptLength, fallback: { $0 / 2 })
         var dropped = 0
         var chunk: [(Pair, Sequence2, Sequence2)] = []
         func flush() throws {
