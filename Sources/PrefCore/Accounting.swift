@@ -11,6 +11,9 @@ public struct Tally: Sendable {
     public var pairs = 0
     public var removed: [String: Int] = [:]
     public var rejected: [String: Int] = [:]
+    /// Candidate pairs of ranked or rated records that were not written (ties, margins below
+    /// --min-gap, unrated replies): not records, so outside read = written + removed + rejected.
+    public var skipped: [String: Int] = [:]
     public init() {}
     public var removedTotal: Int { removed.values.reduce(0, +) }
     public var rejectedTotal: Int { rejected.values.reduce(0, +) }
@@ -20,12 +23,15 @@ public struct Tally: Sendable {
         read += o.read; written += o.written; pairs += o.pairs
         for (k, v) in o.removed { removed[k, default: 0] += v }
         for (k, v) in o.rejected { rejected[k, default: 0] += v }
+        for (k, v) in o.skipped { skipped[k, default: 0] += v }
     }
 
     public func jsonFields() -> [(String, JSONValue)] {
-        [("read", .int(Int64(read))), ("written", .int(Int64(written))), ("pairs", .int(Int64(pairs))),
-         ("removed", .object(removed.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
-         ("rejected", .object(rejected.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))]
+        func counts(_ d: [String: Int]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }) }
+        var f: [(String, JSONValue)] = [("read", .int(Int64(read))), ("written", .int(Int64(written))), ("pairs", .int(Int64(pairs))),
+                                        ("removed", counts(removed)), ("rejected", counts(rejected))]
+        if !skipped.isEmpty { f.append(("pairs_skipped", counts(skipped))) }
+        return f
     }
 }
 

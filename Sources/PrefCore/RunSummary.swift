@@ -104,6 +104,7 @@ public struct RunSummary {
         }
         if inputs.count > shownInputs.count { s += "  ... and \(inputs.count - shownInputs.count) more inputs\n" }
         if !t.removed.isEmpty { s += "  removed:  " + t.removed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n" }
+        if !t.skipped.isEmpty { s += "  pairs skipped (not records): " + t.skipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n" }
         if !t.rejected.isEmpty {
             s += "  rejected: " + t.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             s += rejectsPath.map { "  -> \($0)\n" } ?? "\n"

@@ -7,6 +7,9 @@ public enum AdapterOutcome {
     case pair(Pair)
     /// Not an error in the input, but not a pair either (e.g. a tie); counted as removed.
     case removed(reason: String, message: String)
+    /// Several pairs from one record (ranked or rated replies): each with a key unique within the
+    /// record (`CHOSEN>REJECTED`, appended to its source), and the candidate pairs left out, by reason.
+    case pairs([(key: String, pair: Pair)], skipped: [String: Int])
 }
 
 public protocol FormatAdapter: Sendable {
@@ -22,12 +25,20 @@ public struct FormatOptions: Sendable {
     public var fieldMap: [String: [String]] = [:]
     public var stackexchange = StackExchangeOptions()
     public var oasst = OASSTOptions()
+    /// `--pairs`, `--min-gap`, `--seed`: how ranked and rated replies become pairs.
+    public var pairing = PairingOptions()
+    /// Raw UltraFeedback: which rating ranks the completions.
+    public var ultrafeedbackRating: UltraFeedbackRaw.Rating = .overall
+    /// HelpSteer2: the weight of each attribute in a reply's score (`--attribute-weights`).
+    public var attributeWeights: [(String, Double)] = HelpSteer.defaultWeights
+    /// Generic `label=`: label value (as text) -> which side it picks.
+    public var labelValues: [String: LabelSide] = GenericAdapter.defaultLabelValues
     public init() {}
 
     /// Parses `prompt=question,chosen=good,rejected=bad` (paths may be dotted: `input.text`).
     public static func parseMap(_ spec: String) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        let allowed: Set<String> = ["prompt", "chosen", "rejected", "system", "score_chosen", "score_rejected", "id"]
+        let allowed: Set<String> = ["prompt", "chosen", "rejected", "system", "score_chosen", "score_rejected", "id", "a", "b", "label"]
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
@@ -38,8 +49,15 @@ public struct FormatOptions: Sendable {
             }
             out[kv[0]] = kv[1].split(separator: ".").map(String.init)
         }
-        guard out["chosen"] != nil, out["rejected"] != nil else {
-            throw FormatError("bad_map", "--map needs at least chosen= and rejected=")
+        if out["label"] != nil || out["a"] != nil || out["b"] != nil {
+            guard out["a"] != nil, out["b"] != nil, out["label"] != nil else {
+                throw FormatError("bad_map", "--map with a label needs a=, b= and label= (the two replies and the field that picks one)")
+            }
+            guard out["chosen"] == nil, out["rejected"] == nil else {
+                throw FormatError("bad_map", "--map takes either chosen=/rejected= or a=/b=/label=, not both")
+            }
+        } else if out["chosen"] == nil || out["rejected"] == nil {
+            throw FormatError("bad_map", "--map needs chosen= and rejected= (or a=, b= and label=)")
         }
         return out
     }
@@ -51,7 +69,7 @@ public struct FormatOptions: Sendable {
 enum Fields {
     static func string(_ r: JRef, _ key: StaticString) throws -> [UInt8] {
         guard let v = r[key] else { throw FormatError("missing_field", "missing field '\(key)'") }
-        guard let b = v.bytes else { throw FormatError("bad_type", "field '\(key)' must be a string") }
+        guard let b = v.bytes else { throw FormatError("bad_type", "field '\(key)' must be a string, not \(v.value.typeName) (\(v.rawText.prefix(40)))") }
         return b
     }
 
@@ -70,6 +88,14 @@ enum Fields {
         guard let v = r[key], !v.isNull else { return nil }
         guard let d = v.double else { throw FormatError("bad_type", "field '\(key)' must be a number") }
         return d
+    }
+
+    /// A number, or a string holding one ("8", "N/A" -> nil): ratings are written both ways.
+    static func rating(_ v: JRef?) -> Double? {
+        guard let v, !v.isNull else { return nil }
+        if let d = v.double, d.isFinite { return d }
+        if let s = v.string, let d = Double(s.trimmingCharacters(in: .whitespaces)), d.isFinite { return d }
+        return nil
     }
 
     /// The text of a message's content: a string, or a list of parts whose text is concatenated

@@ -194,6 +194,14 @@ public final class Converter {
             res.tally.rejected[f.reason, default: 0] += 1
             res.rejects.append(f.at(display))
         }
+        func write(_ p: Pair, source: String) {
+            var pair = p
+            pair.source = source
+            pair.id = hex16(XXH64.hash(source))
+            pair.write(to: &res.out)
+            res.ends.append(res.out.count)
+            res.tally.pairs += 1
+        }
         for i in 0..<batch.count {
             res.tally.read += 1
             let line = batch.lines[i], number = batch.numbers[i], offset = batch.offsets[i]
@@ -222,14 +230,16 @@ public final class Converter {
                     RemovedRecord.append(to: &res.removedRecords, reason: reason, stage: "convert", source: "\(fmt):\(display):\(number)",
                                          message: message, record: raw)
                 }
-            case .success(.pair(var pair)):
+            case .success(.pair(let pair)):
                 if let (reason, message) = pair.validate() { reject(reason, message); continue }
-                pair.source = "\(fmt):\(display):\(number)"
-                pair.id = hex16(XXH64.hash(pair.source))
-                pair.write(to: &res.out)
-                res.ends.append(res.out.count)
+                write(pair, source: "\(fmt):\(display):\(number)")
                 res.tally.written += 1
-                res.tally.pairs += 1
+            case .success(.pairs(let pairs, let skipped)):
+                // One record, several pairs: all are written or, if one is malformed, the record is rejected.
+                if let (reason, message) = pairs.lazy.compactMap({ $0.pair.validate() }).first { reject(reason, message); continue }
+                for (key, pair) in pairs { write(pair, source: "\(fmt):\(display):\(number):\(key)") }
+                for (k, v) in skipped { res.tally.skipped[k, default: 0] += v }
+                res.tally.written += 1
             }
         }
         return res

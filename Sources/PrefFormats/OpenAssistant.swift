@@ -1,8 +1,8 @@
 // OpenAssistant (oasst1/oasst2) exports: the tree export (one tree per line, nested "replies", either
 // wrapped as {"message_tree_id", "prompt": root} or the root message itself) and the flat message
 // export (one message per line, any order, assembled by message_tree_id within a memory budget).
-// Every prompter message with at least two ranked assistant replies yields a pair for each two
-// replies of different rank (0 is best).
+// The ranked assistant replies of each prompter message are paired by the shared strategies
+// (Ranking.swift; rank 0 is best); the default, `all`, gives a pair for each two replies of different rank.
 import PrefCore
 import PrefIO
 
@@ -12,6 +12,8 @@ public struct OASSTOptions: Sendable {
     public var includeFailedReview = false
     public var memoryLimit = 1 << 30
     public var tempDir: String? = nil
+    /// Copied from FormatOptions.pairing by the join; OpenAssistant's default strategy is `all`.
+    var pairing = PairingOptions()
     public init() {}
 }
 
@@ -90,9 +92,13 @@ public enum OpenAssistant {
             if n.prompter {
                 let ranked = n.children.filter { c in !nodes[c].prompter && nodes[c].rank != nil && exclusion(nodes[c], options) == nil }
                     .sorted { (nodes[$0].rank!, nodes[$0].id) < (nodes[$1].rank!, nodes[$1].id) }
-                for a in ranked.indices {
-                    for b in ranked.indices where b > a && nodes[ranked[a]].rank! < nodes[ranked[b]].rank! {
-                        let c = nodes[ranked[a]], r = nodes[ranked[b]]
+                if ranked.count >= 2 {
+                    // Rank 0 is best: the shared strategies see the negated rank as the score.
+                    let sel = Ranking.select(ranked.map { -Double(nodes[$0].rank!) }, strategy: options.pairing.strategy(default: .all),
+                                             options: options.pairing, key: XXH64.hash(n.id))
+                    for (k, v) in sel.skipped { emit.tally.skipped[k, default: 0] += v }
+                    for rp in sel.pairs {
+                        let c = nodes[ranked[rp.chosen]], r = nodes[ranked[rp.rejected]]
                         let meta: [(String, JSONValue)] = [
                             ("message_tree_id", .string(tree)), ("prompt_message_id", .string(n.id)),
                             ("chosen_message_id", .string(c.id)), ("rejected_message_id", .string(r.id)),
@@ -101,7 +107,7 @@ public enum OpenAssistant {
                         try emit.pair(Pair(prompt: path, chosen: [Message(.assistant, c.text)], rejected: [Message(.assistant, r.text)], meta: meta),
                                       key: "\(tree):\(c.id):\(r.id)")
                         produced = true
-                        paired.insert(ranked[a]); paired.insert(ranked[b])
+                        paired.insert(ranked[rp.chosen]); paired.insert(ranked[rp.rejected])
                     }
                 }
             }
@@ -222,7 +228,9 @@ extension OpenAssistant {
         },
         kind: .join { src, o, maxRecordBytes, emit in
             let reader = RecordReader(src, maxRecordBytes: maxRecordBytes)
-            let sorter = try OpenAssistant.convert(reader: reader, options: o.oasst, emit: emit)
+            var options = o.oasst
+            options.pairing = o.pairing
+            let sorter = try OpenAssistant.convert(reader: reader, options: options, emit: emit)
             return JoinStats(layout: reader.mode.rawValue, spilled: sorter.spilledRecords, peakBytes: sorter.peakBufferedBytes)
         })
 }

@@ -26,6 +26,8 @@ struct CorpusChoice: ExpressibleByArgument, Sendable {
     var defaultValueDescription: String { corpus?.name ?? "auto" }
 }
 extension FormatOptions.PKUAxis: ExpressibleByArgument {}
+extension PairStrategy: ExpressibleByArgument {}
+extension UltraFeedbackRaw.Rating: ExpressibleByArgument {}
 extension DedupOptions.Keep: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}
 extension CheckpointEval.RefFree: ExpressibleByArgument {}

@@ -50,8 +50,26 @@ struct Convert: ParsableCommand {
     @Flag(name: .long, help: "Stop at the first rejected record (nothing is published).")
     var strict = false
 
-    @Option(name: .long, help: "Field mapping for --from generic, e.g. prompt=question,chosen=good,rejected=bad (also system=, score_chosen=, score_rejected=, id=).")
+    @Option(name: .long, help: "Field mapping for --from generic, e.g. prompt=question,chosen=good,rejected=bad (also system=, score_chosen=, score_rejected=, id=; or a=, b=, label= for judge labels).")
     var map: String?
+
+    @Option(name: .long, help: "Field values that pick a reply for a mapped label=, e.g. 1:a,2:b,0:tie (default: 1/a -> a, 2/b -> b, 0/tie -> tie).")
+    var labelValues: String?
+
+    @Option(name: .long, help: "Ranked or rated replies: which pairs a record gives (default best-worst; all for oasst).")
+    var pairs: PairStrategy?
+
+    @Option(name: .long, parsing: .unconditional, help: "Ranked or rated replies: the smallest score margin of a pair (equal scores are always ties).")
+    var minGap: Double = 0
+
+    @Option(name: .long, parsing: .unconditional, help: "Seed for --pairs best-random (the draw also depends on each record's text only).")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Raw UltraFeedback: the rating that ranks completions.")
+    var rating: UltraFeedbackRaw.Rating = .overall
+
+    @Option(name: .long, help: "HelpSteer2: attribute weights of a reply's score (default helpfulness=0.3,correctness=0.74,coherence=0.46,complexity=0.47,verbosity=-0.33).")
+    var attributeWeights: String?
 
     @Option(name: .long, help: "PKU-SafeRLHF preference to use.")
     var pkuAxis: FormatOptions.PKUAxis = .better
@@ -98,6 +116,13 @@ struct Convert: ParsableCommand {
         try Range.check(maxRecordBytes, "max-record-bytes", 64...(1 << 32))
         guard Convert.parseBytes(memoryLimit) != nil else { throw ValidationError("--memory-limit takes a size such as 512M or 2G") }
         try Range.check(maxPairsPerQuestion, "max-pairs-per-question", 1...1_000_000)
+        guard minGap.isFinite, minGap >= 0 else { throw ValidationError("--min-gap must be a number >= 0") }
+        if labelValues != nil && !(map ?? "").contains("label=") { throw ValidationError("--label-values goes with --map ...,label=FIELD") }
+        do {
+            if let l = labelValues { _ = try GenericAdapter.parseLabelValues(l) }
+            if let w = attributeWeights { _ = try HelpSteer.parseWeights(w) }
+            if let m = map { _ = try FormatOptions.parseMap(m) }
+        } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -123,9 +148,14 @@ struct Convert: ParsableCommand {
         config.options.oasst.includeSynthetic = includeSynthetic
         config.options.oasst.includeFailedReview = includeFailedReview
         if let l = lang { config.options.oasst.languages = Set(l.split(separator: ",").map { String($0) }) }
-        if let m = map {
-            do { config.options.fieldMap = try FormatOptions.parseMap(m) } catch { throw ValidationError("\(error)") }
-        }
+        config.options.pairing.strategy = pairs
+        config.options.pairing.minGap = minGap
+        config.options.pairing.seed = seed
+        config.options.ultrafeedbackRating = rating
+        // Checked in validate().
+        if let m = map { config.options.fieldMap = try FormatOptions.parseMap(m) }
+        if let l = labelValues { config.options.labelValues = try GenericAdapter.parseLabelValues(l) }
+        if let w = attributeWeights { config.options.attributeWeights = try HelpSteer.parseWeights(w) }
         AtomicFile.syncOnCommit = fsync
         let outcome = try ConvertRun(config: config, output: output, shardSize: shardSize, zstdLevel: zstdLevel,
                                      rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
