@@ -5,18 +5,21 @@ import Glibc
 import PrefIO
 
 public enum Role: UInt8, Sendable {
-    case system, user, assistant
+    case system, user, assistant, tool
 
     public var name: StaticString {
-        switch self { case .system: return "system"; case .user: return "user"; case .assistant: return "assistant" }
+        switch self {
+        case .system: return "system"; case .user: return "user"; case .assistant: return "assistant"; case .tool: return "tool"
+        }
     }
 
-    /// Maps the role names used across corpora; nil for roles with no place in a pair (tools, functions).
+    /// Maps the role names used across corpora; nil for roles with no place in a pair.
     public init?(corpusName s: String) {
         switch s.lowercased() {
         case "system", "developer": self = .system
         case "user", "human", "prompter", "question": self = .user
         case "assistant", "gpt", "bot", "model", "chatbot", "answer": self = .assistant
+        case "tool", "function", "observation", "ipython": self = .tool
         default: return nil
         }
     }
@@ -43,11 +46,39 @@ extension Role {
 
 public struct Message: Equatable, Sendable {
     public var role: Role
-    /// UTF-8 bytes of the content.
+    /// UTF-8 bytes of the content's text (the text parts, concatenated, when the content is a list).
     public var content: [UInt8]
+    /// The content as given when it is a list of typed parts that are not all text
+    /// (`[{"type": "text", "text": ...}, {"type": "image"}]`); written back in place of `content`.
+    public var parts: JSONValue? = nil
+    /// The message's other keys, in their order: `tool_calls`, `tool_call_id`, `name`,
+    /// `reasoning_content`, `thinking`, ... carried through unchanged.
+    public var extra: [(String, JSONValue)] = []
+
     public init(_ role: Role, _ content: [UInt8]) { self.role = role; self.content = content }
     public init(_ role: Role, _ text: String) { self.role = role; self.content = Array(text.utf8) }
     public var text: String { String(decoding: content, as: UTF8.self) }
+
+    /// True for a message a plain-text chat template renders whole: no tool role, no tool calls,
+    /// no non-text parts.
+    public var isPlainText: Bool {
+        role != .tool && parts == nil && !extra.contains { $0.0 == "tool_calls" || $0.0 == "function_call" }
+    }
+
+    /// True when `parts` holds a part that is not text (an image, audio, ...).
+    public var hasNonTextParts: Bool {
+        guard case .array(let a)? = parts else { return false }
+        return a.contains { part in
+            guard case .object = part else { return false }
+            if let t = part["type"]?.stringValue { return t != "text" }
+            return false
+        }
+    }
+
+    public static func == (a: Message, b: Message) -> Bool {
+        a.role == b.role && a.content == b.content && a.parts == b.parts
+            && a.extra.count == b.extra.count && zip(a.extra, b.extra).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
 }
 
 public struct Pair: Sendable {
@@ -59,6 +90,15 @@ public struct Pair: Sendable {
     public var scoreChosen: Double?
     public var scoreRejected: Double?
     public var meta: [(String, JSONValue)] = []
+    /// TRL's `tools` column: the tool (function) schemas the conversation may call.
+    public var tools: JSONValue? = nil
+    /// TRL's `images` column: the images the `{"type": "image"}` parts refer to, in order.
+    public var images: JSONValue? = nil
+
+    /// True when every message renders as plain text and no images or tools come with the pair.
+    public var isPlainText: Bool {
+        tools == nil && images == nil && (prompt + chosen + rejected).allSatisfy(\.isPlainText)
+    }
 
     public init(prompt: [Message], chosen: [Message], rejected: [Message],
                 scoreChosen: Double? = nil, scoreRejected: Double? = nil, meta: [(String, JSONValue)] = []) {
@@ -69,7 +109,10 @@ public struct Pair: Sendable {
     /// Checks the shape every pair must have; returns a (reason, message) on failure.
     public func validate() -> (String, String)? {
         if prompt.isEmpty { return ("no_prompt", "the pair has no prompt") }
-        if prompt.last!.role != .user { return ("prompt_not_ending_in_user", "the prompt must end with a user turn, it ends with \(prompt.last!.role.name)") }
+        // A tool result may end the prompt too: the replies then answer it.
+        if prompt.last!.role != .user && prompt.last!.role != .tool {
+            return ("prompt_not_ending_in_user", "the prompt must end with a user (or tool) turn, it ends with \(prompt.last!.role.name)")
+        }
         if chosen.isEmpty || rejected.isEmpty { return ("no_response", "chosen and rejected must each hold at least one message") }
         if chosen[0].role != .assistant || rejected[0].role != .assistant {
             return ("response_not_assistant", "chosen and rejected must start with an assistant turn")
@@ -86,6 +129,8 @@ public struct Pair: Sendable {
         b.append(", \"prompt\": "); Pair.writeMessages(prompt, &b)
         b.append(", \"chosen\": "); Pair.writeMessages(chosen, &b)
         b.append(", \"rejected\": "); Pair.writeMessages(rejected, &b)
+        if let t = tools { b.append(", \"tools\": "); b.appendJSONValue(t) }
+        if let i = images { b.append(", \"images\": "); b.appendJSONValue(i) }
         if let s = scoreChosen { b.append(", \"score_chosen\": "); b.appendJSONNumber(s) }
         if let s = scoreRejected { b.append(", \"score_rejected\": "); b.appendJSONNumber(s) }
         if !meta.isEmpty { b.append(", \"meta\": "); b.appendJSONValue(.object(meta)) }
@@ -97,7 +142,8 @@ public struct Pair: Sendable {
         for (i, m) in ms.enumerated() {
             if i > 0 { b.append(", ") }
             b.append("{\"role\": \""); b.append(m.role.name); b.append("\", \"content\": ")
-            b.appendJSONString(m.content)
+            if let parts = m.parts { b.appendJSONValue(parts) } else { b.appendJSONString(m.content) }
+            for (k, v) in m.extra { b.append(", "); b.appendJSONString(k); b.append(": "); b.appendJSONValue(v) }
             b.append(UInt8(ascii: "}"))
         }
         b.append(UInt8(ascii: "]"))
@@ -109,8 +155,18 @@ public struct Pair: Sendable {
             guard let a = r[key], a.kind == .array else { throw FormatError("missing_field", "'\(key)' must be a list of messages") }
             return try a.elements.map { e in
                 guard let rr = e["role"].flatMap(Role.init(normalized:)) else { throw FormatError("bad_message", "message without a known role") }
-                guard let c = e["content"]?.bytes else { throw FormatError("bad_message", "message without string content") }
-                return Message(rr, c)
+                guard let c = e["content"] else { throw FormatError("bad_message", "message without content") }
+                var m: Message
+                if let text = c.bytes {
+                    m = Message(rr, text)
+                } else if c.kind == .array {
+                    m = Message(rr, Message.text(ofParts: c))
+                    m.parts = c.value
+                } else { throw FormatError("bad_message", "message content must be a string or a list of parts") }
+                if e.count > 2 {
+                    for (k, v) in e.members where k != "role" && k != "content" { m.extra.append((k, v.value)) }
+                }
+                return m
             }
         }
         var p = Pair(prompt: try msgs("prompt"), chosen: try msgs("chosen"), rejected: try msgs("rejected"),
@@ -118,7 +174,23 @@ public struct Pair: Sendable {
         p.id = r["id"]?.string ?? ""
         p.source = r["source"]?.string ?? ""
         if let m = r["meta"], case .object(let o) = m.value { p.meta = o }
+        if let t = r["tools"], !t.isNull { p.tools = t.value }
+        if let i = r["images"], !i.isNull { p.images = i.value }
         return p
+    }
+}
+
+extension Message {
+    /// The text of a list of content parts: strings, and the `text` (or `value`, `content`) of parts
+    /// of type `text` (or without a type), concatenated; other parts contribute nothing.
+    public static func text(ofParts c: JRef) -> [UInt8] {
+        var out: [UInt8] = []
+        for part in c.elements {
+            if let s = part.bytes { out += s; continue }
+            if let t = part["type"]?.string, t != "text" { continue }
+            if let s = (part["text"] ?? part["value"] ?? part["content"])?.bytes { out += s }
+        }
+        return out
     }
 }
 

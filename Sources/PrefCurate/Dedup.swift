@@ -116,9 +116,9 @@ public enum Dedup {
         let np = TextNorm.normalize(TextNorm.text(p.prompt))
         let nc = TextNorm.normalize(TextNorm.text(p.chosen))
         let nr = TextNorm.normalize(TextNorm.text(p.rejected))
-        let exact = Hash128(Measure.hash128([np, nc, nr]))
+        let exact = Measure.exactKey(p, prompt: np, chosen: nc, rejected: nr)
         let (lo, hi) = nc.lexicographicallyPrecedes(nr) ? (nc, nr) : (nr, nc)
-        let conflict = Measure.hash128([np, lo, hi]).0
+        let conflict = Measure.hash128([np, lo, hi] + Measure.columns(p)).0
         var ps: [UInt32] = [], rs: [UInt32] = []
         if o.near {
             ps = prompt.signature(TextNorm.ngramHashes(np, n: o.ngram))

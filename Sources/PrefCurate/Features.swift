@@ -27,6 +27,22 @@ public enum Measure {
         String(p.source.prefix { $0 != ":" })
     }
 
+    /// The exact-duplicate key of a pair from its normalized texts: prompt, chosen, rejected, and
+    /// the `images` and `tools` columns when present, so that pairs differing only in their image
+    /// are not duplicates.
+    public static func exactKey(_ p: Pair, prompt np: [UInt8], chosen nc: [UInt8], rejected nr: [UInt8]) -> Hash128 {
+        Hash128(hash128([np, nc, nr] + columns(p)))
+    }
+
+    /// The `images` and `tools` columns as JSON bytes (none when a pair has neither).
+    public static func columns(_ p: Pair) -> [[UInt8]] {
+        guard p.images != nil || p.tools != nil else { return [] }
+        var b = ByteBuffer()
+        if let i = p.images { b.append("images"); b.appendJSONValue(i) }
+        if let t = p.tools { b.append("tools"); b.appendJSONValue(t) }
+        return [b.bytes]
+    }
+
     public static func hash128(_ parts: [[UInt8]]) -> (UInt64, UInt64) {
         var joined: [UInt8] = []
         for (i, p) in parts.enumerated() { if i > 0 { joined.append(0) }; joined += p }

@@ -76,9 +76,21 @@ public enum TextNorm {
         return out
     }
 
+    /// The text the curation commands see of a list of messages: each message's content text
+    /// (the text parts of a list of parts; images and other parts give none), and after it the
+    /// JSON of its tool calls, which are what an assistant turn produced. Messages are joined by
+    /// newlines. Other message keys (reasoning, names) are not part of it.
     public static func text(_ ms: [Message]) -> [UInt8] {
         var out: [UInt8] = []
-        for (i, m) in ms.enumerated() { if i > 0 { out.append(0x0A) }; out += m.content }
+        for (i, m) in ms.enumerated() {
+            if i > 0 { out.append(0x0A) }
+            out += m.content
+            if !m.extra.isEmpty, let calls = m.extra.last(where: { $0.0 == "tool_calls" || $0.0 == "function_call" }) {
+                var b = ByteBuffer()
+                b.appendJSONValue(calls.1)
+                out.append(0x0A); out += b.bytes
+            }
+        }
         return out
     }
 }

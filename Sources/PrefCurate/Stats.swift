@@ -13,6 +13,8 @@ public struct StatsFeature: Sendable {
     var scoreChosen: Double?, scoreRejected: Double?
     var identical: Bool
     var exact: Hash128
+    /// Non-text content: images (parts or the column), a tools column, tool turns or tool calls.
+    var images: Bool, tools: Bool, toolTurns: Bool
 }
 
 public struct DatasetStats {
@@ -24,6 +26,7 @@ public struct DatasetStats {
 public enum Stats {
     public static func feature(_ p: Pair) -> StatsFeature {
         let nc = TextNorm.normalize(TextNorm.text(p.chosen)), nr = TextNorm.normalize(TextNorm.text(p.rejected))
+        let all = p.prompt + p.chosen + p.rejected
         return StatsFeature(format: Measure.sourceFormat(p),
                             promptChars: Int32(Measure.chars(p.prompt)), promptWords: Int32(Measure.words(p.prompt)),
                             chosenChars: Int32(Measure.chars(p.chosen)), chosenWords: Int32(Measure.words(p.chosen)),
@@ -31,7 +34,10 @@ public enum Stats {
                             turns: Int32(p.prompt.filter { $0.role != .system }.count),
                             scoreChosen: p.scoreChosen, scoreRejected: p.scoreRejected,
                             identical: p.chosen.map { TextNorm.collapseSpace($0.content) } == p.rejected.map { TextNorm.collapseSpace($0.content) },
-                            exact: Hash128(Measure.hash128([TextNorm.normalize(TextNorm.text(p.prompt)), nc, nr])))
+                            exact: Measure.exactKey(p, prompt: TextNorm.normalize(TextNorm.text(p.prompt)), chosen: nc, rejected: nr),
+                            images: p.images != nil || all.contains { $0.parts != nil },
+                            tools: p.tools != nil,
+                            toolTurns: all.contains { $0.role == .tool || $0.extra.contains { $0.0 == "tool_calls" || $0.0 == "function_call" } })
     }
 
     static func percentiles(_ v: [Double]) -> JSONValue {
@@ -81,6 +87,8 @@ public enum Stats {
             ("duplicate_rate", rate(dups, fs.count)),
             ("length_bias", .object([("chosen_longer", rate(chosenLonger, fs.count)), ("rejected_longer", rate(rejectedLonger, fs.count)),
                                      ("equal_length", rate(fs.count - chosenLonger - rejectedLonger, fs.count))])),
+            ("non_text", .object([("with_images", .int(Int64(fs.filter(\.images).count))), ("with_tools", .int(Int64(fs.filter(\.tools).count))),
+                                  ("with_tool_turns", .int(Int64(fs.filter(\.toolTurns).count)))])),
         ])
         return DatasetStats(json: json, series: series, pairs: fs.count)
     }

@@ -98,42 +98,60 @@ enum Fields {
         return nil
     }
 
-    /// The text of a message's content: a string, or a list of parts whose text is concatenated
-    /// (`{"type": "text", "text"|"value": ...}`, as OpenAI and LLaMA-Factory v1 write it).
-    static func content(_ c: JRef, where what: String) throws -> [UInt8] {
+    /// A message's content: a string; or a list of parts, whose text parts (`{"type": "text",
+    /// "text"|"value": ...}` or bare strings, as OpenAI and LLaMA-Factory v1 write them) are
+    /// concatenated. The list itself is kept in `parts`; `Converter.finish` keeps it only where it
+    /// matters (a pair with non-text parts or an `images` column), so it is written back as it came.
+    static func content(_ c: JRef, where what: String) throws -> (text: [UInt8], parts: JSONValue?) {
         switch c.kind {
-        case .string: return c.bytes!
-        case .null: return []
+        case .string: return (c.bytes!, nil)
+        case .null: return ([], nil)
         case .array:
             var out: [UInt8] = []
+            var typed = false
             for part in c.elements {
                 if let s = part.bytes { out += s; continue }
-                if let t = part["type"]?.string, t != "text" {
-                    throw FormatError("unsupported_content", "\(what): content part of type '\(t)' is not text")
-                }
+                guard part.kind == .object else { throw FormatError("bad_message", "\(what): a content part must be a string or an object") }
+                if let t = part["type"]?.string, t != "text" { typed = true; continue }
                 guard let s = (part["text"] ?? part["value"] ?? part["content"])?.bytes else {
                     throw FormatError("bad_message", "\(what): content part without text")
                 }
                 out += s
             }
-            return out
+            // Kept as given for now; Converter.finish flattens text-only lists unless the pair is multimodal.
+            _ = typed
+            return (out, c.value)
         default:
-            throw FormatError("bad_type", "\(what): content must be a string or a list of text parts")
+            throw FormatError("bad_type", "\(what): content must be a string or a list of parts")
         }
     }
 
-    /// One message object: `{"role", "content"}` or ShareGPT's `{"from", "value"}`.
+    /// One message object: `{"role", "content"}` or ShareGPT's `{"from", "value"}`. Its other keys
+    /// (`tool_calls`, `tool_call_id`, `name`, `reasoning_content`, ...) are kept in order.
     static func message(_ m: JRef, where what: String) throws -> Message {
         guard m.kind == .object else { throw FormatError("bad_message", "\(what): a message must be an object") }
         guard let roleRef = m["role"] ?? m["from"], let roleName = roleRef.string else {
             throw FormatError("bad_message", "\(what): message without 'role' (or 'from')")
         }
         guard let role = Role(corpusName: roleName) else {
-            throw FormatError("unsupported_role", "\(what): role '\(roleName)' has no place in a preference pair (only system, user, assistant)")
+            throw FormatError("unsupported_role", "\(what): role '\(roleName)' has no place in a preference pair (system, user, assistant, tool)")
         }
         let c = m["content"] ?? m["value"]
-        guard let c else { throw FormatError("bad_message", "\(what): message without 'content' (or 'value')") }
-        return Message(role, try content(c, where: what))
+        guard let c else {
+            // An assistant turn that only calls tools may have no content.
+            guard m["tool_calls"] != nil else { throw FormatError("bad_message", "\(what): message without 'content' (or 'value')") }
+            var msg = Message(role, [])
+            for (k, v) in m.members where k != "role" && k != "from" { msg.extra.append((k, v.value)) }
+            return msg
+        }
+        let (text, parts) = try content(c, where: what)
+        var msg = Message(role, text)
+        msg.parts = parts
+        if m.count > 2 {
+            let contentKey = m["content"] != nil ? "content" : "value", roleKey = m["role"] != nil ? "role" : "from"
+            for (k, v) in m.members where k != roleKey && k != contentKey { msg.extra.append((k, v.value)) }
+        }
+        return msg
     }
 
     static func messages(_ a: JRef, where what: String) throws -> [Message] {

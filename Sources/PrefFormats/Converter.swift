@@ -184,6 +184,31 @@ public final class Converter {
         return nil
     }
 
+    /// What every pair gets after its adapter: TRL's `tools` and `images` columns from the record
+    /// (unless the adapter set them from elsewhere, as OpenAI's `input.tools`), and its lists of
+    /// content parts kept as given when the pair is multimodal (a non-text part or an `images`
+    /// column), else flattened to their text, so that every message of a pair has one shape.
+    static func finish(_ o: AdapterOutcome, _ r: JRef) -> AdapterOutcome {
+        let tools = r["tools"].flatMap { $0.isNull ? nil : $0.value }, images = r["images"].flatMap { $0.isNull ? nil : $0.value }
+        func finish(_ p: Pair) -> Pair {
+            var p = p
+            if p.tools == nil { p.tools = tools }
+            if p.images == nil { p.images = images }
+            let multimodal = p.images != nil || p.prompt.contains(where: \.hasNonTextParts) || p.chosen.contains(where: \.hasNonTextParts)
+                || p.rejected.contains(where: \.hasNonTextParts)
+            if !multimodal {
+                func flat(_ ms: inout [Message]) { for i in ms.indices where ms[i].parts != nil { ms[i].parts = nil } }
+                flat(&p.prompt); flat(&p.chosen); flat(&p.rejected)
+            }
+            return p
+        }
+        switch o {
+        case .pair(let p): return .pair(finish(p))
+        case .pairs(let ps, let skipped): return .pairs(ps.map { ($0.key, finish($0.pair)) }, skipped: skipped)
+        case .removed: return o
+        }
+    }
+
     static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: String?, display: String) -> BatchResult {
         let res = BatchResult()
         res.out = ByteBuffer(capacity: batch.data.count + batch.data.count / 4)
@@ -216,7 +241,7 @@ public final class Converter {
                     guard let adapter else {
                         throw FormatError("unknown_format", "the input's format could not be detected; name it with --from")
                     }
-                    return .success(try adapter.convert(doc.root))
+                    return .success(Converter.finish(try adapter.convert(doc.root), doc.root))
                 } catch let e as FormatError {
                     return .failure(e)
                 } catch { return .failure(FormatError("error", "\(error)")) }

@@ -12,9 +12,9 @@ public struct OpenAIAdapter: FormatAdapter {
         let prompt = try Fields.messages(ms, where: "input.messages")
         let c = try Fields.messages(try Fields.require(r, "preferred_output"), where: "preferred_output")
         let j = try Fields.messages(try Fields.require(r, "non_preferred_output"), where: "non_preferred_output")
-        var meta: [(String, JSONValue)] = []
-        if let t = input["tools"], t.kind == .array, t.count > 0 { meta.append(("n_tools", .int(Int64(t.count)))) }
-        return .pair(Pair(prompt: prompt, chosen: c, rejected: j, meta: meta))
+        var pair = Pair(prompt: prompt, chosen: c, rejected: j)
+        if let t = input["tools"], !t.isNull { pair.tools = t.value }
+        return .pair(pair)
     }
 }
 

@@ -48,7 +48,7 @@ public enum ChatRender {
     /// with no response token are skipped.
     public static func sequences(_ pairs: [Pair], replies: (Pair) -> [[Message]], _ tok: BPETokenizer, maxLength: Int, maxPrompt: Int) -> [Sequence2] {
         var out: [Sequence2] = []
-        for p in pairs {
+        for p in pairs where p.isPlainText {
             let pr = prompt(p.prompt, tok)
             for reply in replies(p) {
                 if let q = fit(pr, response(reply, tok), maxLength: maxLength, maxPrompt: maxPrompt) { out.append(q) }
@@ -57,9 +57,14 @@ public enum ChatRender {
         return out
     }
 
-    public enum Dropped: String, Sendable { case noResponseTokens = "no_response_tokens", identicalAfterTruncation = "identical_after_truncation" }
+    public enum Dropped: String, Sendable {
+        case noResponseTokens = "no_response_tokens", identicalAfterTruncation = "identical_after_truncation"
+        /// Tool turns, tool calls, images or other non-text parts: prefkit's plain-text template cannot render them.
+        case notRenderable = "not_renderable"
+    }
 
     public static func tokenize(_ p: Pair, _ tok: BPETokenizer, maxLength: Int, maxPrompt: Int) -> Result<TokenizedPair, DroppedError> {
+        guard p.isPlainText else { return .failure(DroppedError(reason: .notRenderable)) }
         let pr = prompt(p.prompt, tok)
         guard let c = fit(pr, response(p.chosen, tok), maxLength: maxLength, maxPrompt: maxPrompt),
               let r = fit(pr, response(p.rejected, tok), maxLength: maxLength, maxPrompt: maxPrompt) else {

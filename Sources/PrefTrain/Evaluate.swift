@@ -85,6 +85,8 @@ public enum CheckpointEval {
             chunk.removeAll()
         }
         for p in pairs {
+            // The same rendering and truncation as scoring; identical replies still get their log-probs.
+            guard p.isPlainText else { dropped += 1; continue }
             let pr = ChatRender.prompt(p.prompt, tok)
             guard let c = ChatRender.fit(pr, ChatRender.response(p.chosen, tok), maxLength: maxLen, maxPrompt: maxPrompt),
                   let r = ChatRender.fit(pr, ChatRender.response(p.rejected, tok), maxLength: maxLen, maxPrompt: maxPrompt) else { dropped += 1; continue }

@@ -64,3 +64,30 @@ final class StatsDecontamTests: XCTestCase {
         XCTAssertEqual(String(decoding: TextNorm.normalize(Array("Its a coop".utf8)), as: UTF8.self), "its a coop")
     }
 }
+
+final class NonTextCurationTests: XCTestCase {
+    /// Images and tools take part in the exact-duplicate key; tool calls are part of the text the
+    /// curation commands see; stats count non-text pairs.
+    func testImagesToolsAndCallsInKeysTextAndStats() {
+        let base = Pair(prompt: [Message(.user, "What animal is this?")], chosen: [Message(.assistant, "A cat.")], rejected: [Message(.assistant, "A dog.")])
+        var a = base, b = base
+        a.images = .array([.string("cat1.png")]); b.images = .array([.string("cat2.png")])
+        func key(_ p: Pair) -> Hash128 {
+            Measure.exactKey(p, prompt: TextNorm.normalize(TextNorm.text(p.prompt)), chosen: TextNorm.normalize(TextNorm.text(p.chosen)),
+                             rejected: TextNorm.normalize(TextNorm.text(p.rejected)))
+        }
+        XCTAssertNotEqual(key(a), key(b))
+        XCTAssertNotEqual(key(a), key(base))
+        XCTAssertEqual(key(a), key(a))
+        var c = base
+        c.chosen[0].extra = [("tool_calls", .array([.object([("name", .string("lookup"))])]))]
+        XCTAssertTrue(String(decoding: TextNorm.text(c.chosen), as: UTF8.self).contains("lookup"))
+        var t = base
+        t.tools = .array([.string("schema")])
+        t.prompt.append(Message(.tool, "result"))
+        let st = Stats.compute([.pair(Stats.feature(a)), .pair(Stats.feature(c)), .pair(Stats.feature(t)), .pair(Stats.feature(base))])
+        XCTAssertEqual(st.json["non_text"]?["with_images"]?.intValue, 1)
+        XCTAssertEqual(st.json["non_text"]?["with_tools"]?.intValue, 1)
+        XCTAssertEqual(st.json["non_text"]?["with_tool_turns"]?.intValue, 2)
+    }
+}

@@ -225,3 +225,27 @@ final class EngineTests: XCTestCase {
     }
 }
 
+
+final class RenderTests: XCTestCase {
+    /// Pairs with tool turns, tool calls or images cannot be rendered by the plain-text template:
+    /// they are dropped with their own reason, and the others are not.
+    func testUnrenderablePairsAreDroppedWithAReason() throws {
+        let tok = BPETokenizer.train(texts: ["what is the weather", "it is sunny", "call the tool"], vocabSize: 300)
+        let plain = Pair(prompt: [Message(.user, "what is the weather")], chosen: [Message(.assistant, "it is sunny")], rejected: [Message(.assistant, "call")])
+        var call = plain
+        call.chosen[0].extra = [("tool_calls", .array([.object([("type", .string("function"))])]))]
+        var tool = plain
+        tool.prompt.append(Message(.tool, "22 C"))
+        var image = plain
+        image.prompt[0].parts = .array([.object([("type", .string("image"))])])
+        var reasoning = plain
+        reasoning.chosen[0].extra = [("reasoning_content", .string("think"))]
+        for (p, renderable) in [(plain, true), (call, false), (tool, false), (image, false), (reasoning, true)] {
+            switch ChatRender.tokenize(p, tok, maxLength: 64, maxPrompt: 32) {
+            case .success: XCTAssertTrue(renderable)
+            case .failure(let e): XCTAssertFalse(renderable); XCTAssertEqual(e.reason, .notRenderable)
+            }
+        }
+        XCTAssertEqual(ChatRender.sequences([plain, call, tool], replies: { [$0.chosen] }, tok, maxLength: 64, maxPrompt: 32).count, 1)
+    }
+}
