@@ -7,6 +7,11 @@ import PrefIO
 
 public struct DedupOptions: Sendable {
     public enum Keep: String, Sendable, CaseIterable { case first, largestMargin = "largest-margin", longest, sourcePriority = "source-priority" }
+    /// What makes two pairs duplicates: the whole pair (prompt and both replies, the default,
+    /// preference-aware) or the prompt alone, whatever the replies (datatrove's and text-dedup's
+    /// semantics, for mixtures that reuse one prompt pool).
+    public enum By: String, Sendable, CaseIterable { case pair, prompt }
+    public var by: By = .pair
     public var ngram = 5
     public var numPerm = 128
     public var threshold = 0.8
@@ -77,6 +82,8 @@ public final class DedupResult {
     public var rows: Int
     public var conflicts: Int
     public var candidatePairs: Int
+    /// Duplicates by prompt alone (`--by prompt`): removed as exact_duplicate_prompt / near_duplicate_prompt.
+    public var byPrompt = false
     let storedID: (Int) -> String?
     let rejection: (Int) -> (String, String)
     /// Ids of clustered records read from their lines in pass 2 (when not stored in pass 1).
@@ -102,7 +109,8 @@ public final class DedupResult {
         switch status[i] {
         case .kept: return .keep(output: 0)
         case .exactDuplicate, .nearDuplicate:
-            return .remove(reason: status[i] == .exactDuplicate ? "exact_duplicate" : "near_duplicate",
+            let what = byPrompt ? "duplicate_prompt" : "duplicate"
+            return .remove(reason: (status[i] == .exactDuplicate ? "exact_" : "near_") + what,
                            extra: [("duplicate_of", .string(id(Int(survivor[i])))),
                                    ("prompt_similarity", .double(similarity.isEmpty ? 1 : Double(similarity[i])))])
         case .conflict: return .remove(reason: "conflict", extra: [])
@@ -116,13 +124,15 @@ public enum Dedup {
         let np = TextNorm.normalize(TextNorm.text(p.prompt))
         let nc = TextNorm.normalize(TextNorm.text(p.chosen))
         let nr = TextNorm.normalize(TextNorm.text(p.rejected))
-        let exact = Measure.exactKey(p, prompt: np, chosen: nc, rejected: nr)
+        let byPrompt = o.by == .prompt
+        // By prompt: the key is the prompt (with the pair's images and tools) and replies play no part.
+        let exact = byPrompt ? Hash128(Measure.hash128([np] + Measure.columns(p))) : Measure.exactKey(p, prompt: np, chosen: nc, rejected: nr)
         let (lo, hi) = nc.lexicographicallyPrecedes(nr) ? (nc, nr) : (nr, nc)
         let conflict = Measure.hash128([np, lo, hi] + Measure.columns(p)).0
         var ps: [UInt32] = [], rs: [UInt32] = []
         if o.near {
             ps = prompt.signature(TextNorm.ngramHashes(np, n: o.ngram))
-            rs = response.signature(TextNorm.ngramHashes(nc, n: o.ngram) + TextNorm.ngramHashes(nr, n: o.ngram, seed: 1))
+            if !byPrompt { rs = response.signature(TextNorm.ngramHashes(nc, n: o.ngram) + TextNorm.ngramHashes(nr, n: o.ngram, seed: 1)) }
         }
         let policy = o.keep != .first
         guard o.near || policy else { return DedupFeature(exact: exact, conflict: conflict, extra: nil) }
@@ -159,7 +169,7 @@ public enum Dedup {
         // Conflicts: same prompt and responses, opposite labels. Found by sorting on the
         // unordered key; a run with two different exact keys is a conflict. Both sides are dropped.
         var conflicts = 0
-        if o.dropConflicts {
+        if o.dropConflicts && o.by == .pair {
             live.sort { (feat(Int($0))!.conflict, $0) < (feat(Int($1))!.conflict, $1) }
             var s = 0
             while s < live.count {
@@ -206,7 +216,7 @@ public enum Dedup {
                 if uf.find(i) == uf.find(j) { return }
                 let fi = feat(i)!, fj = feat(j)!
                 if MinHasher.similarity(fi.promptSig[...], fj.promptSig[...]) >= o.threshold &&
-                    MinHasher.similarity(fi.responseSig[...], fj.responseSig[...]) >= o.threshold {
+                    (o.by == .prompt || MinHasher.similarity(fi.responseSig[...], fj.responseSig[...]) >= o.threshold) {
                     uf.union(i, j)
                 }
             }
@@ -228,7 +238,7 @@ public enum Dedup {
                 let f = feat(i)!
                 let exact = f.exact == fk.exact
                 let ps = o.near && !exact ? MinHasher.similarity(f.promptSig[...], fk.promptSig[...]) : 1
-                let rs = o.near && !exact ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
+                let rs = o.near && !exact && o.by == .pair ? MinHasher.similarity(f.responseSig[...], fk.responseSig[...]) : 1
                 status[i] = exact ? .exactDuplicate : .nearDuplicate
                 survivor[i] = Int32(kept)
                 if o.near { similarity[i] = Float(ps) }
@@ -237,9 +247,11 @@ public enum Dedup {
             survivor[kept] = Int32(kept)
             clusters.append((kept, list))
         }
-        return DedupResult(status: status, survivor: survivor, similarity: similarity, clusters: clusters, bands: bands, rows: rows,
-                           conflicts: conflicts, candidatePairs: candidates, storedID: { scanned[$0].id },
-                           rejection: { scanned[$0].rejected ?? ("error", "") })
+        let result = DedupResult(status: status, survivor: survivor, similarity: similarity, clusters: clusters, bands: bands, rows: rows,
+                                 conflicts: conflicts, candidatePairs: candidates, storedID: { scanned[$0].id },
+                                 rejection: { scanned[$0].rejected ?? ("error", "") })
+        result.byPrompt = o.by == .prompt
+        return result
     }
 
     /// Survivor order: the policy, then id, then position (so the choice never depends on threads).

@@ -29,5 +29,6 @@ extension FormatOptions.PKUAxis: ExpressibleByArgument {}
 extension PairStrategy: ExpressibleByArgument {}
 extension UltraFeedbackRaw.Rating: ExpressibleByArgument {}
 extension DedupOptions.Keep: ExpressibleByArgument {}
+extension DedupOptions.By: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}
 extension CheckpointEval.RefFree: ExpressibleByArgument {}

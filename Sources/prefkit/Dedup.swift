@@ -15,6 +15,10 @@ struct DedupCommand: ParsableCommand {
         verified, AND responses that match the same way (a smaller MinHash over both responses): pairs sharing a \
         prompt with different responses are not duplicates. Same prompt and responses with opposite labels is a \
         conflict: both are removed unless --keep-conflicts.
+
+        --by prompt clusters pairs whose prompts are exact or near duplicates whatever their replies (one pair \
+        per prompt cluster survives; reasons exact_duplicate_prompt / near_duplicate_prompt; no conflict check), \
+        for mixtures that draw on one prompt pool.
         """
     )
 
@@ -27,6 +31,7 @@ struct DedupCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "LSH rows per band.") var rows: Int?
     @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for the response check, 1-4096.") var responsePerm: Int = 32
     @Flag(name: .long, help: "Exact duplicates and conflicts only.") var exactOnly = false
+    @Option(name: .long, help: "What must match: the whole pair (preference-aware) or the prompt alone.") var by: DedupOptions.By = .pair
     @Option(name: .long, help: "Which member of a cluster survives (ties by id).") var keep: DedupOptions.Keep = .first
     @Option(name: .long, help: "Corpus order for --keep source-priority, e.g. hh,shp,ultrafeedback.") var sourcePriority: String?
     @Flag(name: .long, help: "Keep pairs with conflicting labels instead of removing both sides.") var keepConflicts = false
@@ -49,7 +54,7 @@ struct DedupCommand: ParsableCommand {
         let k = keep
         var o = DedupOptions()
         o.ngram = ngram; o.numPerm = numPerm; o.threshold = threshold; o.bands = bands; o.rows = rows
-        o.responsePerm = responsePerm; o.near = !exactOnly; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed
+        o.responsePerm = responsePerm; o.near = !exactOnly; o.by = by; o.keep = k; o.dropConflicts = !keepConflicts; o.seed = seed
         o.sourcePriority = sourcePriority?.split(separator: ",").map(String.init) ?? []
         let source = try io.source(outputs: [("-o", output), ("--clusters", clusters)])
         let scanned = try Dedup.scan(source, o)

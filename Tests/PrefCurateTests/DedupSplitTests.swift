@@ -49,6 +49,30 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(o.kept[0], ["a", "c", "d"])
     }
 
+    /// --by prompt: pairs whose prompts are exact or near duplicates form one cluster whatever
+    /// their replies, with their own reasons, and opposite labels are not a conflict there.
+    func testDedupByPrompt() throws {
+        let long = String(repeating: "the quick brown fox jumps over the lazy dog while the cat sleeps ", count: 4)
+        let lines = [
+            pairLine(id: "a", prompt: long + "tell me a story", chosen: "Once upon a time.", rejected: "No."),
+            pairLine(id: "b", prompt: (long + "tell me a story").uppercased(), chosen: "Something else entirely.", rejected: "Nope."),
+            pairLine(id: "c", prompt: long + "tell me a story please", chosen: "A third reply.", rejected: "Never."),
+            pairLine(id: "d", prompt: "Is water wet?", chosen: "Yes.", rejected: "No."),
+            pairLine(id: "e", prompt: "is water wet", chosen: "no", rejected: "yes"),
+            pairLine(id: "f", prompt: "A different question about the weather in spring.", chosen: "Mild.", rejected: "Hot."),
+        ]
+        let (o, r) = try dedup(lines) { $0.by = .prompt }
+        XCTAssertEqual(o.removed, ["b": "exact_duplicate_prompt", "c": "near_duplicate_prompt", "e": "exact_duplicate_prompt"])
+        XCTAssertEqual(o.kept[0], ["a", "d", "f"])
+        XCTAssertEqual(r.conflicts, 0)
+        // The default keeps all three story pairs (their replies differ) and drops d/e as a conflict.
+        let (pairwise, _) = try dedup(lines)
+        XCTAssertEqual(pairwise.removed, ["d": "conflict", "e": "conflict"])
+        // Exact-only by prompt still groups b with a, not c.
+        let (exact, _) = try dedup(lines) { $0.by = .prompt; $0.near = false }
+        XCTAssertEqual(exact.removed, ["b": "exact_duplicate_prompt", "e": "exact_duplicate_prompt"])
+    }
+
     func testConflictingLabelsAreDroppedBoth() throws {
         let lines = [
             pairLine(id: "x", prompt: "Is water wet?", chosen: "Yes.", rejected: "No."),

@@ -56,6 +56,38 @@ final class StatsDecontamTests: XCTestCase {
         }
     }
 
+    /// An eval question shorter than --ngram words is matched on its whole normalized text: as a
+    /// training prompt, or as one message of a longer prompt; one- and two-word texts are not.
+    func testShortEvalTextsMatchWhole() throws {
+        let question = "Who wrote the novel Pride and Prejudice in 1813?"          // 9 words
+        var multi = Pair(prompt: [Message(.system, "You are a quiz bot."), Message(.user, "WHO wrote the novel pride and prejudice in 1813")],
+                         chosen: [Message(.assistant, "Jane Austen.")], rejected: [Message(.assistant, "Dickens.")])
+        multi.id = "multi"; multi.source = "trl:t.jsonl:multi"
+        var b = ByteBuffer(); multi.write(to: &b)
+        let evalFile = writeLines([pairLine(id: "e", prompt: question, chosen: "Jane Austen", rejected: "Paris")], name: "eval.jsonl")
+        let lines = [
+            pairLine(id: "copied", prompt: "who wrote the novel PRIDE AND PREJUDICE, in 1813", chosen: "Austen", rejected: "Bronte"),
+            String(decoding: b.bytes, as: UTF8.self),
+            pairLine(id: "longer", prompt: "Tell me: who wrote the novel Pride and Prejudice in 1813, and why?", chosen: "a", rejected: "b"),
+            pairLine(id: "other", prompt: "Who wrote the novel Emma in 1815?", chosen: "Jane Austen", rejected: "Paris"),
+        ]
+        let idx = EvalIndex(n: 13)
+        try idx.add(path: evalFile, name: "eval.jsonl")
+        XCTAssertEqual(idx.wholeCount, 1, "the question; the two-word replies are below --min-whole-words")
+        let src = try source([writeLines(lines)])
+        let scanned = try src.scanPairs { idx.feature($0) }
+        let (decisions, _) = idx.decide(scanned)
+        let o = try apply(src) { decisions[$0] }
+        XCTAssertEqual(o.removed, ["copied": "contaminated", "multi": "contaminated"])
+        XCTAssertEqual(o.kept[0], ["longer", "other"], "whole-text matching is not containment; two-word replies never match")
+        if case .pair(let f) = scanned[0] { XCTAssertTrue(f.whole); XCTAssertEqual(f.match?.gram, "who wrote the novel pride and prejudice in 1813") }
+        // With --min-whole-words 2, the two-word eval reply matches the "other" pair's chosen reply.
+        let loose = EvalIndex(n: 13, minWholeWords: 2)
+        try loose.add(path: evalFile, name: "eval.jsonl")
+        let o2 = try apply(src) { loose.decide(try! src.scanPairs { loose.feature($0) }).decisions[$0] }
+        XCTAssertEqual(o2.removed["other"], "contaminated")
+    }
+
     func testNormalization() {
         XCTAssertEqual(String(decoding: TextNorm.normalize(Array("  Héllo,   WORLD!\n  ça va? ".utf8)), as: UTF8.self), "héllo world ça va")
         // NFC: a decomposed é equals the composed one.
