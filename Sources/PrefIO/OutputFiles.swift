@@ -67,7 +67,8 @@ public final class AtomicFile {
     public let path: String
     /// Where the data is written until commit (the temp file), or the device itself.
     public let tempPath: String
-    let target: String
+    var target: String
+    var displayPath: String? = nil
     let direct: Bool
     var fd: Int32
     var closed = false
@@ -113,6 +114,17 @@ public final class AtomicFile {
         }
     }
 
+    /// Publishes under another name in the same kind of place (a shard whose final name, such as
+    /// `train-00000-of-00004.parquet`, is known only when the run ends).
+    public func commit(renamingTo other: String?) throws {
+        guard let other, !direct, other != path else { try commit(); return }
+        guard case .regular(let t) = try classifyOutput(other) else { throw OutputError("\(other) is not a regular file path") }
+        try InputRegistry.refuseIfInput(t, output: other)
+        target = t
+        displayPath = other
+        try commit()
+    }
+
     public func commit() throws {
         guard !closed else { return }
         closed = true
@@ -125,7 +137,7 @@ public final class AtomicFile {
         }
         if close(fd) != 0 { let e = errnoText(); discardTemp(); throw OutputError("close \(path): \(e)") }
         // The path may have become something else while we wrote (a directory, a device): check again.
-        if case .regular(let t)? = try? classifyOutput(path), t == target {} else {
+        if case .regular(let t)? = try? classifyOutput(displayPath ?? path), t == target {} else {
             discardTemp()
             throw OutputError("\(path) changed while it was written (now not a regular file); nothing was published there")
         }

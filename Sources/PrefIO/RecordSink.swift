@@ -13,20 +13,34 @@ public final class RecordSink {
     let target: Target
     let level: Int
     var current: EncodedFile?
+    /// Parquet output (a `.parquet` file, or hub-named shards): the codec, and the open file.
+    let parquet: ParquetCodec?
+    var parquetFile: ParquetPairWriter?
+    var parquetShards: [(writer: ParquetPairWriter, provisional: String)] = []
+    /// Pairs written to Parquet with their text only (tool calls, content parts, reasoning dropped).
+    public private(set) var parquetTextOnly = 0
     var inShard = 0
     var shardIndex = 0
     public private(set) var files: [String] = []
     var finishedShards: [EncodedFile] = []
 
-    public init(_ target: Target, zstdLevel: Int = 3, overwriteShards: Bool = false) throws {
+    /// `parquet`: write Parquet with this codec (a `.parquet` path also selects it, with zstd).
+    public init(_ target: Target, zstdLevel: Int = 3, overwriteShards: Bool = false, parquet: ParquetCodec? = nil) throws {
         self.target = target
         level = zstdLevel
+        var pq = parquet
+        if case .file(let p) = target, p.hasSuffix(".parquet"), pq == nil { pq = .zstd }
+        self.parquet = pq
         switch target {
+        case .file(let p) where pq != nil:
+            parquetFile = try ParquetPairWriter(path: p, codec: pq!, level: zstdLevel)
+            files = [p]
         case .file(let p):
             let c = OutputCompression.forPath(p)
             current = try EncodedFile(path: p, compression: c, level: c == .gzip ? 6 : zstdLevel)
             files = [p]
-        case .shards(let dir, let size):
+        case .shards(let d, let size):
+            let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
             guard size > 0 else { throw OutputError("--shard-size must be positive") }
             var st = stat()
             if stat(dir, &st) != 0 {
@@ -37,7 +51,7 @@ public final class RecordSink {
             let existing = RecordSink.existingShards(dir)
             if !existing.isEmpty {
                 guard overwriteShards else {
-                    throw OutputError("\(dir) already holds \(existing.count) part-*.jsonl.zst shard(s); use --overwrite to replace them", usage: true)
+                    throw OutputError("\(dir) already holds \(existing.count) shard(s) (part-*.jsonl.zst or train-*-of-*.parquet); use --overwrite to replace them", usage: true)
                 }
                 // Old shards stay until the new set is published (then any left over are removed),
                 // and none of them may be an input of this run.
@@ -55,7 +69,7 @@ public final class RecordSink {
         var out: [String] = []
         while let e = readdir(d) {
             let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-            if name.hasPrefix("part-") && name.hasSuffix(".jsonl.zst") { out.append(name) }
+            if name.hasPrefix("part-") && name.hasSuffix(".jsonl.zst") || name.hasPrefix("train-") && name.contains("-of-") && name.hasSuffix(".parquet") { out.append(name) }
         }
         return out.sorted()
     }
@@ -63,6 +77,7 @@ public final class RecordSink {
     /// Writes whole records; `ends` are the offsets just past each record's newline.
     public func write(_ bytes: [UInt8], ends: [Int]) throws {
         guard !ends.isEmpty else { return }
+        if parquet != nil { try writeParquet(bytes, ends: ends); return }
         switch target {
         case .file:
             try current!.write(bytes)
@@ -88,8 +103,52 @@ public final class RecordSink {
         }
     }
 
+    func writeParquet(_ bytes: [UInt8], ends: [Int]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var start = 0
+            for end in ends {
+                let record = UnsafeRawBufferPointer(rebasing: raw[start..<(end - 1)])      // without the newline
+                start = end
+                switch target {
+                case .file: try parquetFile!.add(record)
+                case .shards(let d, let size):
+                    let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
+                    if parquetShards.isEmpty || parquetShards[parquetShards.count - 1].writer.totalRows >= size {
+                        // A finished shard keeps only its footer's metadata in memory until commit.
+                        try parquetShards.last?.writer.flushRowGroup()
+                        // The final name needs the shard count: known at commit.
+                        let p = dir + "/train-" + RecordSink.digits5(parquetShards.count) + ".parquet"
+                        parquetShards.append((try ParquetPairWriter(path: p, codec: parquet!, level: level), p))
+                    }
+                    try parquetShards[parquetShards.count - 1].writer.add(record)
+                }
+            }
+        }
+    }
+
+    static func digits5(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+
     /// Publishes every output at once, at the end of a successful run.
     public func commit() throws {
+        if let f = parquetFile { try f.commit(); parquetTextOnly = f.textOnly; parquetFile = nil; return }
+        if case .shards(let d, _) = target, parquet != nil {
+            let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
+            if parquetShards.isEmpty {
+                parquetShards.append((try ParquetPairWriter(path: dir + "/train-00000.parquet", codec: parquet!, level: level), ""))
+            }
+            let n = parquetShards.count
+            files = []
+            for (k, s) in parquetShards.enumerated() {
+                let name = dir + "/train-" + RecordSink.digits5(k) + "-of-" + RecordSink.digits5(n) + ".parquet"
+                try s.writer.commit(as: name)
+                files.append(name)
+                parquetTextOnly += s.writer.textOnly
+            }
+            parquetShards = []
+            for f in staleShards where !files.contains(f) { unlink(f) }
+            staleShards = []
+            return
+        }
         if let c = current { try c.finish(); finishedShards.append(c); current = nil }
         for f in finishedShards { try f.publish() }
         finishedShards = []
@@ -98,6 +157,9 @@ public final class RecordSink {
     }
 
     public func abort() {
+        parquetFile?.abort()
+        for s in parquetShards { s.writer.abort() }
+        parquetShards = []
         current?.abort()
         current = nil
         for f in finishedShards { f.abort() }

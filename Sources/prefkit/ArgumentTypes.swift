@@ -4,6 +4,7 @@ import ArgumentParser
 import PrefCore
 import PrefCurate
 import PrefFormats
+import PrefIO
 import PrefTrain
 
 extension ScoreSettings.Budget: ExpressibleByArgument {}
@@ -32,3 +33,4 @@ extension DedupOptions.Keep: ExpressibleByArgument {}
 extension DedupOptions.By: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}
 extension CheckpointEval.RefFree: ExpressibleByArgument {}
+extension ParquetCodec: ExpressibleByArgument {}

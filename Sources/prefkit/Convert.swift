@@ -32,8 +32,14 @@ struct Convert: ParsableCommand {
     @Option(name: [.short, .long], help: "Output: a .jsonl / .jsonl.zst / .jsonl.gz file, '-' for stdout, or a directory with --shard-size.")
     var output: String = "-"
 
-    @Option(name: .long, parsing: .unconditional, help: "Write numbered zstd shards of this many pairs into the output directory.")
+    @Option(name: .long, parsing: .unconditional, help: "Write numbered shards of this many pairs into the output directory (JSON Lines: part-00000.jsonl.zst; Parquet: train-00000-of-00004.parquet).")
     var shardSize: Int?
+
+    @Option(name: .long, help: "Output format (default: from the output name; .parquet is Parquet). With parquet, -o DIR/ writes hub-named shards.")
+    var format: OutputFormat?
+
+    @Option(name: .long, help: "Parquet page compression.")
+    var parquetCodec: ParquetCodec = .zstd
 
     @Option(name: .long, parsing: .unconditional, help: "zstd compression level for .zst outputs and shards (1-22).")
     var zstdLevel: Int = 3
@@ -111,6 +117,8 @@ struct Convert: ParsableCommand {
         if from.corpus?.name == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
         if shardSize != nil && output == "-" { throw ValidationError("--shard-size needs an output directory (-o DIR)") }
+        if format == .parquet && output == "-" { throw ValidationError("Parquet cannot go to stdout (its footer is written last): give -o FILE.parquet or -o DIR/") }
+        if format == .jsonl && output.hasSuffix(".parquet") { throw ValidationError("-o \(output) names a Parquet file but --format is jsonl") }
         try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
         try Range.check(threads, "threads", Range.threads)
         try Range.check(maxRecordBytes, "max-record-bytes", 64...(1 << 32))
@@ -131,7 +139,7 @@ struct Convert: ParsableCommand {
         do {
             expanded = try InputExpander.expand(inputs)
             var outs: [(flag: String, path: String?)] = [("--rejects", rejects), ("--removed", removed), ("--summary-json", summaryJson)]
-            if shardSize == nil { outs.append(("-o", output)) }
+            if !sharded { outs.append(("-o", output)) }
             try InputRegistry.checkOutputs(outs)
         } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded)
@@ -157,7 +165,8 @@ struct Convert: ParsableCommand {
         if let l = labelValues { config.options.labelValues = try GenericAdapter.parseLabelValues(l) }
         if let w = attributeWeights { config.options.attributeWeights = try HelpSteer.parseWeights(w) }
         AtomicFile.syncOnCommit = fsync
-        let outcome = try ConvertRun(config: config, output: output, shardSize: shardSize, zstdLevel: zstdLevel,
+        let outcome = try ConvertRun(config: config, output: output, shardSize: sharded ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
+                                     parquet: parquet ? parquetCodec : nil,
                                      rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
         let seconds = Date().timeIntervalSince(started)
         var summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
@@ -173,7 +182,19 @@ struct Convert: ParsableCommand {
     }
 }
 
+/// `--format`: JSON Lines or Parquet.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, parquet }
+
 extension Convert {
+    var parquet: Bool { format == .parquet || (format == nil && output.hasSuffix(".parquet")) }
+    /// Shards: --shard-size, or Parquet into a directory (`-o DIR/` or an existing directory).
+    var sharded: Bool {
+        if shardSize != nil { return true }
+        guard parquet else { return false }
+        var isDir: ObjCBool = false
+        return output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isDir) && isDir.boolValue)
+    }
+
     /// "1G", "512M", "64K" or plain bytes.
     static func parseBytes(_ s: String) -> Int? {
         let t = s.uppercased()

@@ -10,6 +10,7 @@ struct ConvertRun {
     var output: String
     var shardSize: Int?
     var zstdLevel: Int
+    var parquet: ParquetCodec? = nil
     var rejectsPath: String?
     var removedPath: String?
     var overwrite: Bool
@@ -29,7 +30,7 @@ struct ConvertRun {
         if sharded { return (output.hasSuffix("/") ? output : output + "/") + "rejects.jsonl" }
         var base = output
         for ext in [".zst", ".zstd", ".gz"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
-        for ext in [".jsonl", ".json", ".ndjson"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
+        for ext in [".jsonl", ".json", ".ndjson", ".parquet"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
         return base + ".rejects.jsonl"
     }
 
@@ -37,9 +38,9 @@ struct ConvertRun {
         let sink: RecordSink
         do {
             if let s = shardSize {
-                sink = try RecordSink(.shards(dir: output, size: s), zstdLevel: zstdLevel, overwriteShards: overwrite)
+                sink = try RecordSink(.shards(dir: output, size: s), zstdLevel: zstdLevel, overwriteShards: overwrite, parquet: parquet)
             } else {
-                sink = try RecordSink(.file(output), zstdLevel: zstdLevel)
+                sink = try RecordSink(.file(output), zstdLevel: zstdLevel, parquet: parquet)
             }
         }
         let converter = Converter(config)
@@ -68,6 +69,9 @@ struct ConvertRun {
             throw error
         }
         try sink.commit()
+        if sink.parquetTextOnly > 0 && !quiet {
+            FileHandle.standardError.write("prefkit: \(sink.parquetTextOnly) pairs have tool calls, content parts or other message keys; Parquet output holds their text only (write JSON Lines to keep them)\n".data(using: .utf8)!)
+        }
         let rejectsWritten = try rejectsOut.commit()
         try removedOut?.commit()
         return Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsWritten, strictAbort: nil)

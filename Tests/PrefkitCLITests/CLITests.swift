@@ -337,4 +337,58 @@ final class CLITests: CLITestCase {
         if p.terminationStatus == 77 { throw XCTSkip("datasets is not installed for \(py)") }
         XCTAssertEqual(p.terminationStatus, 0, text)
     }
+
+    /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON
+    /// Lines output of the same run (when Python has them installed).
+    func testParquetShardsReadBackInPyarrowAndDatasetsIfAvailable() throws {
+        let d = tempDir()
+        let hh = fixture("hh_small.jsonl"), uf = fixture("ultrafeedback.jsonl")
+        XCTAssertEqual(try run(["convert", hh, uf, "-o", d + "/pairs.jsonl", "-q"]).code, 0)
+        XCTAssertEqual(try run(["convert", hh, uf, "-o", d + "/shards/", "--format", "parquet", "--shard-size", "7", "--parquet-codec", "snappy", "-q"]).code, 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: d + "/shards").sorted()
+        let n = try String(contentsOfFile: d + "/pairs.jsonl", encoding: .utf8).split(separator: "\n").count
+        let k = (n + 6) / 7
+        XCTAssertEqual(names, (0..<k).map { String(format: "train-%05d-of-%05d.parquet", $0, k) })
+        // prefkit reads its own shards back to the same pairs.
+        XCTAssertEqual(try run(["convert", d + "/shards", "-o", d + "/back.jsonl", "-q"]).code, 0)
+        let back = try String(contentsOfFile: d + "/back.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let orig = try String(contentsOfFile: d + "/pairs.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(back.count, orig.count)
+        for (b, o) in zip(back, orig) { for key in ["prompt", "chosen", "rejected", "score_chosen"] { XCTAssertEqual(b[key] as? NSObject, o[key] as? NSObject) } }
+
+        let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with pyarrow (set PREFKIT_PYTHON)") }
+        let script = """
+        import sys, json
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            sys.exit(77)
+        rows = pq.read_table(sys.argv[1]).to_pylist()
+        want = [json.loads(l) for l in open(sys.argv[2])]
+        assert len(rows) == len(want), (len(rows), len(want))
+        for r, w in zip(rows, want):
+            for k in ["id", "source", "prompt", "chosen", "rejected"]:
+                assert r[k] == w[k], (k, r[k], w[k])
+            for k in ["score_chosen", "score_rejected"]:
+                assert r[k] == w.get(k), k
+            assert (json.loads(r["meta"]) if r["meta"] is not None else None) == w.get("meta")
+        try:
+            import datasets
+            ds = datasets.load_dataset("parquet", data_files=sys.argv[1] + "/*.parquet", split="train")
+            assert ds.num_rows == len(want) and ds[0]["prompt"] == want[0]["prompt"]
+        except ImportError:
+            pass
+        print("ok", len(rows))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = ["-c", script, d + "/shards", d + "/pairs.jsonl"]
+        p.environment = ["HF_DATASETS_CACHE": d + "/cache", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"]
+        let o = Pipe(); p.standardOutput = o; p.standardError = o
+        try p.run(); p.waitUntilExit()
+        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if p.terminationStatus == 77 { throw XCTSkip("pyarrow is not installed for \(py)") }
+        XCTAssertEqual(p.terminationStatus, 0, text)
+    }
 }
