@@ -34,3 +34,5 @@ extension DedupOptions.By: ExpressibleByArgument {}
 extension AdamWSettings.Schedule: ExpressibleByArgument {}
 extension CheckpointEval.RefFree: ExpressibleByArgument {}
 extension ParquetCodec: ExpressibleByArgument {}
+extension ExportTarget: ExpressibleByArgument {}
+extension UnpairRule: ExpressibleByArgument {}

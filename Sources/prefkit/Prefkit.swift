@@ -65,7 +65,7 @@ struct Prefkit: ParsableCommand {
         commandName: "prefkit",
         abstract: "Convert, curate and score preference datasets (prompt / chosen / rejected) for DPO.",
         version: PrefkitVersion.string,
-        subcommands: [Convert.self, Filter.self, DedupCommand.self, Decontaminate.self, Split.self, StatsCommand.self, SFTCommand.self, LogpsCommand.self, ScoreCommand.self, CompareCommand.self]
+        subcommands: [Convert.self, Export.self, Filter.self, DedupCommand.self, Decontaminate.self, Split.self, StatsCommand.self, SFTCommand.self, LogpsCommand.self, ScoreCommand.self, CompareCommand.self]
     )
 }
 

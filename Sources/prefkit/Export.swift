@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import PrefCore
+import PrefFormats
+import PrefIO
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write normalized pairs in the layout a trainer reads (TRL, OpenAI, LLaMA-Factory, axolotl, KTO).",
+        discussion: """
+        trl: prompt/chosen/rejected message lists (tools, images, scores kept), JSON Lines or Parquet (-o x.parquet). \
+        openai: input.messages, preferred_output, non_preferred_output. llamafactory: ShareGPT ranking rows, with \
+        the dataset_info.json entry written beside the output. axolotl: messages plus chosen/rejected message objects, \
+        and the config lines printed. kto: two unpaired rows per pair (prompt, completion, label), only with \
+        --unpair chosen-desirable. Pairs a target cannot express (several reply messages where one is allowed, \
+        images) are removed and counted by reason; `convert` reads every export but kto back to the same pairs.
+        """
+    )
+
+    @Argument(help: "Normalized pair files (prefkit convert output).") var inputs: [String]
+    @Option(name: .long, help: "Target layout.") var to: ExportTarget
+    @Option(name: [.short, .long], help: "Output file (.jsonl, .jsonl.zst, .jsonl.gz; .parquet for --to trl).") var output: String
+    @Option(name: .long, help: "KTO: how a pair becomes unpaired rows (required for --to kto).") var unpair: UnpairRule?
+    @Option(name: .long, help: "LLaMA-Factory: the dataset's name in dataset_info.json (default: the output file's name).") var name: String?
+    @Option(name: .long, help: "Where malformed input lines go (default: beside the output, NAME.rejects.jsonl).") var rejects: String?
+    @Option(name: .long, help: "Write the machine-readable run summary to this JSON file.") var summaryJson: String?
+    @Flag(name: [.short, .long], help: "No summary on stderr.") var quiet = false
+
+    func validate() throws {
+        if to == .kto && unpair == nil {
+            throw ValidationError("--to kto needs an explicit rule: --unpair chosen-desirable (chosen replies are desirable, rejected ones undesirable)")
+        }
+        if to != .kto && unpair != nil { throw ValidationError("--unpair goes with --to kto") }
+        if output.hasSuffix(".parquet") && to != .trl { throw ValidationError("Parquet export is for --to trl; \(to.rawValue) is written as JSON Lines") }
+        if output == "-" && to == .llamafactory { throw ValidationError("--to llamafactory writes dataset_info.json beside the output: give -o FILE") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let expanded: [InputFile]
+        do {
+            expanded = try InputExpander.expand(inputs)
+            try InputRegistry.checkOutputs([("-o", output), ("--rejects", rejects), ("--summary-json", summaryJson)])
+        } catch { throw ValidationError("\(error)") }
+        let parquet = output.hasSuffix(".parquet")
+        let sink = try RecordSink(.file(output), parquet: parquet ? .zstd : nil)
+        let rejectsOut = LazyOutput(rejects ?? ConvertRun.defaultRejects(output: output, sharded: false), level: 3)
+        let reports: [InputReport]
+        do {
+            reports = try Exporter.run(inputs: expanded, target: to, unpair: unpair, write: { rows, pairLine in
+                // Parquet (trl) takes the normalized pair itself: its columns are TRL's.
+                let bytes = parquet ? Array(pairLine) + [0x0A] : rows
+                try sink.write(bytes, ends: [bytes.count])
+            }, reject: { try rejectsOut.write($0.json()) })
+            try sink.commit()
+        } catch { sink.abort(); rejectsOut.abort(); throw error }
+        let rejectsPath = try rejectsOut.commit()
+        var outputs = sink.files
+        var total = Tally()
+        for r in reports { total.add(r.tally) }
+        if to == .llamafactory {
+            let dir = (output as NSString).deletingLastPathComponent
+            let file = (output as NSString).lastPathComponent
+            let info = Exporter.llamaFactoryInfo(name: name ?? file.split(separator: ".").first.map(String.init) ?? file, fileName: file, tools: false)
+            let path = (dir.isEmpty ? "." : dir) + "/dataset_info.json"
+            try EncodedFile.writeWhole(Array((info.serialized() + "\n").utf8), to: path)
+            outputs.append(path)
+        }
+        if to == .axolotl && !quiet {
+            FileHandle.standardError.write(("axolotl config:\n" + Exporter.axolotlSnippet(path: output) + "\n").data(using: .utf8)!)
+        }
+        let summary = RunSummary(command: "export", total: total, inputs: reports, outputs: outputs, rejectsPath: rejectsPath,
+                                 seconds: Date().timeIntervalSince(started), extra: [("to", .string(to.rawValue)), ("rows", .int(Int64(total.pairs)))])
+        if let p = summaryJson { try summary.json().write(to: p) }
+        if !quiet { summary.printScreen() }
+        if total.rejectedTotal > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+import PrefCore
+@testable import PrefFormats
+@testable import PrefIO
+
+/// Every export reads back through `convert` to the same pairs (KTO: two labelled rows per pair).
+final class ExportTests: XCTestCase {
+    func sourcePairs() throws -> [Pair] {
+        try convert([try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz"), Paths.fixture("tools/trl_tools_images.jsonl"),
+                     try Paths.realdata("ultrafeedback-binarized_train1k_kkminions-noise-study.jsonl"), Paths.fixture("hh_small.jsonl")]).pairs
+    }
+
+    func testEveryTargetRoundTrips() throws {
+        let pairs = try sourcePairs()
+        XCTAssertGreaterThan(pairs.count, 3000)
+        let dir = Paths.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for target in [ExportTarget.trl, .openai, .llamafactory, .axolotl] {
+            var kept: [Pair] = []
+            var removed: [String: Int] = [:]
+            var b = ByteBuffer()
+            for p in pairs {
+                switch Exporter.rows(p, target) {
+                case .success(let rows): XCTAssertEqual(rows.count, 1); b.appendJSONValue(rows[0]); b.append(0x0A); kept.append(p)
+                case .failure(let e): removed[e.reason, default: 0] += 1
+                }
+            }
+            let path = dir + "/\(target.rawValue).jsonl"
+            try Data(b.bytes).write(to: URL(fileURLWithPath: path))
+            let back = try convert([path])
+            XCTAssertEqual(back.converter.total.rejectedTotal, 0, "\(target): \(back.rejects.prefix(2).map(\.message))")
+            XCTAssertEqual(back.pairs.count, kept.count, "\(target)")
+            for (x, y) in zip(kept, back.pairs) {
+                XCTAssertEqual(x.prompt, y.prompt, "\(target) \(x.source)")
+                XCTAssertEqual(x.chosen, y.chosen, "\(target) \(x.source)")
+                XCTAssertEqual(x.rejected, y.rejected, "\(target) \(x.source)")
+                XCTAssertEqual(x.tools, y.tools, "\(target) \(x.source)")
+                XCTAssertEqual(x.images, y.images, "\(target) \(x.source)")
+                if target == .trl { XCTAssertEqual(x.scoreChosen, y.scoreChosen); XCTAssertEqual(x.scoreRejected, y.scoreRejected) }
+            }
+            // What a target cannot take is said, never silently changed: HH rows whose replies span
+            // several messages, and (for all but trl) the multimodal pair.
+            if target == .trl { XCTAssertEqual(removed, [:]) } else { XCTAssertGreaterThan(removed["multi_turn_response"] ?? 0, 0, "\(target)") }
+        }
+    }
+
+    func testKTONeedsARuleAndGivesTwoLabelledRows() throws {
+        let p = Pair(prompt: [Message(.user, "q")], chosen: [Message(.assistant, "good")], rejected: [Message(.assistant, "bad")])
+        guard case .failure(let e) = Exporter.rows(p, .kto) else { return XCTFail("KTO without a rule must fail") }
+        XCTAssertEqual(e.reason, "no_rule")
+        guard case .success(let rows) = Exporter.rows(p, .kto, unpair: .chosenDesirable) else { return XCTFail() }
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows[0]["label"], .bool(true)); XCTAssertEqual(rows[1]["label"], .bool(false))
+        XCTAssertEqual(rows[0]["completion"]?.arrayValue?.first?["content"], .string("good"))
+        XCTAssertEqual(rows[1]["completion"]?.arrayValue?.first?["content"], .string("bad"))
+        XCTAssertEqual(rows[0]["prompt"], rows[1]["prompt"])
+    }
+
+    func testLlamaFactoryEntryMatchesTheRealDatasetInfo() throws {
+        let real = try JSONValue.parse(String(contentsOfFile: try Paths.realdata("llamafactory_dataset_info.json"), encoding: .utf8))
+        let ours = Exporter.llamaFactoryInfo(name: "x", fileName: "x.jsonl", tools: false)["x"]!
+        let demo = real["dpo_en_demo"]!
+        // The same formatting, ranking flag and column names as LLaMA-Factory's own DPO demo entry.
+        XCTAssertEqual(ours["formatting"], demo["formatting"])
+        XCTAssertEqual(ours["ranking"], demo["ranking"])
+        for k in ["messages", "chosen", "rejected"] { XCTAssertEqual(ours["columns"]?[k], demo["columns"]?[k]) }
+    }
+}
