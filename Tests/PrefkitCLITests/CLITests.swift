@@ -327,15 +327,33 @@ final class CLITests: CLITestCase {
         assert row["prompt"][-1]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
         print("ok", ds.num_rows)
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = ["-c", script, d + "/out.jsonl"]
-        p.environment = ["HF_DATASETS_CACHE": d + "/cache", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"]
-        let o = Pipe(); p.standardOutput = o; p.standardError = o
-        try p.run(); p.waitUntilExit()
-        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if p.terminationStatus == 77 { throw XCTSkip("datasets is not installed for \(py)") }
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (status, text) = try python(py, script, [d + "/out.jsonl"], dir: d)
+        if status == 77 { throw XCTSkip("datasets is not installed for \(py)") }
+        XCTAssertEqual(status, 0, text)
+    }
+
+    /// `prefkit export`: the shipped command accounts for every pair, writes dataset_info.json
+    /// beside a LLaMA-Factory export, prints axolotl's config, and refuses KTO without a rule.
+    func testExportCommand() throws {
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), fixture("tools/trl_tools_images.jsonl"), "-o", d + "/pairs.jsonl", "-q"]).code, 0)
+        let n = try String(contentsOfFile: d + "/pairs.jsonl", encoding: .utf8).split(separator: "\n").count
+        try FileManager.default.createDirectory(atPath: d + "/lf", withIntermediateDirectories: true)
+        XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "llamafactory", "-o", d + "/lf/prefs.jsonl", "--summary-json", d + "/s.json", "-q"]).code, 0)
+        let s = try JSONValue.parse(String(contentsOfFile: d + "/s.json", encoding: .utf8))
+        let removed = (s["removed"].flatMap { if case .object(let o) = $0 { return o.reduce(0) { $0 + Int($1.1.intValue!) } }; return nil }) ?? 0
+        XCTAssertEqual(Int(s["read"]!.intValue!), n)
+        XCTAssertEqual(Int(s["written"]!.intValue!) + removed, n)
+        XCTAssertGreaterThan(removed, 0, "the tool and image pairs are not ShareGPT text rows")
+        let rows = try String(contentsOfFile: d + "/lf/prefs.jsonl", encoding: .utf8).split(separator: "\n").count
+        XCTAssertEqual(rows, Int(s["written"]!.intValue!))
+        let info = try JSONValue.parse(String(contentsOfFile: d + "/lf/dataset_info.json", encoding: .utf8))
+        XCTAssertEqual(info["prefs"]?["file_name"], .string("prefs.jsonl"))
+        let ax = try run(["export", d + "/pairs.jsonl", "--to", "axolotl", "-o", d + "/ax.jsonl"])
+        XCTAssertTrue(ax.err.contains("type: chat_template.default"), ax.err)
+        XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "kto", "-o", d + "/k.jsonl"]).code, 2)
+        XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "kto", "--unpair", "chosen-desirable", "-o", d + "/k.jsonl", "-q"]).code, 0)
+        XCTAssertEqual(try String(contentsOfFile: d + "/k.jsonl", encoding: .utf8).split(separator: "\n").count, 2 * n)
     }
 
     /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON
@@ -381,14 +399,19 @@ final class CLITests: CLITestCase {
             pass
         print("ok", len(rows))
         """
+        let (status, text) = try python(py, script, [d + "/shards", d + "/pairs.jsonl"], dir: d)
+        if status == 77 { throw XCTSkip("pyarrow is not installed for \(py)") }
+        XCTAssertEqual(status, 0, text)
+    }
+
+    /// Runs a Python script offline (its own datasets cache under `dir`); returns its exit status and output.
+    func python(_ py: String, _ script: String, _ args: [String], dir: String) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = ["-c", script, d + "/shards", d + "/pairs.jsonl"]
-        p.environment = ["HF_DATASETS_CACHE": d + "/cache", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"]
+        p.arguments = ["-c", script] + args
+        p.environment = ["HF_DATASETS_CACHE": dir + "/cache", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"]
         let o = Pipe(); p.standardOutput = o; p.standardError = o
         try p.run(); p.waitUntilExit()
-        let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if p.terminationStatus == 77 { throw XCTSkip("pyarrow is not installed for \(py)") }
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        return (p.terminationStatus, String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 }
