@@ -48,7 +48,7 @@ public struct Message: Equatable, Sendable {
     public var role: Role
     /// UTF-8 bytes of the content's text (the text parts, concatenated, when the content is a list).
     public var content: [UInt8]
-    /// The content as given when it is a list of typed parts that are not all text
+    /// The content as given, when it is a list of typed parts in a multimodal pair
     /// (`[{"type": "text", "text": ...}, {"type": "image"}]`); written back in place of `content`.
     public var parts: JSONValue? = nil
     /// The message's other keys, in their order: `tool_calls`, `tool_call_id`, `name`,

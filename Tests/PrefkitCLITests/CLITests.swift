@@ -354,6 +354,29 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "kto", "-o", d + "/k.jsonl"]).code, 2)
         XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "kto", "--unpair", "chosen-desirable", "-o", d + "/k.jsonl", "-q"]).code, 0)
         XCTAssertEqual(try String(contentsOfFile: d + "/k.jsonl", encoding: .utf8).split(separator: "\n").count, 2 * n)
+
+        // Every export loads in Hugging Face `datasets` when Python has it.
+        XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "trl", "-o", d + "/trl.jsonl", "-q"]).code, 0)
+        XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "openai", "-o", d + "/oa.jsonl", "-q"]).code, 0)
+        let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with datasets (set PREFKIT_PYTHON)") }
+        let script = """
+        import sys
+        try:
+            import datasets
+        except ImportError:
+            sys.exit(77)
+        d = sys.argv[1]
+        for name, cols in [("trl.jsonl", {"prompt", "chosen", "rejected"}), ("oa.jsonl", {"input", "preferred_output", "non_preferred_output"}),
+                           ("ax.jsonl", {"messages", "chosen", "rejected"}), ("k.jsonl", {"prompt", "completion", "label"}),
+                           ("lf/prefs.jsonl", {"conversations", "chosen", "rejected"})]:
+            ds = datasets.load_dataset("json", data_files=d + "/" + name, split="train")
+            assert cols <= set(ds.column_names), (name, ds.column_names)
+        print("ok")
+        """
+        let (status, text) = try python(py, script, [d], dir: d)
+        if status == 77 { throw XCTSkip("datasets is not installed for \(py)") }
+        XCTAssertEqual(status, 0, text)
     }
 
     /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON
