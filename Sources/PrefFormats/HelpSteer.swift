@@ -8,8 +8,9 @@ import PrefCore
 import PrefIO
 
 public enum HelpSteer {
-    /// The default weights: the aggregation NVIDIA reported for its HelpSteer2-trained
-    /// Nemotron-4-340B reward model (verbosity counts against a reply).
+    /// The default weights: those the Nemotron-4-340B-Reward model card (a HelpSteer2-trained
+    /// reward model) recommends for turning its five attributes into one reward; verbosity counts
+    /// against a reply.
     public static let defaultWeights: [(String, Double)] = [
         ("helpfulness", 0.3), ("correctness", 0.74), ("coherence", 0.46), ("complexity", 0.47), ("verbosity", -0.33),
     ]
