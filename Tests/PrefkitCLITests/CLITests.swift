@@ -334,7 +334,11 @@ final class CLITests: CLITestCase {
 
     /// `prefkit export`: the shipped command accounts for every pair, writes dataset_info.json
     /// beside a LLaMA-Factory export, prints axolotl's config, and refuses KTO without a rule.
-    func testExportCommand() throws {
+    func testExportCommand() throws { _ = try exportAll() }
+
+    /// Runs every export of a small pair file and checks the command's accounting and side files;
+    /// returns the directory holding the exports.
+    func exportAll() throws -> String {
         let d = tempDir()
         XCTAssertEqual(try run(["convert", fixture("hh_small.jsonl"), fixture("tools/trl_tools_images.jsonl"), "-o", d + "/pairs.jsonl", "-q"]).code, 0)
         let n = try String(contentsOfFile: d + "/pairs.jsonl", encoding: .utf8).split(separator: "\n").count
@@ -355,11 +359,16 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "kto", "--unpair", "chosen-desirable", "-o", d + "/k.jsonl", "-q"]).code, 0)
         XCTAssertEqual(try String(contentsOfFile: d + "/k.jsonl", encoding: .utf8).split(separator: "\n").count, 2 * n)
 
-        // Every export loads in Hugging Face `datasets` when Python has it.
         XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "trl", "-o", d + "/trl.jsonl", "-q"]).code, 0)
         XCTAssertEqual(try run(["export", d + "/pairs.jsonl", "--to", "openai", "-o", d + "/oa.jsonl", "-q"]).code, 0)
+        return d
+    }
+
+    /// Every export loads in Hugging Face `datasets` when Python has it.
+    func testExportsLoadInDatasetsIfAvailable() throws {
         let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
         guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with datasets (set PREFKIT_PYTHON)") }
+        let d = try exportAll()
         let script = """
         import sys
         try:
@@ -381,7 +390,11 @@ final class CLITests: CLITestCase {
 
     /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON
     /// Lines output of the same run (when Python has them installed).
-    func testParquetShardsReadBackInPyarrowAndDatasetsIfAvailable() throws {
+    func testParquetShards() throws { _ = try parquetShards() }
+
+    /// Converts to JSON Lines and to hub-named Parquet shards, checks the names and that prefkit
+    /// reads the shards back to the same pairs; returns the directory.
+    func parquetShards() throws -> String {
         let d = tempDir()
         let hh = fixture("hh_small.jsonl"), uf = fixture("ultrafeedback.jsonl")
         XCTAssertEqual(try run(["convert", hh, uf, "-o", d + "/pairs.jsonl", "-q"]).code, 0)
@@ -397,8 +410,13 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(back.count, orig.count)
         for (b, o) in zip(back, orig) { for key in ["prompt", "chosen", "rejected", "score_chosen"] { XCTAssertEqual(b[key] as? NSObject, o[key] as? NSObject) } }
 
+        return d
+    }
+
+    func testParquetShardsReadBackInPyarrowAndDatasetsIfAvailable() throws {
         let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"] ?? "/root/peers/bin/python"
         guard FileManager.default.isExecutableFile(atPath: py) else { throw XCTSkip("no Python with pyarrow (set PREFKIT_PYTHON)") }
+        let d = try parquetShards()
         let script = """
         import sys, json
         try:
