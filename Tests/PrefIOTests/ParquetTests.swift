@@ -1,5 +1,5 @@
 import Foundation
-import PrefIO
+@testable import PrefIO
 import TestSupport
 import XCTest
 
@@ -32,6 +32,22 @@ final class ParquetTests: XCTestCase {
                 break
             }
         }
+    }
+
+    /// The direct assembly of flat shapes gives exactly the bytes of the general assembly, and is
+    /// taken for the TRL and Nectar files (so both paths are tested on the same data).
+    func testFlatAssemblyEqualsTheGeneralOne() throws {
+        var flatFiles: [String] = []
+        for name in Self.files {
+            let path = Paths.fixture("parquet/\(name).parquet")
+            let fast = try ParquetSource(path: path)
+            if fast.flat != nil { flatFiles.append(name) }
+            let general = try ParquetSource(path: path)
+            general.flat = nil
+            XCTAssertEqual(try Sources.readAll(fast), try Sources.readAll(general), name)
+        }
+        XCTAssertTrue(Set(["trl_snappy", "trl_zstd_v2", "trl_gzip_plain", "trl_none_crc", "trl_delta", "nectar"]).isSubset(of: Set(flatFiles)), "\(flatFiles)")
+        XCTAssertFalse(flatFiles.contains("scalars"), "a struct holding a list, and a map, take the general path")
     }
 
     func testColumnOrderAndNullsAsWritten() throws {

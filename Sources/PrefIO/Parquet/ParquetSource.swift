@@ -49,6 +49,8 @@ public final class ParquetSource: ByteSource {
     var valuePos: [Int] = []
     var out: [UInt8] = []
     var outPos = 0
+    /// The direct assembly plan when every field has a common flat shape (FlatRows.swift).
+    var flat: [FlatField]? = nil
 
     public init(path: String) throws {
         self.path = path
@@ -76,6 +78,7 @@ public final class ParquetSource: ByteSource {
             var next = 1
             try ParquetSource.build(root, meta.schema, &next, &leaves, depth: 0)
             leafPaths = leaves.map { ParquetSource.path(root, to: $0) }
+            flat = ParquetSource.flatPlan(root)
             for g in meta.rowGroups where g.columns.count != leaves.count || g.numRows < 0 {
                 throw StreamError(kind: .corrupt, message: "parquet: a row group has \(g.columns.count) columns, the schema \(leaves.count)", fileOffset: size - 8 - metaLen)
             }
@@ -163,7 +166,7 @@ public final class ParquetSource: ByteSource {
             var b = ByteBuffer(capacity: 1 << 16)
             var n = 0
             while rowsLeft > 0 && (n < 64 || b.count < 1 << 16) {
-                try assembleRow(into: &b)
+                if let plan = flat { try assembleFlatRow(plan, into: &b) } else { try assembleRow(into: &b) }
                 rowsLeft -= 1; n += 1
             }
             out = b.bytes
