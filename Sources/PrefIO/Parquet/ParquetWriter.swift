@@ -166,7 +166,7 @@ public final class ParquetPairWriter {
         ls.append(LeafBuffer(path: ["score_rejected"], kind: .double, maxDef: 1, maxRep: 0))
         for f in ["tools", "images", "meta"] { ls.append(LeafBuffer(path: [f], kind: .string, maxDef: 1, maxRep: 0)) }
         leaves = ls
-        try "PAR1".utf8.withContiguousStorageIfAvailable { try file.write(UnsafeRawBufferPointer($0)) }
+        try Array("PAR1".utf8).withUnsafeBytes { try file.write($0) }
     }
 
     /// Adds one normalized pair (its JSON line, without the newline).
