@@ -16,6 +16,25 @@ public enum ExportTarget: String, Sendable, CaseIterable {
     case kto
 }
 
+extension ExportTarget {
+    /// The Parquet columns of the target's rows; nil where the trainer reads JSON Lines only (OpenAI).
+    /// `trl` writes normalized pairs (TRL's columns plus id, source and meta).
+    public var parquetLayout: [ParquetColumn]? {
+        let msg = ["role", "content"]
+        switch self {
+        case .trl: return ParquetLayout.pairs
+        case .openai: return nil
+        case .llamafactory:
+            return [.init("conversations", .messages(["from", "value"])), .init("chosen", .message(["from", "value"])),
+                    .init("rejected", .message(["from", "value"])), .init("system", .string(optional: true))]
+        case .axolotl: return [.init("messages", .messages(msg)), .init("chosen", .message(msg)), .init("rejected", .message(msg))]
+        case .kto:
+            return [.init("prompt", .messages(msg)), .init("completion", .messages(msg)), .init("label", .bool),
+                    .init("tools", .json), .init("images", .json)]
+        }
+    }
+}
+
 /// How a pair becomes KTO's unpaired rows; given explicitly, as a KTO run depends on it.
 public enum UnpairRule: String, Sendable, CaseIterable {
     /// The chosen reply is desirable (label true), the rejected one undesirable (false), as TRL's

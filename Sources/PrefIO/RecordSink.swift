@@ -17,6 +17,8 @@ public final class RecordSink {
     let parquet: ParquetCodec?
     var parquetFile: ParquetPairWriter?
     var parquetShards: [(writer: ParquetPairWriter, provisional: String)] = []
+    /// The Parquet columns (normalized pairs unless told otherwise).
+    let layout: [ParquetColumn]
     /// Pairs written to Parquet with their text only (tool calls, content parts, reasoning dropped).
     public private(set) var parquetTextOnly = 0
     var inShard = 0
@@ -25,15 +27,17 @@ public final class RecordSink {
     var finishedShards: [EncodedFile] = []
 
     /// `parquet`: write Parquet with this codec (a `.parquet` path also selects it, with zstd).
-    public init(_ target: Target, zstdLevel: Int = 3, overwriteShards: Bool = false, parquet: ParquetCodec? = nil) throws {
+    public init(_ target: Target, zstdLevel: Int = 3, overwriteShards: Bool = false, parquet: ParquetCodec? = nil,
+                layout: [ParquetColumn] = ParquetLayout.pairs) throws {
         self.target = target
+        self.layout = layout
         level = zstdLevel
         var pq = parquet
         if case .file(let p) = target, p.hasSuffix(".parquet"), pq == nil { pq = .zstd }
         self.parquet = pq
         switch target {
         case .file(let p) where pq != nil:
-            parquetFile = try ParquetPairWriter(path: p, codec: pq!, level: zstdLevel)
+            parquetFile = try ParquetPairWriter(path: p, layout: layout, codec: pq!, level: zstdLevel)
             files = [p]
         case .file(let p):
             let c = OutputCompression.forPath(p)
@@ -118,7 +122,7 @@ public final class RecordSink {
                         try parquetShards.last?.writer.flushRowGroup()
                         // The final name needs the shard count: known at commit.
                         let p = dir + "/train-" + RecordSink.digits5(parquetShards.count) + ".parquet"
-                        parquetShards.append((try ParquetPairWriter(path: p, codec: parquet!, level: level), p))
+                        parquetShards.append((try ParquetPairWriter(path: p, layout: layout, codec: parquet!, level: level), p))
                     }
                     try parquetShards[parquetShards.count - 1].writer.add(record)
                 }
@@ -134,7 +138,7 @@ public final class RecordSink {
         if case .shards(let d, _) = target, parquet != nil {
             let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
             if parquetShards.isEmpty {
-                parquetShards.append((try ParquetPairWriter(path: dir + "/train-00000.parquet", codec: parquet!, level: level), ""))
+                parquetShards.append((try ParquetPairWriter(path: dir + "/train-00000.parquet", layout: layout, codec: parquet!, level: level), ""))
             }
             let n = parquetShards.count
             files = []

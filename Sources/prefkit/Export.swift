@@ -8,7 +8,8 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write normalized pairs in the layout a trainer reads (TRL, OpenAI, LLaMA-Factory, axolotl, KTO).",
         discussion: """
-        trl: prompt/chosen/rejected message lists (tools, images, scores kept), JSON Lines or Parquet (-o x.parquet). \
+        trl: prompt/chosen/rejected message lists (tools, images, scores kept). JSON Lines, or Parquet (-o x.parquet) for \
+        every target but openai (Parquet messages hold role and content text only). \
         openai: input.messages, preferred_output, non_preferred_output. llamafactory: ShareGPT ranking rows, with \
         the dataset_info.json entry written beside the output. axolotl: messages plus chosen/rejected message objects, \
         and the config lines printed. kto: two unpaired rows per pair (prompt, completion, label), only with \
@@ -19,7 +20,7 @@ struct Export: ParsableCommand {
 
     @Argument(help: "Normalized pair files (prefkit convert output).") var inputs: [String]
     @Option(name: .long, help: "Target layout.") var to: ExportTarget
-    @Option(name: [.short, .long], help: "Output file (.jsonl, .jsonl.zst, .jsonl.gz; .parquet for --to trl).") var output: String
+    @Option(name: [.short, .long], help: "Output file (.jsonl, .jsonl.zst, .jsonl.gz; .parquet for every target but openai).") var output: String
     @Option(name: .long, help: "KTO: how a pair becomes unpaired rows (required for --to kto).") var unpair: UnpairRule?
     @Option(name: .long, help: "LLaMA-Factory: the dataset's name in dataset_info.json (default: the output file's name).") var name: String?
     @Option(name: .long, help: "Where malformed input lines go (default: beside the output, NAME.rejects.jsonl).") var rejects: String?
@@ -31,7 +32,7 @@ struct Export: ParsableCommand {
             throw ValidationError("--to kto needs an explicit rule: --unpair chosen-desirable (chosen replies are desirable, rejected ones undesirable)")
         }
         if to != .kto && unpair != nil { throw ValidationError("--unpair goes with --to kto") }
-        if output.hasSuffix(".parquet") && to != .trl { throw ValidationError("Parquet export is for --to trl; \(to.rawValue) is written as JSON Lines") }
+        if output.hasSuffix(".parquet") && to.parquetLayout == nil { throw ValidationError("--to \(to.rawValue) is JSON Lines only (the trainer reads no Parquet)") }
         if output == "-" && to == .llamafactory { throw ValidationError("--to llamafactory writes dataset_info.json beside the output: give -o FILE") }
     }
 
@@ -43,14 +44,15 @@ struct Export: ParsableCommand {
             try InputRegistry.checkOutputs([("-o", output), ("--rejects", rejects), ("--summary-json", summaryJson)])
         } catch { throw ValidationError("\(error)") }
         let parquet = output.hasSuffix(".parquet")
-        let sink = try RecordSink(.file(output), parquet: parquet ? .zstd : nil)
+        let sink = try RecordSink(.file(output), parquet: parquet ? .zstd : nil, layout: to.parquetLayout ?? ParquetLayout.pairs)
         let rejectsOut = LazyOutput(rejects ?? ConvertRun.defaultRejects(output: output, sharded: false), level: 3)
         let reports: [InputReport]
         do {
             reports = try Exporter.run(inputs: expanded, target: to, unpair: unpair, write: { rows, pairLine in
-                // Parquet (trl) takes the normalized pair itself: its columns are TRL's.
-                let bytes = parquet ? Array(pairLine) + [0x0A] : rows
-                try sink.write(bytes, ends: [bytes.count])
+                // Parquet for trl takes the normalized pair itself (its columns are TRL's); the others their rows.
+                let bytes = parquet && to == .trl ? Array(pairLine) + [0x0A] : rows
+                // One end per row (a KTO pair gives two).
+                try sink.write(bytes, ends: bytes.indices.filter { bytes[$0] == 0x0A }.map { $0 + 1 })
             }, reject: { try rejectsOut.write($0.json()) })
             try sink.commit()
         } catch { sink.abort(); rejectsOut.abort(); throw error }

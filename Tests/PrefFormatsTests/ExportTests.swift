@@ -45,6 +45,49 @@ final class ExportTests: XCTestCase {
         }
     }
 
+    /// The Parquet form of each export (all but OpenAI's) reads back to the same pairs as its JSON
+    /// Lines form, for pairs of plain text (Parquet messages hold role and content only); KTO's
+    /// rows keep their labels.
+    func testParquetExportsReadBackLikeJSONLines() throws {
+        let pairs = try sourcePairs().filter { $0.isPlainText && ($0.prompt + $0.chosen + $0.rejected).allSatisfy { $0.extra.isEmpty } }
+        let dir = Paths.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertNil(ExportTarget.openai.parquetLayout)
+        for target in [ExportTarget.trl, .llamafactory, .axolotl, .kto] {
+            let pq = dir + "/\(target.rawValue).parquet", jl = dir + "/\(target.rawValue).jsonl"
+            let w = try ParquetPairWriter(path: pq, layout: target.parquetLayout!, rowGroupRows: 500)
+            var b = ByteBuffer()
+            for p in pairs {
+                guard case .success(let rows) = Exporter.rows(p, target, unpair: .chosenDesirable) else { continue }
+                for r in rows {
+                    var line = ByteBuffer()
+                    if target == .trl { p.write(to: &line); line.bytes.removeLast() } else { line.appendJSONValue(r) }
+                    try line.bytes.withUnsafeBytes { try w.add($0) }
+                    b.appendJSONValue(r); b.append(0x0A)
+                }
+            }
+            try w.commit()
+            try Data(b.bytes).write(to: URL(fileURLWithPath: jl))
+            if target == .kto {
+                let (src, _) = try Sources.open(pq)
+                let rows = try Sources.readAll(src).split(separator: 0x0A).map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
+                let want = try foundationRecords(jl)
+                XCTAssertEqual(rows.count, want.count)
+                for (r, o) in zip(rows, want) {
+                    XCTAssertEqual(r["label"] as? Bool, o["label"] as? Bool)
+                    XCTAssertEqual(r["completion"] as? NSObject, o["completion"] as? NSObject)
+                }
+                continue
+            }
+            let a = try convert([pq]), j = try convert([jl])
+            XCTAssertEqual(a.pairs.count, j.pairs.count, "\(target)")
+            XCTAssertGreaterThan(a.pairs.count, 3000)
+            for (x, y) in zip(a.pairs, j.pairs) {
+                XCTAssertEqual(x.prompt, y.prompt, "\(target)"); XCTAssertEqual(x.chosen, y.chosen); XCTAssertEqual(x.rejected, y.rejected)
+            }
+        }
+    }
+
     func testKTONeedsARuleAndGivesTwoLabelledRows() throws {
         let p = Pair(prompt: [Message(.user, "q")], chosen: [Message(.assistant, "good")], rejected: [Message(.assistant, "bad")])
         guard case .failure(let e) = Exporter.rows(p, .kto) else { return XCTFail("KTO without a rule must fail") }

@@ -1,8 +1,9 @@
-// Writing normalized pairs as Parquet: TRL's conversational columns (`prompt`, `chosen`,
-// `rejected` as list<struct<role, content>>), `id`, `source`, the scores as nullable doubles, and
-// `tools`, `images` and `meta` as JSON strings. PLAIN values, RLE levels, one data page (v1) per
-// column chunk, row groups bounded in rows and bytes, pages compressed with zstd, snappy or gzip.
-// The layout pyarrow and `datasets` write for the same columns, so both read it back as is.
+// Writing JSON rows as Parquet through a fixed column layout: strings, doubles, booleans, JSON
+// text, and messages (struct<role, content> or a list of them). Normalized pairs use
+// `ParquetLayout.pairs`: TRL's conversational columns, `id`, `source`, the scores as nullable
+// doubles, `tools`, `images` and `meta` as JSON strings; the exports have their own layouts.
+// PLAIN values, RLE levels, one data page (v1) per column chunk, row groups bounded in rows and
+// bytes, pages compressed with zstd, snappy or gzip: what pyarrow and `datasets` read back as is.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,16 +83,48 @@ public enum ParquetCodec: String, Sendable, CaseIterable {
     }
 }
 
+/// One column of a layout, read from the row's member of the same name.
+public struct ParquetColumn: Sendable {
+    public enum Kind: Sendable {
+        /// A string; missing or null is an empty string when required, null otherwise.
+        case string(optional: Bool)
+        case double
+        case bool
+        /// Any JSON value, stored as its JSON text (optional).
+        case json
+        /// One message: a required struct of these string fields.
+        case message([String])
+        /// A list of messages: list<struct<fields>>.
+        case messages([String])
+    }
+    public var name: String
+    public var kind: Kind
+    public init(_ name: String, _ kind: Kind) { self.name = name; self.kind = kind }
+}
+
+public enum ParquetLayout {
+    /// Normalized pairs (docs/format.md "Parquet output").
+    public static let pairs: [ParquetColumn] = [
+        .init("id", .string(optional: false)), .init("source", .string(optional: false)),
+        .init("prompt", .messages(["role", "content"])), .init("chosen", .messages(["role", "content"])), .init("rejected", .messages(["role", "content"])),
+        .init("score_chosen", .double), .init("score_rejected", .double),
+        .init("tools", .json), .init("images", .json), .init("meta", .json),
+    ]
+}
+
 /// One leaf column's buffered page: PLAIN values and its levels.
 struct LeafBuffer {
-    enum Kind { case string, double }
+    enum Kind { case string, double, bool }
     let path: [String]
     let kind: Kind
     let maxDef: Int, maxRep: Int
     var values: [UInt8] = []
+    var bits: [Bool] = []
     var defs: [UInt8] = []
     var reps: [UInt8] = []
     var count = 0                 // level entries (= values for a required column)
+
+    var physicalType: Int32 { switch kind { case .string: return 6; case .double: return 5; case .bool: return 0 } }
 
     mutating func add(_ b: [UInt8], def: UInt8 = 1, rep: UInt8 = 0) {
         withUnsafeBytes(of: UInt32(b.count).littleEndian) { values += $0 }
@@ -102,13 +135,25 @@ struct LeafBuffer {
         withUnsafeBytes(of: d.bitPattern.littleEndian) { values += $0 }
         level(def: 1, rep: 0)
     }
+    mutating func add(_ x: Bool) { bits.append(x); level(def: 0, rep: 0) }
     mutating func null(def: UInt8 = 0, rep: UInt8 = 0) { level(def: def, rep: rep) }
     mutating func level(def: UInt8, rep: UInt8) {
         if maxDef > 0 { defs.append(def) }
         if maxRep > 0 { reps.append(rep) }
         count += 1
     }
-    mutating func reset() { values.removeAll(keepingCapacity: true); defs.removeAll(keepingCapacity: true); reps.removeAll(keepingCapacity: true); count = 0 }
+    mutating func reset() {
+        values.removeAll(keepingCapacity: true); bits.removeAll(keepingCapacity: true)
+        defs.removeAll(keepingCapacity: true); reps.removeAll(keepingCapacity: true); count = 0
+    }
+
+    /// PLAIN values: booleans bit-packed, least significant bit first.
+    var plainValues: [UInt8] {
+        guard kind == .bool else { return values }
+        var out = [UInt8](repeating: 0, count: (bits.count + 7) / 8)
+        for (i, x) in bits.enumerated() where x { out[i >> 3] |= 1 << UInt8(i & 7) }
+        return out
+    }
 
     /// Levels of bit width 1 as RLE runs, with the 4-byte length prefix of data page v1.
     static func encodeLevels(_ ls: [UInt8]) -> [UInt8] {
@@ -129,7 +174,7 @@ struct LeafBuffer {
     }
 }
 
-/// Streams normalized pair records (one JSON object per call) into a Parquet file.
+/// Streams JSON rows (one object per call) into a Parquet file with a fixed column layout.
 public final class ParquetPairWriter {
     /// Row groups close at this many rows or this many bytes of input records, whichever comes first.
     public let rowGroupRows: Int
@@ -138,72 +183,83 @@ public final class ParquetPairWriter {
     let file: AtomicFile
     let codec: ParquetCodec
     let level: Int32
-    var leaves: [LeafBuffer]
+    let layout: [ParquetColumn]
+    /// Per column: its first leaf.
+    var firstLeaf: [Int] = []
+    var leaves: [LeafBuffer] = []
     var rows = 0
     var buffered = 0
     var offset: Int64 = 4
     var rowGroups: [(columns: [(path: [String], type: Int32, offset: Int64, values: Int64, raw: Int64, compressed: Int64)], rows: Int64, bytes: Int64)] = []
     public private(set) var totalRows = 0
-    /// Pairs whose messages had keys other than role and content, or content parts: Parquet
-    /// output holds their text only.
+    /// Rows whose messages had keys other than the layout's, or content parts: Parquet output
+    /// holds their text only.
     public private(set) var textOnly = 0
     var scanner = JSONScanner()
 
-    static let messageFields = ["prompt", "chosen", "rejected"]
-
-    public init(path: String, codec: ParquetCodec = .zstd, level: Int = 3, rowGroupRows: Int = 100_000, rowGroupBytes: Int = 32 << 20) throws {
+    public init(path: String, layout: [ParquetColumn] = ParquetLayout.pairs, codec: ParquetCodec = .zstd, level: Int = 3,
+                rowGroupRows: Int = 100_000, rowGroupBytes: Int = 32 << 20) throws {
         self.rowGroupRows = rowGroupRows
         self.rowGroupBytes = rowGroupBytes
+        self.layout = layout
         file = try AtomicFile(path: path)
         self.codec = codec
         self.level = Int32(level)
-        var ls: [LeafBuffer] = [LeafBuffer(path: ["id"], kind: .string, maxDef: 0, maxRep: 0),
-                                LeafBuffer(path: ["source"], kind: .string, maxDef: 0, maxRep: 0)]
-        for f in ParquetPairWriter.messageFields {
-            for k in ["role", "content"] { ls.append(LeafBuffer(path: [f, "list", "element", k], kind: .string, maxDef: 1, maxRep: 1)) }
+        for c in layout {
+            firstLeaf.append(leaves.count)
+            switch c.kind {
+            case .string(let optional): leaves.append(LeafBuffer(path: [c.name], kind: .string, maxDef: optional ? 1 : 0, maxRep: 0))
+            case .double: leaves.append(LeafBuffer(path: [c.name], kind: .double, maxDef: 1, maxRep: 0))
+            case .bool: leaves.append(LeafBuffer(path: [c.name], kind: .bool, maxDef: 0, maxRep: 0))
+            case .json: leaves.append(LeafBuffer(path: [c.name], kind: .string, maxDef: 1, maxRep: 0))
+            case .message(let keys): for k in keys { leaves.append(LeafBuffer(path: [c.name, k], kind: .string, maxDef: 0, maxRep: 0)) }
+            case .messages(let keys): for k in keys { leaves.append(LeafBuffer(path: [c.name, "list", "element", k], kind: .string, maxDef: 1, maxRep: 1)) }
+            }
         }
-        ls.append(LeafBuffer(path: ["score_chosen"], kind: .double, maxDef: 1, maxRep: 0))
-        ls.append(LeafBuffer(path: ["score_rejected"], kind: .double, maxDef: 1, maxRep: 0))
-        for f in ["tools", "images", "meta"] { ls.append(LeafBuffer(path: [f], kind: .string, maxDef: 1, maxRep: 0)) }
-        leaves = ls
         try Array("PAR1".utf8).withUnsafeBytes { try file.write($0) }
     }
 
-    /// Adds one normalized pair (its JSON line, without the newline).
+    /// A message field's text: a string, or the text of a list of parts; `lossy` when that loses something.
+    static func text(_ v: JRef?, _ lossy: inout Bool) -> [UInt8] {
+        guard let v, !v.isNull else { return [] }
+        if let t = v.bytes { return t }
+        var t: [UInt8] = []
+        for p in v.elements {
+            if let s = p.bytes { t += s } else if p["type"]?.string ?? "text" == "text", let s = (p["text"] ?? p["value"])?.bytes { t += s }
+        }
+        lossy = true
+        return t
+    }
+
+    /// Adds one row (a JSON object, without its newline).
     public func add(_ record: UnsafeRawBufferPointer) throws {
         let doc = try scanner.parse(record)
         let r = doc.root
-        func str(_ k: StaticString) -> [UInt8] { r[k]?.bytes ?? [] }
-        leaves[0].add(str("id"), def: 0)
-        leaves[1].add(str("source"), def: 0)
         var lossy = false
-        for (fi, f) in ["prompt", "chosen", "rejected"].enumerated() {
-            let role = 2 + 2 * fi, content = role + 1
-            let ms = r.member(f)?.elements ?? []
-            if ms.isEmpty { leaves[role].null(); leaves[content].null(); continue }
-            for (k, m) in ms.enumerated() {
-                let rep: UInt8 = k == 0 ? 0 : 1
-                leaves[role].add(m["role"]?.bytes ?? [], def: 1, rep: rep)
-                let c = m["content"]
-                if let t = c?.bytes { leaves[content].add(t, def: 1, rep: rep) } else {
-                    // Content parts: their text.
-                    var t: [UInt8] = []
-                    for p in c?.elements ?? [] { if let s = p.bytes { t += s } else if p["type"]?.string ?? "text" == "text", let s = (p["text"] ?? p["value"])?.bytes { t += s } }
-                    leaves[content].add(t, def: 1, rep: rep)
-                    lossy = true
+        for (ci, c) in layout.enumerated() {
+            let k = firstLeaf[ci]
+            let v = r.member(c.name).flatMap { $0.isNull ? nil : $0 }
+            switch c.kind {
+            case .string(let optional):
+                if let v { leaves[k].add(v.bytes ?? Array(v.rawText.utf8), def: 1) } else if optional { leaves[k].null() } else { leaves[k].add([], def: 0) }
+            case .double:
+                if let d = v?.double { leaves[k].add(d) } else { leaves[k].null() }
+            case .bool:
+                leaves[k].add(v?.bool ?? false)
+            case .json:
+                if let v { var b = ByteBuffer(); b.appendJSONValue(v.value); leaves[k].add(b.bytes) } else { leaves[k].null() }
+            case .message(let keys):
+                for (j, key) in keys.enumerated() { leaves[k + j].add(ParquetPairWriter.text(v?.member(key), &lossy), def: 0) }
+                if let v, v.count > keys.count { lossy = true }
+            case .messages(let keys):
+                let ms = v?.elements ?? []
+                if ms.isEmpty { for j in keys.indices { leaves[k + j].null() }; continue }
+                for (i, m) in ms.enumerated() {
+                    let rep: UInt8 = i == 0 ? 0 : 1
+                    for (j, key) in keys.enumerated() { leaves[k + j].add(ParquetPairWriter.text(m.member(key), &lossy), def: 1, rep: rep) }
+                    if m.count > keys.count { lossy = true }
                 }
-                if m.count > 2 { lossy = true }
             }
-        }
-        for (i, k) in [(8, "score_chosen"), (9, "score_rejected")] {
-            if let d = r.member(k)?.double { leaves[i].add(d) } else { leaves[i].null() }
-        }
-        for (i, k) in [(10, "tools"), (11, "images"), (12, "meta")] {
-            if let v = r.member(k), !v.isNull {
-                var b = ByteBuffer()
-                b.appendJSONValue(v.value)
-                leaves[i].add(b.bytes)
-            } else { leaves[i].null() }
         }
         if lossy { textOnly += 1 }
         rows += 1
@@ -221,7 +277,7 @@ public final class ParquetPairWriter {
             var page: [UInt8] = []
             if l.maxRep > 0 { page += LeafBuffer.encodeLevels(l.reps) }
             if l.maxDef > 0 { page += LeafBuffer.encodeLevels(l.defs) }
-            page += l.values
+            page += l.plainValues
             let body = try codec.compress(page, level: level)
             var h = ThriftWriter()
             h.i32(1, 0)                                   // DATA_PAGE
@@ -237,7 +293,7 @@ public final class ParquetPairWriter {
             let written = Int64(h.out.count + body.count)
             offset += written
             total += Int64(h.out.count + page.count)
-            cols.append((l.path, l.kind == .string ? 6 : 5, start, Int64(l.count), Int64(h.out.count + page.count), written))
+            cols.append((l.path, l.physicalType, start, Int64(l.count), Int64(h.out.count + page.count), written))
             leaves[i].reset()
         }
         rowGroups.append((cols, Int64(rows), total))
@@ -251,16 +307,24 @@ public final class ParquetPairWriter {
         var w = ThriftWriter()
         w.i32(1, 1)                                                       // version
         // Schema, depth first: the root, then each column.
-        var schema: [(name: String, type: Int32?, repetition: Int32?, children: Int32?, converted: Int32?, string: Bool)] = [("schema", nil, nil, 10, nil, false)]
-        schema.append(("id", 6, 0, nil, 0, true)); schema.append(("source", 6, 0, nil, 0, true))
-        for f in ParquetPairWriter.messageFields {
-            schema.append((f, nil, 0, 1, 3, false))                       // required group (LIST)
-            schema.append(("list", nil, 2, 1, nil, false))                // repeated group list
-            schema.append(("element", nil, 0, 2, nil, false))             // required group element
-            schema.append(("role", 6, 0, nil, 0, true)); schema.append(("content", 6, 0, nil, 0, true))
+        typealias Element = (name: String, type: Int32?, repetition: Int32?, children: Int32?, converted: Int32?, string: Bool)
+        var schema: [Element] = [("schema", nil, nil, Int32(layout.count), nil, false)]
+        for c in layout {
+            switch c.kind {
+            case .string(let optional): schema.append((c.name, 6, optional ? 1 : 0, nil, 0, true))
+            case .double: schema.append((c.name, 5, 1, nil, nil, false))
+            case .bool: schema.append((c.name, 0, 0, nil, nil, false))
+            case .json: schema.append((c.name, 6, 1, nil, 0, true))
+            case .message(let keys):
+                schema.append((c.name, nil, 0, Int32(keys.count), nil, false))                 // required group
+                for k in keys { schema.append((k, 6, 0, nil, 0, true)) }
+            case .messages(let keys):
+                schema.append((c.name, nil, 0, 1, 3, false))                                   // required group (LIST)
+                schema.append(("list", nil, 2, 1, nil, false))                                 // repeated group list
+                schema.append(("element", nil, 0, Int32(keys.count), nil, false))              // required group element
+                for k in keys { schema.append((k, 6, 0, nil, 0, true)) }
+            }
         }
-        schema.append(("score_chosen", 5, 1, nil, nil, false)); schema.append(("score_rejected", 5, 1, nil, nil, false))
-        for f in ["tools", "images", "meta"] { schema.append((f, 6, 1, nil, 0, true)) }
         w.listHeader(2, count: schema.count, type: 12)
         for s in schema {
             w.beginElement()
