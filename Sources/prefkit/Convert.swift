@@ -113,6 +113,8 @@ struct Convert: ParsableCommand {
     @Flag(name: [.short, .long], help: "No summary on stderr.")
     var quiet = false
 
+    @OptionGroup var shard: ShardOptions
+
     func validate() throws {
         if from.corpus?.name == "generic" && map == nil { throw ValidationError("--from generic needs --map") }
         if let s = shardSize, s <= 0 { throw ValidationError("--shard-size must be positive") }
@@ -135,13 +137,22 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let expanded: [InputFile]
+        var expanded: [InputFile]
+        let spec = try shard.resolve()
+        var output = self.output
         do {
             expanded = try InputExpander.expand(inputs)
+            if let spec {
+                // One shard of the run: its files, and its own output in the output directory.
+                guard shardSize == nil else { throw ValidationError("--shard-size does not go with a sharded run: each shard writes one file") }
+                expanded = spec.assign(expanded)
+                output = parquet ? try ShardOptions.outputPath(output, spec, prefix: "train", ext: ".parquet")
+                                 : try ShardOptions.outputPath(output, spec, prefix: "part", ext: ".jsonl.zst")
+            }
             var outs: [(flag: String, path: String?)] = [("--rejects", rejects), ("--removed", removed), ("--summary-json", summaryJson)]
-            if !sharded { outs.append(("-o", output)) }
+            if spec != nil || !sharded { outs.append(("-o", output)) }
             try InputRegistry.checkOutputs(outs)
-        } catch { throw ValidationError("\(error)") }
+        } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded)
         config.corpus = from.corpus
         config.strict = strict
@@ -165,7 +176,7 @@ struct Convert: ParsableCommand {
         if let l = labelValues { config.options.labelValues = try GenericAdapter.parseLabelValues(l) }
         if let w = attributeWeights { config.options.attributeWeights = try HelpSteer.parseWeights(w) }
         AtomicFile.syncOnCommit = fsync
-        let outcome = try ConvertRun(config: config, output: output, shardSize: sharded ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
+        let outcome = try ConvertRun(config: config, output: output, shardSize: sharded && spec == nil ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
                                      parquet: parquet ? parquetCodec : nil,
                                      rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
         let seconds = Date().timeIntervalSince(started)

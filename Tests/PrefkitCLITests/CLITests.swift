@@ -31,12 +31,16 @@ class CLITestCase: XCTestCase {
     }
 
     @discardableResult
-    func run(_ args: [String], stdin: Data? = nil, executable: String? = nil) throws -> (code: Int32, out: String, err: String) {
+    func run(_ args: [String], stdin: Data? = nil, executable: String? = nil, env: [String: String] = [:]) throws -> (code: Int32, out: String, err: String) {
         // A missing binary is a failure, not a skip: these tests are how the shipped CLI is checked.
         guard FileManager.default.isExecutableFile(atPath: binary) else { XCTFail("prefkit binary not built at \(binary)"); throw CLIMissing() }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = args
+        // The tests run outside any scheduler's shard environment (even inside a Slurm array job), unless they set one.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLURM_ARRAY_") && $0.key != "JOB_COMPLETION_INDEX" }
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
         let o = Pipe(), e = Pipe()
         p.standardOutput = o; p.standardError = e
         let i = Pipe()
@@ -386,6 +390,41 @@ final class CLITests: CLITestCase {
         let (status, text) = try python(py, script, [d], dir: d)
         if status == 77 { throw XCTSkip("datasets is not installed for \(py)") }
         XCTAssertEqual(status, 0, text)
+    }
+
+    /// A sharded convert (flags, a Slurm array environment, an Indexed Job environment): each shard
+    /// takes files k mod N of the sorted inputs and writes its own file; together they hold exactly
+    /// the pairs of the single run.
+    func testShardedConvertEqualsTheSingleRun() throws {
+        let d = tempDir()
+        let files = ["hh_small.jsonl", "shp.jsonl", "ultrafeedback.jsonl", "openai.jsonl", "arena.jsonl"].map(fixture)
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/single.jsonl", "-q"]).code, 0)
+        let single = try String(contentsOfFile: d + "/single.jsonl", encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+        func lines(_ dir: String) throws -> [String] {
+            var out: [String] = []
+            for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".jsonl.zst") {
+                out += String(decoding: try Sources.readAll(dir + "/" + f), as: UTF8.self).split(separator: "\n").map(String.init)
+            }
+            return out.sorted()
+        }
+        for k in 0..<3 { XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/flags/", "--shard-index", String(k), "--shard-count", "3", "-q"]).code, 0) }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: d + "/flags").filter { $0.hasSuffix(".jsonl.zst") }.sorted(),
+                       ["part-00000-of-00003.jsonl.zst", "part-00001-of-00003.jsonl.zst", "part-00002-of-00003.jsonl.zst"])
+        XCTAssertEqual(try lines(d + "/flags"), single)
+        // A Slurm array numbered from 1, and an Indexed Job with more shards than files (some empty).
+        for task in 1...3 {
+            XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/slurm/", "-q"],
+                                   env: ["SLURM_ARRAY_TASK_ID": String(task), "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "3"]).code, 0)
+        }
+        XCTAssertEqual(try lines(d + "/slurm"), single)
+        for k in 0..<7 { XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/k8s/", "--shard-count", "7", "-q"], env: ["JOB_COMPLETION_INDEX": String(k)]).code, 0) }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: d + "/k8s").filter { $0.hasSuffix(".jsonl.zst") }.count, 7)
+        XCTAssertEqual(try lines(d + "/k8s"), single)
+        // Usage errors, before anything is read.
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/x/", "--shard-index", "3", "--shard-count", "3"]).code, 2)
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/x/", "--shard-index", "0"]).code, 2)
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/x/"], env: ["SLURM_ARRAY_TASK_ID": "0"]).code, 2)
+        XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/one.jsonl", "--shard-index", "0", "--shard-count", "2"]).code, 2, "a shard writes into a directory")
     }
 
     /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON

@@ -1,0 +1,60 @@
+// Shard-parallel runs: which shard this process is (`--shard-index I --shard-count N`, or the
+// scheduler's environment), which inputs it takes, and what its outputs are called, so that the
+// outputs of all shards together are the dataset a single run writes. docs/scale-out.md.
+import PrefIO
+
+public struct ShardSpec: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+    /// Where the numbers came from, for messages ("--shard-index", "SLURM_ARRAY_TASK_ID", ...).
+    public var origin: String
+
+    public init(index: Int, count: Int, origin: String = "--shard-index") { self.index = index; self.count = count; self.origin = origin }
+
+    public struct Invalid: Error, CustomStringConvertible { public var description: String }
+
+    /// The shard from the flags, else from the environment: a Slurm array task
+    /// (`SLURM_ARRAY_TASK_ID` from `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT` tasks) or a
+    /// Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with `--shard-count`). nil: not sharded.
+    public static func resolve(index: Int?, count: Int?, env: [String: String]) throws -> ShardSpec? {
+        func int(_ k: String) throws -> Int? {
+            guard let s = env[k] else { return nil }
+            guard let v = Int(s) else { throw Invalid(description: "\(k)=\(s) is not a number") }
+            return v
+        }
+        var spec: ShardSpec
+        if let i = index {
+            guard let n = count else { throw Invalid(description: "--shard-index needs --shard-count") }
+            spec = ShardSpec(index: i, count: n, origin: "--shard-index")
+        } else if let task = try int("SLURM_ARRAY_TASK_ID") {
+            let first = try int("SLURM_ARRAY_TASK_MIN") ?? 0
+            guard let n = try count ?? int("SLURM_ARRAY_TASK_COUNT") else {
+                throw Invalid(description: "SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT; give --shard-count")
+            }
+            spec = ShardSpec(index: task - first, count: n, origin: "SLURM_ARRAY_TASK_ID")
+        } else if let k = try int("JOB_COMPLETION_INDEX") {
+            guard let n = count else { throw Invalid(description: "JOB_COMPLETION_INDEX is set: give --shard-count (the Job's completions)") }
+            spec = ShardSpec(index: k, count: n, origin: "JOB_COMPLETION_INDEX")
+        } else {
+            if count != nil { throw Invalid(description: "--shard-count needs --shard-index (or a Slurm array / Indexed Job environment)") }
+            return nil
+        }
+        guard spec.count >= 1 && spec.count <= 1_000_000 else { throw Invalid(description: "the shard count must be in 1...1000000 (got \(spec.count))") }
+        guard spec.index >= 0 && spec.index < spec.count else {
+            throw Invalid(description: "shard index \(spec.index) (from \(spec.origin)) is outside 0..<\(spec.count)")
+        }
+        return spec
+    }
+
+    /// This shard's inputs: of the inputs in sorted order (by path), file k goes to shard k mod N.
+    public func assign(_ inputs: [InputFile]) -> [InputFile] {
+        let sorted = inputs.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        return sorted.enumerated().filter { $0.offset % count == index }.map(\.element)
+    }
+
+    /// `PREFIX-00003-of-00008` + `ext`: the shard's output name, the hub's shard naming.
+    public func name(_ prefix: String, ext: String) -> String {
+        func five(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+        return "\(prefix)-\(five(index))-of-\(five(count))\(ext)"
+    }
+}

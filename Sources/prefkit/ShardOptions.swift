@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PrefCore
+
+/// `--shard-index I --shard-count N`: this process is one shard of a run (defaults from a Slurm
+/// array task or a Kubernetes Indexed Job). Inputs are assigned by file, in sorted order.
+struct ShardOptions: ParsableArguments {
+    @Option(name: .long, parsing: .unconditional, help: "This shard's index, 0-based (default: SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX).")
+    var shardIndex: Int?
+
+    @Option(name: .long, parsing: .unconditional, help: "Number of shards (default: SLURM_ARRAY_TASK_COUNT).")
+    var shardCount: Int?
+
+    /// The shard, from the flags or the environment; nil when the run is not sharded.
+    func resolve() throws -> ShardSpec? {
+        do { return try ShardSpec.resolve(index: shardIndex, count: shardCount, env: ProcessInfo.processInfo.environment) } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func validate() throws { _ = try resolve() }
+
+    /// The output of a sharded run: `DIR/PREFIX-0000I-of-0000N.EXT` in the directory `output`
+    /// names (with a trailing slash, or an existing directory), created if needed.
+    static func outputPath(_ output: String, _ shard: ShardSpec, prefix: String, ext: String) throws -> String {
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: output, isDirectory: &isDir)
+        guard output.hasSuffix("/") || (exists && isDir.boolValue) else {
+            throw ValidationError("shard \(shard.index) of \(shard.count) (from \(shard.origin)) writes into a directory: give -o DIR/ (every shard writes its own file there)")
+        }
+        let dir = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output
+        if !exists { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        return dir + "/" + shard.name(prefix, ext: ext)
+    }
+}

@@ -1,0 +1,30 @@
+import PrefCore
+import PrefIO
+import XCTest
+
+final class ShardingTests: XCTestCase {
+    func testResolveFromFlagsAndSchedulers() throws {
+        XCTAssertNil(try ShardSpec.resolve(index: nil, count: nil, env: [:]))
+        XCTAssertEqual(try ShardSpec.resolve(index: 2, count: 5, env: ["SLURM_ARRAY_TASK_ID": "9"])?.index, 2, "flags win over the environment")
+        let slurm = try ShardSpec.resolve(index: nil, count: nil, env: ["SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "4"])
+        XCTAssertEqual(slurm?.index, 2); XCTAssertEqual(slurm?.count, 4); XCTAssertEqual(slurm?.origin, "SLURM_ARRAY_TASK_ID")
+        XCTAssertEqual(try ShardSpec.resolve(index: nil, count: 3, env: ["JOB_COMPLETION_INDEX": "1"])?.index, 1)
+        for bad: (Int?, Int?, [String: String]) in [(nil, nil, ["JOB_COMPLETION_INDEX": "1"]), (3, 3, [:]), (-1, 3, [:]), (0, nil, [:]), (nil, 2, [:]),
+                                                    (nil, nil, ["SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"]),
+                                                    (nil, nil, ["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"]), (0, 0, [:])] {
+            XCTAssertThrowsError(try ShardSpec.resolve(index: bad.0, count: bad.1, env: bad.2), "\(bad)")
+        }
+    }
+
+    func testFilesGoToShardKModNInSortedOrder() {
+        let files = ["d.jsonl", "a.jsonl", "c.jsonl", "b.jsonl", "e.jsonl"].map { InputFile(path: "/x/" + $0, display: $0) }
+        let parts = (0..<2).map { ShardSpec(index: $0, count: 2).assign(files).map(\.display) }
+        XCTAssertEqual(parts, [["a.jsonl", "c.jsonl", "e.jsonl"], ["b.jsonl", "d.jsonl"]])
+        // Every file in exactly one shard, for any count.
+        for n in 1...7 {
+            let all = (0..<n).flatMap { ShardSpec(index: $0, count: n).assign(files).map(\.path) }
+            XCTAssertEqual(all.sorted(), files.map(\.path).sorted())
+        }
+        XCTAssertEqual(ShardSpec(index: 3, count: 12).name("part", ext: ".jsonl.zst"), "part-00003-of-00012.jsonl.zst")
+    }
+}
