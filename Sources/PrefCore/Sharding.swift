@@ -52,6 +52,15 @@ public struct ShardSpec: Sendable, Equatable {
         return sorted.enumerated().filter { $0.offset % count == index }.map(\.element)
     }
 
+    /// A side file of this shard (removed records, summary): `dir/removed.jsonl` becomes
+    /// `dir/removed-00003-of-00008.jsonl`, so the shards of a run never write the same file.
+    public func perShard(_ path: String) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let file = path[slash...]
+        let dot = file.firstIndex(of: ".").flatMap { $0 == file.startIndex ? nil : $0 } ?? file.endIndex
+        return String(path[..<dot]) + name("", ext: "") + String(path[dot...])
+    }
+
     /// `PREFIX-00003-of-00008` + `ext`: the shard's output name, the hub's shard naming.
     public func name(_ prefix: String, ext: String) -> String {
         func five(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }

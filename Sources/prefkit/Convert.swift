@@ -140,6 +140,10 @@ struct Convert: ParsableCommand {
         var expanded: [InputFile]
         let spec = try shard.resolve()
         var output = self.output
+        // A shard's side files get its number, so the shards of a run never write the same file.
+        let rejects = spec.flatMap { s in self.rejects.map(s.perShard) } ?? self.rejects
+        let removed = spec.flatMap { s in self.removed.map(s.perShard) } ?? self.removed
+        let summaryJson = spec.flatMap { s in self.summaryJson.map(s.perShard) } ?? self.summaryJson
         do {
             expanded = try InputExpander.expand(inputs)
             if let spec {

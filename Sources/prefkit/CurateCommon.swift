@@ -33,12 +33,18 @@ struct CurateIO: ParsableArguments {
         try Range.check(zstdLevel, "zstd-level", Range.zstdLevel)
     }
 
-    /// Expands the inputs and checks, before anything is read, that no output is an input.
-    func source(outputs: [(flag: String, path: String?)]) throws -> PairSource {
-        let expanded: [InputFile]
+    /// A side file's path for this run (numbered by the shard in a sharded run).
+    func sidePath(_ p: String?, _ shard: ShardSpec?) -> String? { p.map { shard?.perShard($0) ?? $0 } }
+
+    /// Expands the inputs and checks, before anything is read, that no output is an input. A shard
+    /// of a sharded run (filter, decontaminate) takes files k mod N of the sorted inputs.
+    func source(outputs: [(flag: String, path: String?)], shard: ShardSpec? = nil) throws -> PairSource {
+        var expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
-            try InputRegistry.checkOutputs(outputs + [("--removed", removed), ("--rejects", rejects), ("--summary-json", summaryJson)])
+            if let shard { expanded = shard.assign(expanded) }
+            try InputRegistry.checkOutputs(outputs + [("--removed", sidePath(removed, shard)), ("--rejects", sidePath(rejects, shard)),
+                                                      ("--summary-json", sidePath(summaryJson, shard))])
         } catch { throw ValidationError("\(error)") }
         return try PairSource(expanded,
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -48,8 +54,9 @@ struct CurateIO: ParsableArguments {
     /// `more` writes further outputs once pass 2 is done (e.g. dedup's clusters); they are published
     /// with the others, and the summary (file and screen) comes last, after every output exists.
     func finish(command: String, source: PairSource, outputs: [String], decide: (Int, UnsafeRawBufferPointer) -> Decision,
-                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [],
+                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [], shard: ShardSpec? = nil,
                 more: () throws -> [EncodedFile] = { [] }) throws {
+        let removed = sidePath(removed, shard), rejects = sidePath(rejects, shard), summaryJson = sidePath(summaryJson, shard)
         let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
         let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
         let rejectsOut = LazyOutput(rejects ?? rejectsDefault, level: zstdLevel)

@@ -12,6 +12,7 @@ struct Decontaminate: ParsableCommand {
     )
 
     @OptionGroup var io: CurateIO
+    @OptionGroup var shard: ShardOptions
     @Option(name: [.short, .long], help: "Output file.") var output: String
     @Option(name: .long, parsing: .upToNextOption, help: "Evaluation sets: normalized pair files, or any JSON Lines (every string value is used).") var against: [String]
     @Option(name: .long, parsing: .unconditional, help: "n-gram size in words, 1-64.") var ngram: Int = 13
@@ -28,13 +29,15 @@ struct Decontaminate: ParsableCommand {
         let index = EvalIndex(n: ngram, minWholeWords: minWholeWords)
         let evalSets: [InputFile]
         do { evalSets = try InputExpander.expand(against) } catch { throw ValidationError("\(error)") }
-        let source = try io.source(outputs: [("-o", output)])
+        let spec = try shard.resolve()
+        let output = try spec.map { try ShardOptions.outputPath(self.output, $0, prefix: "part", ext: ".jsonl.zst") } ?? self.output
+        let source = try io.source(outputs: [("-o", output)], shard: spec)
         for e in evalSets { try index.add(path: e.path, name: e.display) }
         let scanned = try source.scanPairs { index.feature($0) }
         let (decisions, matched) = index.decide(scanned)
         try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { i, _ in decisions[i] }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("eval_ngrams", .int(Int64(index.count))), ("eval_short_texts", .int(Int64(index.wholeCount))),
-                              ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))])
+                              ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))], shard: spec)
     }
 }

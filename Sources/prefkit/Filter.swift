@@ -18,6 +18,7 @@ struct Filter: ParsableCommand {
     )
 
     @OptionGroup var io: CurateIO
+    @OptionGroup var shard: ShardOptions
     @Option(name: [.short, .long], help: "Output file (.jsonl, .jsonl.zst, .jsonl.gz).") var output: String
     @Option(name: .long, help: "Filters to run, in order, e.g. empty,identical,tie (default: those whose options are given).") var filters: String?
     @Option(name: .long, help: "JSON file listing the filters and their parameters.") var config: String?
@@ -87,9 +88,18 @@ struct Filter: ParsableCommand {
         guard !choices.isEmpty else { throw ValidationError("--config \(config ?? ""): no filter listed") }
         let plan: FilterPlan
         do { plan = try FilterPlan(choices) } catch { throw ValidationError("\(error)") }
-        let source = try io.source(outputs: [("-o", output)])
+        let spec = try shard.resolve()
+        var output = self.output
+        if let spec {
+            // The per-prompt cap needs every pair of a prompt together: it cannot run per shard.
+            guard !plan.names.contains("max-pairs-per-prompt") else {
+                throw ValidationError("max-pairs-per-prompt needs every pair of a prompt in one run: run it unsharded, after the sharded filters")
+            }
+            output = try ShardOptions.outputPath(output, spec, prefix: "part", ext: ".jsonl.zst")
+        }
+        let source = try io.source(outputs: [("-o", output)], shard: spec)
         let pass = try Filtering.run(source, plan)
         try io.finish(command: "filter", source: source, outputs: [output], decide: { i, _ in pass.decision(i) },
-                      started: started, rejectsDefault: defaultRejects(output), extra: [("filters", .array(plan.names.map { .string($0) }))])
+                      started: started, rejectsDefault: defaultRejects(output), extra: [("filters", .array(plan.names.map { .string($0) }))], shard: spec)
     }
 }

@@ -26,5 +26,9 @@ final class ShardingTests: XCTestCase {
             XCTAssertEqual(all.sorted(), files.map(\.path).sorted())
         }
         XCTAssertEqual(ShardSpec(index: 3, count: 12).name("part", ext: ".jsonl.zst"), "part-00003-of-00012.jsonl.zst")
+        let s = ShardSpec(index: 3, count: 12)
+        XCTAssertEqual(s.perShard("out/removed.jsonl.zst"), "out/removed-00003-of-00012.jsonl.zst")
+        XCTAssertEqual(s.perShard("a.b/summary"), "a.b/summary-00003-of-00012")
+        XCTAssertEqual(s.perShard(".hidden.json"), ".hidden-00003-of-00012.json")
     }
 }

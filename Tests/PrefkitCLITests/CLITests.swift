@@ -427,6 +427,37 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/one.jsonl", "--shard-index", "0", "--shard-count", "2"]).code, 2, "a shard writes into a directory")
     }
 
+    /// Sharded filter and decontaminate: the shard outputs and removed files together equal the
+    /// single run's; the per-prompt cap refuses to run per shard.
+    func testShardedFilterAndDecontaminateEqualTheSingleRun() throws {
+        let d = tempDir()
+        let files = ["hh_small.jsonl", "shp.jsonl", "ultrafeedback.jsonl", "arena.jsonl"].map(fixture)
+        try FileManager.default.createDirectory(atPath: d + "/pairs", withIntermediateDirectories: true)
+        for f in files { XCTAssertEqual(try run(["convert", f, "-o", d + "/pairs/" + (f as NSString).lastPathComponent, "-q"]).code, 0) }
+        func lines(_ paths: [String]) throws -> [String] {
+            try paths.flatMap { String(decoding: try Sources.readAll($0), as: UTF8.self).split(separator: "\n").map(String.init) }.sorted()
+        }
+        func listing(_ dir: String, _ suffix: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(suffix) }.sorted().map { dir + "/" + $0 }
+        }
+        let eval = d + "/pairs/" + (files[0] as NSString).lastPathComponent
+        for (cmd, extra) in [("filter", ["--empty", "--identical", "--response-chars", "2:300"]), ("decontaminate", ["--against", eval, "--ngram", "8"])] {
+            XCTAssertEqual(try run([cmd, d + "/pairs", "-o", d + "/\(cmd).single.jsonl", "--removed", d + "/\(cmd).removed.jsonl", "-q"] + extra).code, 0)
+            for k in 0..<3 {
+                XCTAssertEqual(try run([cmd, d + "/pairs", "-o", d + "/\(cmd)/", "--removed", d + "/\(cmd)/removed.jsonl", "--summary-json", d + "/\(cmd)/s.json",
+                                        "--shard-index", String(k), "--shard-count", "3", "-q"] + extra).code, 0)
+            }
+            let single = try lines([d + "/\(cmd).single.jsonl"])
+            XCTAssertGreaterThan(single.count, 0, cmd)
+            XCTAssertEqual(try lines(try listing(d + "/\(cmd)", ".jsonl.zst")), single, cmd)
+            let removedSingle = try lines([d + "/\(cmd).removed.jsonl"])
+            XCTAssertGreaterThan(removedSingle.count, 0, cmd)
+            XCTAssertEqual(try lines(try listing(d + "/\(cmd)", ".jsonl").filter { $0.contains("/removed-") }), removedSingle, cmd)
+            XCTAssertEqual(try listing(d + "/\(cmd)", ".json").filter { $0.contains("/s-") }.count, 3)
+        }
+        XCTAssertEqual(try run(["filter", d + "/pairs", "-o", d + "/cap/", "--max-pairs-per-prompt", "1", "--shard-index", "0", "--shard-count", "2"]).code, 2)
+    }
+
     /// Parquet output: hub-named shards that pyarrow and `datasets` read back equal to the JSON
     /// Lines output of the same run (when Python has them installed).
     func testParquetShards() throws { _ = try parquetShards() }
