@@ -17,16 +17,19 @@ public struct InputInfo: Sendable {
 
 public struct InputBatches: Sendable {
     public var paths: [String]
+    /// Per input, the byte range to read (a shard of one large JSON Lines file), or nil.
+    public var ranges: [ByteRange?]
     public var maxRecordBytes = 256 << 20
     public var batchBytes = 1 << 20
-    public init(paths: [String]) { self.paths = paths }
+    public init(paths: [String], ranges: [ByteRange?]? = nil) { self.paths = paths; self.ranges = ranges ?? paths.map { _ in nil } }
+    public init(_ inputs: [InputFile]) { self.init(paths: inputs.map(\.path), ranges: inputs.map(\.range)) }
 
     /// Calls `body` with every batch of every input in order (`inputIndex` and `sequence` set),
     /// then `finished` with what was learned about that input.
     public func forEach(_ body: (Int, RecordBatch) throws -> Void, finished: (Int, InputInfo) -> Void = { _, _ in }) throws {
         var seq = 0
         for (idx, p) in paths.enumerated() {
-            switch OpenedInput.open(p) {
+            switch OpenedInput.open(p, range: ranges[idx]) {
             case .failure(let f):
                 let b = RecordBatch()
                 b.failures.append(f)
@@ -34,7 +37,7 @@ public struct InputBatches: Sendable {
                 try body(idx, b)
                 finished(idx, InputInfo(opened: false, compression: "-", layout: "-", bytes: 0, batches: 1))
             case .success(let opened):
-                let reader = RecordReader(opened.source, maxRecordBytes: maxRecordBytes)
+                let reader = RecordReader(opened.source, maxRecordBytes: maxRecordBytes, range: ranges[idx])
                 var n = 0
                 while let b = reader.nextBatch(targetBytes: batchBytes) {
                     b.inputIndex = idx; b.sequence = seq; seq += 1; n += 1

@@ -7,13 +7,22 @@ public struct OpenedInput {
     public let source: ByteSource
     public let compression: Compression
     /// Bytes of the stored input read so far (for Parquet, the footer and the column chunks read).
-    public var bytesRead: Int64 { compression == .parquet ? source.fileOffset : raw.fileOffset }
+    public var bytesRead: Int64 { compression == .parquet ? source.fileOffset : raw.fileOffset - base }
+    /// Where a byte range starts (0 for a whole input).
+    var base: Int64 = 0
 
     /// The opened and decoded input, or the reject that accounts for it: `unsupported_compression`
     /// (xz, bzip2, Parquet on stdin, ...), `corrupt_input` or `truncated_input` (a Parquet footer
     /// that is damaged or missing) or `unreadable_input` (missing, unreadable, a directory, ...).
-    public static func open(_ path: String) -> Result<OpenedInput, RecordFailure> {
+    /// Opens an input, or a byte range of a plain JSON Lines file (read as it is, not decoded).
+    public static func open(_ path: String, range: ByteRange? = nil) -> Result<OpenedInput, RecordFailure> {
         do {
+            if let range {
+                let raw = try FileSource(path: path, range: range)
+                var o = OpenedInput(raw: raw, source: raw, compression: .none)
+                o.base = range.start
+                return .success(o)
+            }
             let raw = try FileSource(path: path)
             let (src, comp) = try Sources.decoding(raw)
             return .success(OpenedInput(raw: raw, source: src, compression: comp))

@@ -1,6 +1,9 @@
 // Shard-parallel runs: which shard this process is (`--shard-index I --shard-count N`, or the
 // scheduler's environment), which inputs it takes, and what its outputs are called, so that the
 // outputs of all shards together are the dataset a single run writes. docs/scale-out.md.
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrefIO
 
 public struct ShardSpec: Sendable, Equatable {
@@ -46,10 +49,31 @@ public struct ShardSpec: Sendable, Equatable {
         return spec
     }
 
-    /// This shard's inputs: of the inputs in sorted order (by path), file k goes to shard k mod N.
-    public func assign(_ inputs: [InputFile]) -> [InputFile] {
+    /// This shard's inputs: of the inputs in sorted order (by path), file k goes to shard k mod N;
+    /// a single input that is a plain (uncompressed) JSON Lines file is cut instead into N
+    /// newline-aligned byte ranges, range k to shard k.
+    public func assign(_ inputs: [InputFile]) throws -> [InputFile] {
+        if count > 1, inputs.count == 1, ShardSpec.isPlainJSONLines(inputs[0].path) {
+            var one = inputs[0]
+            one.range = try ByteRange.part(one.path, index: index, count: count)
+            return [one]
+        }
         let sorted = inputs.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         return sorted.enumerated().filter { $0.offset % count == index }.map(\.element)
+    }
+
+    /// A regular file, not compressed, whose first non-blank byte (after a byte order mark) opens
+    /// an object: JSON Lines, which can be cut at line ends.
+    static func isPlainJSONLines(_ path: String) -> Bool {
+        guard path != "-", let f = try? FileSource(path: path) else { return false }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        var head = [UInt8](repeating: 0, count: 4096)
+        guard let n = try? head.withUnsafeMutableBytes({ try f.read(into: $0) }), n > 0 else { return false }
+        var bytes = Array(head[0..<n])
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        guard let (_, comp) = try? Sources.decoding(MemorySource(Array(head[0..<n]))), comp == .none else { return false }
+        return bytes.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "{")
     }
 
     /// A side file of this shard (removed records, summary): `dir/removed.jsonl` becomes
@@ -57,7 +81,8 @@ public struct ShardSpec: Sendable, Equatable {
     public func perShard(_ path: String) -> String {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         let file = path[slash...]
-        let dot = file.firstIndex(of: ".").flatMap { $0 == file.startIndex ? nil : $0 } ?? file.endIndex
+        // The first dot after the name's first character (a leading dot is part of a hidden file's name).
+        let dot = file.dropFirst().firstIndex(of: ".") ?? file.endIndex
         return String(path[..<dot]) + name("", ext: "") + String(path[dot...])
     }
 

@@ -49,7 +49,7 @@ public final class PairSource {
     }
 
     func batches(_ body: (Int, RecordBatch) throws -> Void) throws {
-        try InputBatches(paths: paths).forEach(body, finished: { idx, info in
+        try InputBatches(paths: paths, ranges: inputs.map(\.range)).forEach(body, finished: { idx, info in
             reports[idx].format = info.opened ? "pairs" : "?"
             reports[idx].compression = info.opened ? info.compression : "?"
             reports[idx].layout = info.opened ? info.layout : "?"

@@ -59,6 +59,10 @@ public final class Converter {
         var i = 0
         while i < config.inputs.count {
             if let f = formats[i], case .join(let join) = f.kind {
+                // A join needs the whole input (its rows relate across lines): never a byte range of it.
+                guard config.inputs[i].range == nil else {
+                    throw OutputError("\(config.inputs[i].display) is \(f.name) data, which is joined across its rows: it cannot be cut into byte ranges; shard it as several files", usage: true)
+                }
                 try runJoin(i, f.name, join, sink: sink)
                 i += 1
                 continue
@@ -128,7 +132,7 @@ public final class Converter {
         let frozenAdapters = adapters
         let displays = config.inputs.map(\.display)
         let reports = ReportBox(inputs)
-        var reading = InputBatches(paths: indices.map { config.inputs[$0].path })
+        var reading = InputBatches(indices.map { config.inputs[$0] })
         reading.maxRecordBytes = config.maxRecordBytes
         reading.batchBytes = config.batchBytes
         let readingInputs = reading

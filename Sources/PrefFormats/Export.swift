@@ -160,7 +160,7 @@ extension Exporter {
                            reject: (RecordFailure) throws -> Void) throws -> [InputReport] {
         var reports = inputs.map { InputReport(path: $0.path) }
         var scanner = JSONScanner()
-        let reading = InputBatches(paths: inputs.map(\.path))
+        let reading = InputBatches(inputs)
         try reading.forEach({ k, batch in
             for f in batch.failures {
                 reports[k].tally.read += 1; reports[k].tally.rejected[f.reason, default: 0] += 1

@@ -39,6 +39,19 @@ public final class FileSource: ByteSource {
     public private(set) var fileOffset: Int64 = 0
     public let path: String
 
+    /// Where reading stops (a byte range of the file), or nil: the end of the file.
+    var limit: Int64? = nil
+
+    /// Bytes [range.start, range.end) of a file; `fileOffset` counts from the start of the file.
+    public convenience init(path: String, range: ByteRange) throws {
+        try self.init(path: path)
+        guard lseek(fd, off_t(range.start), SEEK_SET) == off_t(range.start) else {
+            throw StreamError(kind: .io, message: "cannot seek in \(path): \(String(cString: strerror(errno)))", fileOffset: range.start)
+        }
+        fileOffset = range.start
+        limit = range.end
+    }
+
     public init(path: String) throws {
         self.path = path
         if path == "-" {
@@ -54,8 +67,10 @@ public final class FileSource: ByteSource {
     deinit { if owns { close(fd) } }
 
     public func read(into buf: UnsafeMutableRawBufferPointer) throws -> Int {
+        let want = limit.map { max(0, min(Int64(buf.count), $0 - fileOffset)) }.map(Int.init) ?? buf.count
+        if want == 0 { return 0 }
         while true {
-            let r = Glibc.read(fd, buf.baseAddress, buf.count)
+            let r = Glibc.read(fd, buf.baseAddress, want)
             if r >= 0 { fileOffset += Int64(r); return r }
             if errno == EINTR { continue }
             throw StreamError(kind: .io, message: "read error on \(path): \(String(cString: strerror(errno)))", fileOffset: fileOffset)

@@ -11,7 +11,54 @@ import Darwin
 public struct InputFile: Sendable, Equatable {
     public var path: String
     public var display: String
-    public init(path: String, display: String) { self.path = path; self.display = display }
+    /// A newline-aligned part of a plain JSON Lines file (a shard of one large file); nil: all of it.
+    public var range: ByteRange? = nil
+    public init(path: String, display: String, range: ByteRange? = nil) { self.path = path; self.display = display; self.range = range }
+}
+
+/// Bytes [start, end) of a file, both at line starts, and the number of the first line there.
+public struct ByteRange: Sendable, Equatable {
+    public var start: Int64
+    public var end: Int64
+    public var firstLine: Int
+    public init(start: Int64, end: Int64, firstLine: Int) { self.start = start; self.end = end; self.firstLine = firstLine }
+
+    /// Part `index` of `count` of a file: the raw cut points size*k/count moved forward to the
+    /// start of the next line, so every line is in exactly one part; the lines before it counted.
+    public static func part(_ path: String, index: Int, count: Int) throws -> ByteRange {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw StreamError(kind: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))", fileOffset: 0) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StreamError(kind: .io, message: "cannot stat \(path)", fileOffset: 0) }
+        let size = Int64(st.st_size)
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        /// The first line start at or after `x` (0 and the end stay as they are).
+        func align(_ x: Int64) throws -> Int64 {
+            if x <= 0 { return 0 }
+            if x >= size { return size }
+            var at = x - 1
+            while at < size {
+                let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(at)) }
+                guard n > 0 else { throw StreamError(kind: .io, message: "read error on \(path)", fileOffset: at) }
+                if let k = buf[0..<n].firstIndex(of: 0x0A) { return at + Int64(k) + 1 }
+                at += Int64(n)
+            }
+            return size
+        }
+        let start = try align(size * Int64(index) / Int64(count)), end = try align(size * Int64(index + 1) / Int64(count))
+        // Line numbers continue from the lines before the start.
+        var lines = 1
+        var at: Int64 = 0
+        while at < start {
+            let want = Int(min(Int64(buf.count), start - at))
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(at)) }
+            guard n > 0 else { throw StreamError(kind: .io, message: "read error on \(path)", fileOffset: at) }
+            for b in buf[0..<n] where b == 0x0A { lines += 1 }
+            at += Int64(n)
+        }
+        return ByteRange(start: start, end: max(start, end), firstLine: lines)
+    }
 }
 
 public enum InputExpander {

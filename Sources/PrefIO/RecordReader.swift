@@ -117,12 +117,19 @@ public final class RecordReader {
     var arrState = ArrayState.expectValueOrEnd
     enum ArrayState { case expectValueOrEnd, expectValue, afterValue, finished }
 
-    public init(_ src: ByteSource, maxRecordBytes: Int = 256 << 20, chunk: Int = 1 << 20) {
+    /// `range`: the source is that part of a JSON Lines file, so lines are numbered from its first
+    /// line, offsets from its start, and it is never taken for a JSON array.
+    public init(_ src: ByteSource, maxRecordBytes: Int = 256 << 20, chunk: Int = 1 << 20, range: ByteRange? = nil) {
         self.src = src
         self.maxRecordBytes = maxRecordBytes
         cap = chunk
         buf = .allocate(capacity: cap)
         _ = fill()
+        if let range {
+            line = range.firstLine
+            offset = range.start
+            return
+        }
         // UTF-8 byte order mark.
         if filled - pos >= 3 && buf[pos] == 0xEF && buf[pos + 1] == 0xBB && buf[pos + 2] == 0xBF {
             pos += 3; offset += 3

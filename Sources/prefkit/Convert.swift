@@ -149,7 +149,7 @@ struct Convert: ParsableCommand {
             if let spec {
                 // One shard of the run: its files, and its own output in the output directory.
                 guard shardSize == nil else { throw ValidationError("--shard-size does not go with a sharded run: each shard writes one file") }
-                expanded = spec.assign(expanded)
+                expanded = try spec.assign(expanded)
                 output = parquet ? try ShardOptions.outputPath(output, spec, prefix: "train", ext: ".parquet")
                                  : try ShardOptions.outputPath(output, spec, prefix: "part", ext: ".jsonl.zst")
             }

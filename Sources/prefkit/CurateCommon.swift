@@ -42,7 +42,7 @@ struct CurateIO: ParsableArguments {
         var expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
-            if let shard { expanded = shard.assign(expanded) }
+            if let shard { expanded = try shard.assign(expanded) }
             try InputRegistry.checkOutputs(outputs + [("--removed", sidePath(removed, shard)), ("--rejects", sidePath(rejects, shard)),
                                                       ("--summary-json", sidePath(summaryJson, shard))])
         } catch { throw ValidationError("\(error)") }

@@ -1,3 +1,4 @@
+import Foundation
 import PrefCore
 import PrefIO
 import XCTest
@@ -18,11 +19,11 @@ final class ShardingTests: XCTestCase {
 
     func testFilesGoToShardKModNInSortedOrder() {
         let files = ["d.jsonl", "a.jsonl", "c.jsonl", "b.jsonl", "e.jsonl"].map { InputFile(path: "/x/" + $0, display: $0) }
-        let parts = (0..<2).map { ShardSpec(index: $0, count: 2).assign(files).map(\.display) }
+        let parts = (0..<2).map { try! ShardSpec(index: $0, count: 2).assign(files).map(\.display) }
         XCTAssertEqual(parts, [["a.jsonl", "c.jsonl", "e.jsonl"], ["b.jsonl", "d.jsonl"]])
         // Every file in exactly one shard, for any count.
         for n in 1...7 {
-            let all = (0..<n).flatMap { ShardSpec(index: $0, count: n).assign(files).map(\.path) }
+            let all = (0..<n).flatMap { try! ShardSpec(index: $0, count: n).assign(files).map(\.path) }
             XCTAssertEqual(all.sorted(), files.map(\.path).sorted())
         }
         XCTAssertEqual(ShardSpec(index: 3, count: 12).name("part", ext: ".jsonl.zst"), "part-00003-of-00012.jsonl.zst")
@@ -30,5 +31,36 @@ final class ShardingTests: XCTestCase {
         XCTAssertEqual(s.perShard("out/removed.jsonl.zst"), "out/removed-00003-of-00012.jsonl.zst")
         XCTAssertEqual(s.perShard("a.b/summary"), "a.b/summary-00003-of-00012")
         XCTAssertEqual(s.perShard(".hidden.json"), ".hidden-00003-of-00012.json")
+    }
+
+    /// Byte ranges of one file: every line in exactly one part, parts starting at line starts,
+    /// first line numbers right, whatever the line lengths (a part may be empty).
+    func testByteRangesCutAtLineStarts() throws {
+        let dir = NSTemporaryDirectory() + "prefkit-ranges-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var g = SystemRandomNumberGenerator()
+        for (k, layout) in ["short", "long", "crlf-no-final-newline"].enumerated() {
+            var text = ""
+            for i in 0..<(layout == "long" ? 6 : 200) {
+                let len = layout == "long" ? Int.random(in: 1...40_000, using: &g) : Int.random(in: 0...60, using: &g)
+                text += "{\"i\": \(i), \"x\": \"" + String(repeating: "a", count: len) + "\"}" + (layout.hasPrefix("crlf") ? "\r\n" : "\n")
+            }
+            if layout.hasPrefix("crlf") { text.removeLast(2) }
+            let path = dir + "/f\(k).jsonl"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let bytes = Array(text.utf8)
+            for n in [1, 2, 3, 7, 16] {
+                var next: Int64 = 0
+                for i in 0..<n {
+                    let r = try ByteRange.part(path, index: i, count: n)
+                    XCTAssertEqual(r.start, next, "\(layout) \(i)/\(n): parts are contiguous")
+                    XCTAssertTrue(r.start == 0 || bytes[Int(r.start) - 1] == 0x0A, "a part starts at a line start")
+                    XCTAssertEqual(r.firstLine, bytes[0..<Int(r.start)].filter { $0 == 0x0A }.count + 1)
+                    next = r.end
+                }
+                XCTAssertEqual(next, Int64(bytes.count), "\(layout): the parts cover the file")
+            }
+        }
     }
 }

@@ -427,6 +427,36 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try run(["convert"] + files + ["-o", d + "/one.jsonl", "--shard-index", "0", "--shard-count", "2"]).code, 2, "a shard writes into a directory")
     }
 
+    /// One large plain JSON Lines file is cut into newline-aligned byte ranges, one per shard; the
+    /// shards together equal the single run (same ids: line numbers continue across ranges). A
+    /// joined corpus (an OpenAssistant message export) cannot be cut and says so.
+    func testShardedConvertOfOneLargeFile() throws {
+        let d = tempDir()
+        func realdata(_ n: String) throws -> String {
+            let p = CLITestCase.repo + "/../shared/realdata/" + n
+            guard FileManager.default.fileExists(atPath: p) else { throw XCTSkip("../shared/realdata/\(n) is absent") }
+            return p
+        }
+        let raw = try Sources.readAll(try realdata("hh-rlhf_harmless-base_test.jsonl.gz"))
+        try Data(raw).write(to: URL(fileURLWithPath: d + "/hh.jsonl"))
+        XCTAssertEqual(try run(["convert", d + "/hh.jsonl", "-o", d + "/single.jsonl", "-q"]).code, 0)
+        let single = try String(contentsOfFile: d + "/single.jsonl", encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+        XCTAssertEqual(single.count, 2312)
+        for k in 0..<5 { XCTAssertEqual(try run(["convert", d + "/hh.jsonl", "-o", d + "/parts/", "--shard-index", String(k), "--shard-count", "5", "-q"]).code, 0) }
+        var union: [String] = [], sizes: [Int] = []
+        for f in try FileManager.default.contentsOfDirectory(atPath: d + "/parts").sorted() where f.hasSuffix(".jsonl.zst") {
+            let ls = String(decoding: try Sources.readAll(d + "/parts/" + f), as: UTF8.self).split(separator: "\n").map(String.init)
+            sizes.append(ls.count); union += ls
+        }
+        XCTAssertEqual(sizes.count, 5)
+        XCTAssertTrue(sizes.allSatisfy { $0 > 300 }, "\(sizes): the file is shared out, not given to one shard")
+        XCTAssertEqual(union.sorted(), single)
+        let oa = try realdata("oasst_en_100_message.jsonl")
+        let r = try run(["convert", oa, "-o", d + "/oa/", "--shard-index", "0", "--shard-count", "2"])
+        XCTAssertEqual(r.code, 2)
+        XCTAssertTrue(r.err.contains("cannot be cut into byte ranges"), r.err)
+    }
+
     /// Sharded filter and decontaminate: the shard outputs and removed files together equal the
     /// single run's; the per-prompt cap refuses to run per shard.
     func testShardedFilterAndDecontaminateEqualTheSingleRun() throws {
