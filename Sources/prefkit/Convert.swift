@@ -140,6 +140,7 @@ struct Convert: ParsableCommand {
         var expanded: [InputFile]
         let spec = try shard.resolve()
         var output = self.output
+        var runID: String? = nil
         // A shard's side files get its number, so the shards of a run never write the same file.
         let rejects = spec.flatMap { s in self.rejects.map(s.perShard) } ?? self.rejects
         let removed = spec.flatMap { s in self.removed.map(s.perShard) } ?? self.removed
@@ -149,14 +150,16 @@ struct Convert: ParsableCommand {
             if let spec {
                 // One shard of the run: its files, and its own output in the output directory.
                 guard shardSize == nil else { throw ValidationError("--shard-size does not go with a sharded run: each shard writes one file") }
+                let all = expanded
                 expanded = try spec.assign(expanded)
                 output = parquet ? try ShardOptions.outputPath(output, spec, prefix: "train", ext: ".parquet")
                                  : try ShardOptions.outputPath(output, spec, prefix: "part", ext: ".jsonl.zst")
+                runID = try ShardOptions.begin(spec, command: "convert", inputs: all, output: output, quiet: quiet)
             }
             var outs: [(flag: String, path: String?)] = [("--rejects", rejects), ("--removed", removed), ("--summary-json", summaryJson)]
             if spec != nil || !sharded { outs.append(("-o", output)) }
             try InputRegistry.checkOutputs(outs)
-        } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+        } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch { throw ValidationError("\(error)") }
         var config = ConvertConfig(inputs: expanded)
         config.corpus = from.corpus
         config.strict = strict
@@ -188,6 +191,7 @@ struct Convert: ParsableCommand {
                                  rejectsPath: outcome.rejectsPath, seconds: seconds)
         if let abort = outcome.strictAbort { summary.markStrictStop(abort.entry) }
         if let p = summaryJson { try summary.json().write(to: p) }
+        if outcome.strictAbort == nil { try ShardOptions.finish(spec, run: runID, outputs: outcome.outputs.map { Optional($0) } + [outcome.rejectsPath, removed, summaryJson], output: output) }
         if !quiet { summary.printScreen() }
         if let abort = outcome.strictAbort {
             FileHandle.standardError.write("prefkit: --strict: stopped at \(abort); nothing was published\n".data(using: .utf8)!)

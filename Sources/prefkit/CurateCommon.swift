@@ -38,23 +38,30 @@ struct CurateIO: ParsableArguments {
 
     /// Expands the inputs and checks, before anything is read, that no output is an input. A shard
     /// of a sharded run (filter, decontaminate) takes files k mod N of the sorted inputs.
-    func source(outputs: [(flag: String, path: String?)], shard: ShardSpec? = nil) throws -> PairSource {
+    func source(outputs: [(flag: String, path: String?)]) throws -> PairSource { try shardSource(outputs: outputs, shard: nil, command: "").0 }
+
+    /// The source of one shard of a sharded run (nil: the whole run) and the run's identity for its
+    /// completion marker; a shard already done ends the process here (ShardOptions.begin).
+    func shardSource(outputs: [(flag: String, path: String?)], shard: ShardSpec?, command: String) throws -> (PairSource, String?) {
         var expanded: [InputFile]
+        var runID: String? = nil
         do {
             expanded = try InputExpander.expand(inputs)
-            if let shard { expanded = try shard.assign(expanded) }
+            if let shard {
+                runID = try ShardOptions.begin(shard, command: command, inputs: expanded, output: outputs[0].path ?? "", quiet: quiet)
+                expanded = try shard.assign(expanded)
+            }
             try InputRegistry.checkOutputs(outputs + [("--removed", sidePath(removed, shard)), ("--rejects", sidePath(rejects, shard)),
                                                       ("--summary-json", sidePath(summaryJson, shard))])
-        } catch { throw ValidationError("\(error)") }
-        return try PairSource(expanded,
-                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch { throw ValidationError("\(error)") }
+        return (try PairSource(expanded, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount), runID)
     }
 
     /// Writes the decisions to the outputs, publishes everything, prints and saves the summary.
     /// `more` writes further outputs once pass 2 is done (e.g. dedup's clusters); they are published
     /// with the others, and the summary (file and screen) comes last, after every output exists.
     func finish(command: String, source: PairSource, outputs: [String], decide: (Int, UnsafeRawBufferPointer) -> Decision,
-                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [], shard: ShardSpec? = nil,
+                started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [], shard: ShardSpec? = nil, runID: String? = nil,
                 more: () throws -> [EncodedFile] = { [] }) throws {
         let removed = sidePath(removed, shard), rejects = sidePath(rejects, shard), summaryJson = sidePath(summaryJson, shard)
         let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
@@ -85,6 +92,7 @@ struct CurateIO: ParsableArguments {
         let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
                                  rejectsPath: rejectsWritten, seconds: Date().timeIntervalSince(started), extra: extra)
         if let p = summaryJson { try summary.json().write(to: p) }
+        try ShardOptions.finish(shard, run: runID, outputs: outputs.map { Optional($0) } + [rejectsWritten, removed, summaryJson], output: outputs[0])
         if !quiet { summary.printScreen() }
         if writer.total.rejectedTotal > 0 { throw ExitCode(1) }
     }

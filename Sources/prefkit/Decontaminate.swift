@@ -31,13 +31,13 @@ struct Decontaminate: ParsableCommand {
         do { evalSets = try InputExpander.expand(against) } catch { throw ValidationError("\(error)") }
         let spec = try shard.resolve()
         let output = try spec.map { try ShardOptions.outputPath(self.output, $0, prefix: "part", ext: ".jsonl.zst") } ?? self.output
-        let source = try io.source(outputs: [("-o", output)], shard: spec)
+        let (source, runID) = try io.shardSource(outputs: [("-o", output)], shard: spec, command: "decontaminate")
         for e in evalSets { try index.add(path: e.path, name: e.display) }
         let scanned = try source.scanPairs { index.feature($0) }
         let (decisions, matched) = index.decide(scanned)
         try io.finish(command: "decontaminate", source: source, outputs: [output], decide: { i, _ in decisions[i] }, started: started,
                       rejectsDefault: defaultRejects(output),
                       extra: [("eval_ngrams", .int(Int64(index.count))), ("eval_short_texts", .int(Int64(index.wholeCount))),
-                              ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))], shard: spec)
+                              ("matched_by_eval_set", .object(matched.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))], shard: spec, runID: runID)
     }
 }

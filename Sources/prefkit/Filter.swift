@@ -97,9 +97,9 @@ struct Filter: ParsableCommand {
             }
             output = try ShardOptions.outputPath(output, spec, prefix: "part", ext: ".jsonl.zst")
         }
-        let source = try io.source(outputs: [("-o", output)], shard: spec)
+        let (source, runID) = try io.shardSource(outputs: [("-o", output)], shard: spec, command: "filter")
         let pass = try Filtering.run(source, plan)
         try io.finish(command: "filter", source: source, outputs: [output], decide: { i, _ in pass.decision(i) },
-                      started: started, rejectsDefault: defaultRejects(output), extra: [("filters", .array(plan.names.map { .string($0) }))], shard: spec)
+                      started: started, rejectsDefault: defaultRejects(output), extra: [("filters", .array(plan.names.map { .string($0) }))], shard: spec, runID: runID)
     }
 }

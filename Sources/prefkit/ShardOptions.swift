@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrefCore
+import PrefIO
 
 /// `--shard-index I --shard-count N`: this process is one shard of a run (defaults from a Slurm
 /// array task or a Kubernetes Indexed Job). Inputs are assigned by file, in sorted order.
@@ -31,5 +32,29 @@ struct ShardOptions: ParsableArguments {
         let dir = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output
         if !exists { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         return dir + "/" + shard.name(prefix, ext: ext)
+    }
+
+    /// Before a shard runs: the run's identity, or nil when the run is not sharded. A shard whose
+    /// completion marker matches and whose outputs check ends here (exit 0); a directory holding
+    /// another run's shards is a usage error.
+    static func begin(_ spec: ShardSpec?, command: String, inputs: [InputFile], output: String, quiet: Bool) throws -> String? {
+        guard let spec else { return nil }
+        let run = ShardMarker.runIdentity(command: command, arguments: Array(CommandLine.arguments.dropFirst(2)), inputs: inputs)
+        let decision: ShardMarker.Decision
+        do { decision = try ShardMarker.decide(run: run, spec: spec, output: output) } catch { throw ValidationError("\(error)") }
+        switch decision {
+        case .skip:
+            if !quiet { FileHandle.standardError.write("prefkit \(command): shard \(spec.index) of \(spec.count) is already done (\(ShardMarker.path(for: output))); nothing to do\n".data(using: .utf8)!) }
+            throw ExitCode.success
+        case .run(let note):
+            if let note, !quiet { FileHandle.standardError.write("prefkit \(command): \(note)\n".data(using: .utf8)!) }
+        }
+        return run
+    }
+
+    /// After a shard's outputs are published: its completion marker.
+    static func finish(_ spec: ShardSpec?, run: String?, outputs: [String?], output: String) throws {
+        guard let spec, let run else { return }
+        try ShardMarker.write(run: run, spec: spec, outputs: outputs.compactMap { $0 }.filter { FileManager.default.fileExists(atPath: $0) }, markerFor: output)
     }
 }

@@ -457,6 +457,37 @@ final class CLITests: CLITestCase {
         XCTAssertTrue(r.err.contains("cannot be cut into byte ranges"), r.err)
     }
 
+    /// Completion markers: a rerun skips a finished shard, redoes one whose output no longer
+    /// matches its marker, and refuses a directory holding another run's shards.
+    func testShardCompletionMarkers() throws {
+        let d = tempDir()
+        let files = ["hh_small.jsonl", "shp.jsonl", "ultrafeedback.jsonl"].map(fixture)
+        func shard(_ k: Int, of n: Int, _ inputs: [String] = files) throws -> (code: Int32, out: String, err: String) {
+            try run(["convert"] + inputs + ["-o", d + "/out/", "--shard-index", String(k), "--shard-count", String(n)])
+        }
+        for k in 0..<2 { XCTAssertEqual(try shard(k, of: 2).code, 0) }
+        let part = d + "/out/part-00000-of-00002.jsonl.zst"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: part + ".done.json"))
+        let good = try Data(contentsOf: URL(fileURLWithPath: part))
+        // A rerun of a finished shard does nothing.
+        let again = try shard(0, of: 2)
+        XCTAssertEqual(again.code, 0)
+        XCTAssertTrue(again.err.contains("already done"), again.err)
+        // A damaged output is detected by its checksum, reported, and the shard is redone.
+        try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: part))
+        let redo = try shard(0, of: 2)
+        XCTAssertEqual(redo.code, 0)
+        XCTAssertTrue(redo.err.contains("does not match its completion marker"), redo.err)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: part)), good)
+        // Another shard count, or other inputs, in the same directory: refused.
+        let other = try shard(0, of: 3)
+        XCTAssertEqual(other.code, 2)
+        XCTAssertTrue(other.err.contains("a run with 2 shards"), other.err)
+        let more = try shard(1, of: 2, files + [fixture("arena.jsonl")])
+        XCTAssertEqual(more.code, 2)
+        XCTAssertTrue(more.err.contains("other inputs or options"), more.err)
+    }
+
     /// Sharded filter and decontaminate: the shard outputs and removed files together equal the
     /// single run's; the per-prompt cap refuses to run per shard.
     func testShardedFilterAndDecontaminateEqualTheSingleRun() throws {
