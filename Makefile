@@ -45,6 +45,7 @@ test: deps
 	swift build --build-tests
 	swift test
 	bash scripts/check_contributing.sh
+	bash scripts/slurm/integration-test.sh
 
 bench: build
 	bash bench/run.sh

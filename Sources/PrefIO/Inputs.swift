@@ -67,6 +67,8 @@ public enum InputExpander {
     public static func isDataFile(_ name: String) -> Bool {
         if name.hasPrefix(".") { return false }
         let n = name.lowercased()
+        // prefkit's own side files in an output directory: completion markers and rejects files.
+        if n.hasSuffix(".done.json") || n.hasSuffix(".rejects.jsonl") || n == "rejects.jsonl" { return false }
         if n.contains(".json") || n.contains(".ndjson") || n.contains(".xml") || n.hasSuffix(".parquet") { return true }
         return n.hasSuffix(".gz") || n.hasSuffix(".zst") || n.hasSuffix(".zstd")
     }

@@ -486,6 +486,10 @@ final class CLITests: CLITestCase {
         let more = try shard(1, of: 2, files + [fixture("arena.jsonl")])
         XCTAssertEqual(more.code, 2)
         XCTAssertTrue(more.err.contains("other inputs or options"), more.err)
+        // The next step reads the directory: markers and rejects files are not taken for inputs.
+        let next = try run(["filter", d + "/out", "-o", d + "/f.jsonl", "--empty", "--summary-json", d + "/f.json", "-q"])
+        XCTAssertEqual(next.code, 0, next.err)
+        XCTAssertEqual((try summary(d + "/f.json")["inputs"] as! [[String: Any]]).map { ($0["path"] as! String).hasSuffix(".jsonl.zst") }, [true, true])
     }
 
     /// Sharded filter and decontaminate: the shard outputs and removed files together equal the

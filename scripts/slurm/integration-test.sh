@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The sharded pipeline on a real Slurm cluster: a single-node cluster on 127.0.0.1
+# (scripts/slurm/local-cluster.sh), then convert, filter and decontaminate as 4-task arrays
+# (`sbatch --array=0-3 --wait`, each task's shard from SLURM_ARRAY_TASK_ID alone), compared with
+# the single-process run of the same steps. Installs slurmctld, slurmd, slurm-client and munge
+# with apt when they are missing and it can; skips with a message when it cannot.
+# Usage: scripts/slurm/integration-test.sh [PREFKIT_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+P=$(realpath "${1:-$(swift build --show-bin-path)/prefkit}")
+need="slurmctld slurmd slurm-client munge"
+if ! command -v sbatch >/dev/null || ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "slurm integration: installing $need"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need) >/dev/null 2>&1 \
+      || { echo "slurm integration: SKIPPED (apt could not install $need)"; exit 0; }
+  else
+    echo "slurm integration: SKIPPED (sbatch/slurmctld/munged missing and not root with apt to install them)"; exit 0
+  fi
+fi
+W=$(mktemp -d /tmp/prefkit-slurm.XXXXXX)
+chmod 755 "$W"   # munged requires every directory above its socket to be searchable by all
+cleanup() { bash scripts/slurm/local-cluster.sh stop "$W/cluster" || true; rm -rf "$W"; }
+trap cleanup EXIT
+started=$(bash scripts/slurm/local-cluster.sh start "$W/cluster") || { echo "slurm integration: FAILED: the local cluster did not start"; tail -5 "$W"/cluster/log/*.log; exit 1; }
+eval "$started"
+export SLURM_CONF
+
+IN=(fixtures/hh_small.jsonl fixtures/shp.jsonl fixtures/ultrafeedback.jsonl fixtures/arena.jsonl fixtures/pku.jsonl
+    fixtures/openai.jsonl fixtures/trl_conversational.jsonl fixtures/ranked/nectar.jsonl)
+IN=("${IN[@]/#/$PWD/}")
+# Real samples when present: a gzip file, a Stack Exchange dump (a join, whole per task), an OpenAssistant tree file.
+for f in hh-rlhf_harmless-base_test.jsonl.gz se_coffee_Posts.xml oasst_en_100_tree.jsonl; do
+  [ -f ../shared/realdata/$f ] && IN+=("$(realpath ../shared/realdata/$f)")
+done
+EVAL=$PWD/fixtures/arena.jsonl
+FILTERS=(--empty --identical --response-chars 2:300)
+
+# The single-process run.
+"$P" convert "${IN[@]}" -o "$W/single.convert.jsonl" -q || [ $? = 1 ]
+"$P" filter "$W/single.convert.jsonl" -o "$W/single.filter.jsonl" "${FILTERS[@]}" -q
+"$P" decontaminate "$W/single.filter.jsonl" --against "$EVAL" --ngram 8 -o "$W/single.jsonl" -q
+
+# The same steps as 4-task arrays; each task finds its shard in the Slurm environment.
+array() {  # array NAME COMMAND...
+  local name=$1; shift
+  printf '#!/bin/bash\nset -uo pipefail\n%s\nrc=$?\n[ $rc = 0 ] || [ $rc = 1 ]\n' "$(printf '%q ' "$@")" > "$W/$name.sbatch"
+  sbatch --array=0-3 --wait --job-name="prefkit-$name" -o "$W/$name-%a.log" "$W/$name.sbatch" >/dev/null \
+    || { echo "slurm integration: FAILED: the $name array failed"; cat "$W"/$name-*.log; exit 1; }
+}
+array convert "$P" convert "${IN[@]}" -o "$W/converted/" -q
+array filter "$P" filter "$W/converted" -o "$W/filtered/" "${FILTERS[@]}" -q
+array decontaminate "$P" decontaminate "$W/filtered" --against "$EVAL" --ngram 8 -o "$W/clean/" -q
+
+shards=$(ls "$W/clean"/part-*-of-00004.jsonl.zst | wc -l)
+markers=$(ls "$W/clean"/*.done.json | wc -l)
+sort "$W/single.jsonl" > "$W/a"
+zstd -qdc "$W/clean"/part-*-of-00004.jsonl.zst | sort > "$W/b"
+if [ "$shards" = 4 ] && [ "$markers" = 4 ] && cmp -s "$W/a" "$W/b" && [ -s "$W/a" ]; then
+  echo "slurm integration: ok ($(wc -l < "$W/a") pairs; convert, filter and decontaminate as 4-task arrays equal the single run)"
+else
+  echo "slurm integration: FAILED ($shards shards, $markers markers; the sharded result differs from the single run)"
+  diff "$W/a" "$W/b" | head -5; exit 1
+fi
