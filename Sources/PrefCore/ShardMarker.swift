@@ -76,7 +76,7 @@ public struct ShardMarker: Sendable {
     /// What a (re)run of this shard should do, given the markers in the output's directory.
     /// Throws `Conflict` when the directory holds shards of another run.
     public static func decide(run: String, spec: ShardSpec, output: String) throws -> Decision {
-        let dir = NSStringPath(path: output).directory
+        let dir = PathParts(path: output).directory
         // Any marker in the directory made with another shard count or by another run is a conflict.
         for name in (try? listDirectory(dir)) ?? [] where name.hasSuffix(".done.json") {
             guard let v = try? JSONValue.parse(bytes: Sources.readAll(dir + "/" + name)) else { continue }
@@ -115,7 +115,7 @@ public struct ShardMarker: Sendable {
 }
 
 /// The directory part of a path ("." for a bare name).
-struct NSStringPath {
+struct PathParts {
     let path: String
     var directory: String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
