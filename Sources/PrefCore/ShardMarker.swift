@@ -78,7 +78,7 @@ public struct ShardMarker: Sendable {
     public static func decide(run: String, spec: ShardSpec, output: String) throws -> Decision {
         let dir = PathParts(path: output).directory
         // Any marker in the directory made with another shard count or by another run is a conflict.
-        for name in (try? listDirectory(dir)) ?? [] where name.hasSuffix(".done.json") {
+        for name in InputExpander.names(in: dir).sorted() where name.hasSuffix(".done.json") {
             guard let v = try? JSONValue.parse(bytes: Sources.readAll(dir + "/" + name)) else { continue }
             if let n = v["shard_count"]?.intValue, Int(n) != spec.count {
                 throw Conflict(description: "\(dir) holds shards of a run with \(n) shards (\(name)); this run has \(spec.count): use another output directory")
@@ -101,16 +101,6 @@ public struct ShardMarker: Sendable {
             }
         }
         return .skip
-    }
-
-    static func listDirectory(_ dir: String) throws -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            out.append(withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) })
-        }
-        return out.sorted()
     }
 }
 

@@ -88,7 +88,6 @@ public struct ShardSpec: Sendable, Equatable {
 
     /// `PREFIX-00003-of-00008` + `ext`: the shard's output name, the hub's shard naming.
     public func name(_ prefix: String, ext: String) -> String {
-        func five(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
-        return "\(prefix)-\(five(index))-of-\(five(count))\(ext)"
+        "\(prefix)-\(fiveDigits(index))-of-\(fiveDigits(count))\(ext)"
     }
 }

@@ -121,20 +121,24 @@ public enum InputExpander {
 
     static func join(_ a: String, _ b: String) -> String { a.hasSuffix("/") ? a + b : a + "/" + b }
 
+    /// The names in a directory (without "." and ".."), unsorted; none when it cannot be opened.
+    public static func names(in dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// Relative paths of data files below `dir`, sorted bytewise.
     static func walk(_ dir: String) -> [String] {
         var out: [String] = []
         func rec(_ rel: String) {
             let full = rel.isEmpty ? dir : join(dir, rel)
-            guard let d = opendir(full) else { return }
-            var names: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-                if name == "." || name == ".." || name.hasPrefix(".") { continue }
-                names.append(name)
-            }
-            closedir(d)
-            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            for name in InputExpander.names(in: full).filter({ !$0.hasPrefix(".") }).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 let r = rel.isEmpty ? name : rel + "/" + name
                 var st = stat()
                 guard stat(join(dir, r), &st) == 0 else { continue }

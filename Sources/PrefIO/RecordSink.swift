@@ -29,13 +29,18 @@ public final class RecordSink {
     /// `parquet`: write Parquet with this codec (a `.parquet` path also selects it, with zstd).
     public init(_ target: Target, zstdLevel: Int = 3, overwriteShards: Bool = false, parquet: ParquetCodec? = nil,
                 layout: [ParquetColumn] = ParquetLayout.pairs) throws {
-        self.target = target
+        // A shard directory without its trailing slash, so shard paths are DIR/NAME.
+        if case .shards(let d, let size) = target, d.count > 1, d.hasSuffix("/") {
+            self.target = .shards(dir: String(d.dropLast()), size: size)
+        } else {
+            self.target = target
+        }
         self.layout = layout
         level = zstdLevel
         var pq = parquet
         if case .file(let p) = target, p.hasSuffix(".parquet"), pq == nil { pq = .zstd }
         self.parquet = pq
-        switch target {
+        switch self.target {
         case .file(let p) where pq != nil:
             parquetFile = try ParquetPairWriter(path: p, layout: layout, codec: pq!, level: zstdLevel)
             files = [p]
@@ -43,8 +48,7 @@ public final class RecordSink {
             let c = OutputCompression.forPath(p)
             current = try EncodedFile(path: p, compression: c, level: c == .gzip ? 6 : zstdLevel)
             files = [p]
-        case .shards(let d, let size):
-            let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
+        case .shards(let dir, let size):
             guard size > 0 else { throw OutputError("--shard-size must be positive") }
             var st = stat()
             if stat(dir, &st) != 0 {
@@ -68,14 +72,9 @@ public final class RecordSink {
     var staleShards: [String] = []
 
     static func existingShards(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-            if name.hasPrefix("part-") && name.hasSuffix(".jsonl.zst") || name.hasPrefix("train-") && name.contains("-of-") && name.hasSuffix(".parquet") { out.append(name) }
-        }
-        return out.sorted()
+        InputExpander.names(in: dir).filter { name in
+            name.hasPrefix("part-") && name.hasSuffix(".jsonl.zst") || name.hasPrefix("train-") && name.contains("-of-") && name.hasSuffix(".parquet")
+        }.sorted()
     }
 
     /// Writes whole records; `ends` are the offsets just past each record's newline.
@@ -115,13 +114,12 @@ public final class RecordSink {
                 start = end
                 switch target {
                 case .file: try parquetFile!.add(record)
-                case .shards(let d, let size):
-                    let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
+                case .shards(let dir, let size):
                     if parquetShards.isEmpty || parquetShards[parquetShards.count - 1].writer.totalRows >= size {
                         // A finished shard keeps only its footer's metadata in memory until commit.
                         try parquetShards.last?.writer.flushRowGroup()
                         // The final name needs the shard count: known at commit.
-                        let p = dir + "/train-" + RecordSink.digits5(parquetShards.count) + ".parquet"
+                        let p = dir + "/train-" + fiveDigits(parquetShards.count) + ".parquet"
                         parquetShards.append((try ParquetPairWriter(path: p, layout: layout, codec: parquet!, level: level), p))
                     }
                     try parquetShards[parquetShards.count - 1].writer.add(record)
@@ -130,20 +128,18 @@ public final class RecordSink {
         }
     }
 
-    static func digits5(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
 
     /// Publishes every output at once, at the end of a successful run.
     public func commit() throws {
         if let f = parquetFile { try f.commit(); parquetTextOnly = f.textOnly; parquetFile = nil; return }
-        if case .shards(let d, _) = target, parquet != nil {
-            let dir = d.count > 1 && d.hasSuffix("/") ? String(d.dropLast()) : d
+        if case .shards(let dir, _) = target, parquet != nil {
             if parquetShards.isEmpty {
                 parquetShards.append((try ParquetPairWriter(path: dir + "/train-00000.parquet", layout: layout, codec: parquet!, level: level), ""))
             }
             let n = parquetShards.count
             files = []
             for (k, s) in parquetShards.enumerated() {
-                let name = dir + "/train-" + RecordSink.digits5(k) + "-of-" + RecordSink.digits5(n) + ".parquet"
+                let name = dir + "/train-" + fiveDigits(k) + "-of-" + fiveDigits(n) + ".parquet"
                 try s.writer.commit(as: name)
                 files.append(name)
                 parquetTextOnly += s.writer.textOnly
@@ -171,10 +167,9 @@ public final class RecordSink {
     }
 }
 
+/// A shard number as the shard names write it: at least five digits, zero-padded.
+public func fiveDigits(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+
 extension String {
-    init(format5 i: Int) {
-        var s = String(i)
-        while s.count < 5 { s = "0" + s }
-        self = "part-\(s).jsonl.zst"
-    }
+    init(format5 i: Int) { self = "part-\(fiveDigits(i)).jsonl.zst" }
 }
