@@ -62,7 +62,12 @@ public struct Message: Equatable, Sendable {
     /// True for a message a plain-text chat template renders whole: no tool role, no tool calls,
     /// no non-text parts.
     public var isPlainText: Bool {
-        role != .tool && parts == nil && !extra.contains { $0.0 == "tool_calls" || $0.0 == "function_call" }
+        role != .tool && parts == nil && toolCalls == nil
+    }
+
+    /// The tool calls an assistant turn made (`tool_calls`, or the older `function_call`), if any.
+    public var toolCalls: JSONValue? {
+        extra.last { $0.0 == "tool_calls" || $0.0 == "function_call" }?.1
     }
 
     /// True when `parts` holds a part that is not text (an image, audio, ...).
@@ -160,7 +165,7 @@ public struct Pair: Sendable {
                 if let text = c.bytes {
                     m = Message(rr, text)
                 } else if c.kind == .array {
-                    m = Message(rr, Message.text(ofParts: c))
+                    m = Message(rr, c.textOfParts)
                     m.parts = c.value
                 } else { throw FormatError("bad_message", "message content must be a string or a list of parts") }
                 if e.count > 2 {
@@ -177,20 +182,6 @@ public struct Pair: Sendable {
         if let t = r["tools"], !t.isNull { p.tools = t.value }
         if let i = r["images"], !i.isNull { p.images = i.value }
         return p
-    }
-}
-
-extension Message {
-    /// The text of a list of content parts: strings, and the `text` (or `value`, `content`) of parts
-    /// of type `text` (or without a type), concatenated; other parts contribute nothing.
-    public static func text(ofParts c: JRef) -> [UInt8] {
-        var out: [UInt8] = []
-        for part in c.elements {
-            if let s = part.bytes { out += s; continue }
-            if let t = part["type"]?.string, t != "text" { continue }
-            if let s = (part["text"] ?? part["value"] ?? part["content"])?.bytes { out += s }
-        }
-        return out
     }
 }
 

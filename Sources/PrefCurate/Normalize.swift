@@ -85,9 +85,9 @@ public enum TextNorm {
         for (i, m) in ms.enumerated() {
             if i > 0 { out.append(0x0A) }
             out += m.content
-            if !m.extra.isEmpty, let calls = m.extra.last(where: { $0.0 == "tool_calls" || $0.0 == "function_call" }) {
+            if !m.extra.isEmpty, let calls = m.toolCalls {
                 var b = ByteBuffer()
-                b.appendJSONValue(calls.1)
+                b.appendJSONValue(calls)
                 out.append(0x0A); out += b.bytes
             }
         }

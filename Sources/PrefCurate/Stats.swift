@@ -37,7 +37,7 @@ public enum Stats {
                             exact: Measure.exactKey(p, prompt: TextNorm.normalize(TextNorm.text(p.prompt)), chosen: nc, rejected: nr),
                             images: p.images != nil || all.contains { $0.parts != nil },
                             tools: p.tools != nil,
-                            toolTurns: all.contains { $0.role == .tool || $0.extra.contains { $0.0 == "tool_calls" || $0.0 == "function_call" } })
+                            toolTurns: all.contains { $0.role == .tool || $0.toolCalls != nil })
     }
 
     static func percentiles(_ v: [Double]) -> JSONValue {

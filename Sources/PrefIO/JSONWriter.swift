@@ -169,6 +169,18 @@ public indirect enum JSONValue: Equatable, Sendable {
 }
 
 extension JRef {
+    /// The text of a list of content parts: strings, and the `text` (or `value`, `content`) of parts
+    /// of type `text` (or without a type), concatenated; other parts contribute nothing.
+    public var textOfParts: [UInt8] {
+        var out: [UInt8] = []
+        for part in elements {
+            if let s = part.bytes { out += s; continue }
+            if let t = part["type"]?.string, t != "text" { continue }
+            if let s = (part["text"] ?? part["value"] ?? part["content"])?.bytes { out += s }
+        }
+        return out
+    }
+
     /// Materializes the value (numbers without fraction or exponent become `.int`).
     public var value: JSONValue {
         switch kind {

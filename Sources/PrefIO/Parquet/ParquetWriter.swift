@@ -223,12 +223,8 @@ public final class ParquetPairWriter {
     static func text(_ v: JRef?, _ lossy: inout Bool) -> [UInt8] {
         guard let v, !v.isNull else { return [] }
         if let t = v.bytes { return t }
-        var t: [UInt8] = []
-        for p in v.elements {
-            if let s = p.bytes { t += s } else if p["type"]?.string ?? "text" == "text", let s = (p["text"] ?? p["value"])?.bytes { t += s }
-        }
         lossy = true
-        return t
+        return v.textOfParts
     }
 
     /// Adds one row (a JSON object, without its newline).
