@@ -23,8 +23,7 @@ extension ParquetSource {
             }
             guard c.e.annotation == .list, c.e.repetition != .repeated, c.children.count == 1 else { return nil }
             let rep = c.children[0]
-            guard rep.e.repetition == .repeated, !rep.isLeaf, rep.children.count == 1,
-                  rep.e.name != "array", rep.e.name != c.e.name + "_tuple" else { return nil }
+            guard rep.e.repetition == .repeated, c.isThreeLevelList else { return nil }
             let el = rep.children[0]
             guard el.e.repetition != .repeated else { return nil }
             if el.isLeaf {

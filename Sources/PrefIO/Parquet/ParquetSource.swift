@@ -18,6 +18,13 @@ final class SchemaNode {
     var leaf: Int?
     init(_ e: SchemaElement) { self.e = e }
     var isLeaf: Bool { e.numChildren == 0 && e.type != nil }
+
+    /// For a LIST node whose one child repeats: whether it is the standard three-level list (each
+    /// element wrapped in a one-field group) rather than a legacy two-level one (`array`, `NAME_tuple`).
+    var isThreeLevelList: Bool {
+        guard let rep = children.first else { return false }
+        return !rep.isLeaf && rep.children.count == 1 && rep.e.name != "array" && rep.e.name != e.name + "_tuple"
+    }
 }
 
 /// A row being assembled: a group's fields by child index, a repeated node's items, a leaf's value.
@@ -292,8 +299,7 @@ public final class ParquetSource: ByteSource {
             let rep = node.children[0]
             let holder = r.fields[0]
             b.append(UInt8(ascii: "["))
-            // Three-level lists wrap each element in a one-field group; two-level (legacy) lists do not.
-            let threeLevel = !rep.isLeaf && rep.children.count == 1 && rep.e.name != "array" && rep.e.name != node.e.name + "_tuple"
+            let threeLevel = node.isThreeLevelList
             for (k, item) in (holder?.items ?? []).enumerated() {
                 if k > 0 { b.append(", ") }
                 if threeLevel { emit(rep.children[0], item.fields[0], &b) } else { emitValue(rep, item, &b) }
