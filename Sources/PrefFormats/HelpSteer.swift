@@ -77,22 +77,17 @@ public enum HelpSteer {
             rec.replyMeta = group.map { $0.attributes }
             rec.meta.append(("prompt_line", .int(Int64(group[0].line))))
             let ref = "\(group[0].line)"
-            switch rec.outcome(options.pairing) {
-            case .removed(let reason, _):
-                emit.removed(reason, ref: ref, n: group.count)
-            case .pairs(let pairs, let skipped):
-                var used = Set<Int>()
-                for (key, pair) in pairs {
-                    try emit.pair(pair, key: "\(ref):\(key)")
-                    if let c = pair.meta.first(where: { $0.0 == "chosen_index" })?.1.intValue { used.insert(Int(c)) }
-                    if let r = pair.meta.first(where: { $0.0 == "rejected_index" })?.1.intValue { used.insert(Int(r)) }
-                }
-                emit.used(used.count)
-                for i in group.indices where !used.contains(i) { emit.removed("unpaired_response", ref: "\(group[i].line)") }
-                for (k, v) in skipped { emit.tally.skipped[k, default: 0] += v }
-            case .pair:
-                break
+            let sel = rec.select(options.pairing)
+            if let (reason, _) = sel.removal { emit.removed(reason, ref: ref, n: group.count); return }
+            var used = Set<Int>()
+            for rp in sel.pairs {
+                let (key, pair) = rec.pair(rp)
+                try emit.pair(pair, key: "\(ref):\(key)")
+                used.insert(rp.chosen); used.insert(rp.rejected)
             }
+            emit.used(used.count)
+            for i in group.indices where !used.contains(i) { emit.removed("unpaired_response", ref: "\(group[i].line)") }
+            for (k, v) in sel.skipped { emit.tally.skipped[k, default: 0] += v }
         }
         while let batch = reader.nextBatch() {
             for f in batch.failures { emit.reject(line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw) }

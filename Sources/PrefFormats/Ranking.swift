@@ -159,19 +159,26 @@ struct RankedRecord {
         return XXH64.hash(b)
     }
 
+    /// The pairs the strategy picks for this record.
+    func select(_ options: PairingOptions, default d: PairStrategy = .bestWorst) -> Selection {
+        Ranking.select(scores, strategy: options.strategy(default: d), options: options, key: key, votes: votes)
+    }
+
+    /// One chosen/rejected choice as a pair, with its key (`C>R`, appended to the record's source).
+    func pair(_ rp: RankedPair) -> (key: String, pair: Pair) {
+        var p = Pair(prompt: prompt, chosen: replies[rp.chosen], rejected: replies[rp.rejected],
+                     scoreChosen: writtenScores[rp.chosen], scoreRejected: writtenScores[rp.rejected], meta: meta)
+        p.meta.append(("n_responses", .int(Int64(replies.count))))
+        p.meta.append(("chosen_index", .int(Int64(rp.chosen))))
+        p.meta.append(("rejected_index", .int(Int64(rp.rejected))))
+        for (k, v) in replyMeta[rp.chosen] { p.meta.append(("chosen_" + k, v)) }
+        for (k, v) in replyMeta[rp.rejected] { p.meta.append(("rejected_" + k, v)) }
+        return ("\(rp.chosen)>\(rp.rejected)", p)
+    }
+
     func outcome(_ options: PairingOptions, default d: PairStrategy = .bestWorst) -> AdapterOutcome {
-        let sel = Ranking.select(scores, strategy: options.strategy(default: d), options: options, key: key, votes: votes)
+        let sel = select(options, default: d)
         if let (reason, message) = sel.removal { return .removed(reason: reason, message: message) }
-        let pairs = sel.pairs.map { rp -> (String, Pair) in
-            var p = Pair(prompt: prompt, chosen: replies[rp.chosen], rejected: replies[rp.rejected],
-                         scoreChosen: writtenScores[rp.chosen], scoreRejected: writtenScores[rp.rejected], meta: meta)
-            p.meta.append(("n_responses", .int(Int64(replies.count))))
-            p.meta.append(("chosen_index", .int(Int64(rp.chosen))))
-            p.meta.append(("rejected_index", .int(Int64(rp.rejected))))
-            for (k, v) in replyMeta[rp.chosen] { p.meta.append(("chosen_" + k, v)) }
-            for (k, v) in replyMeta[rp.rejected] { p.meta.append(("rejected_" + k, v)) }
-            return ("\(rp.chosen)>\(rp.rejected)", p)
-        }
-        return .pairs(pairs, skipped: sel.skipped)
+        return .pairs(sel.pairs.map(pair), skipped: sel.skipped)
     }
 }
