@@ -111,13 +111,9 @@ public enum Exporter {
         return .object(o)
     }
 
-    /// A message in ShareGPT form as LLaMA-Factory reads it: human / gpt / observation /
-    /// function_call (an assistant turn that calls tools: the calls as JSON).
+    /// A message in ShareGPT form as LLaMA-Factory reads it (only plain text messages get here:
+    /// pairs with tool turns or tool calls are not exported to ShareGPT rows).
     static func shareGPT(_ m: Message) -> JSONValue {
-        if m.role == .assistant, let calls = m.extra.first(where: { $0.0 == "tool_calls" })?.1 {
-            let fns: [JSONValue] = (calls.arrayValue ?? []).map { $0["function"] ?? $0 }
-            return .object([("from", .string("function_call")), ("value", .string((fns.count == 1 ? fns[0] : .array(fns)).serialized()))])
-        }
         let from: String
         switch m.role { case .user: from = "human"; case .assistant: from = "gpt"; case .tool: from = "observation"; case .system: from = "system" }
         return .object([("from", .string(from)), ("value", .string(m.text))])
