@@ -107,14 +107,10 @@ public final class DedupResult {
             recovered[Int32(i)] = id
         }
         switch status[i] {
-        case .kept: return .keep(output: 0)
-        case .exactDuplicate, .nearDuplicate:
-            let what = byPrompt ? "duplicate_prompt" : "duplicate"
-            return .remove(reason: (status[i] == .exactDuplicate ? "exact_" : "near_") + what,
-                           extra: [("duplicate_of", .string(id(Int(survivor[i])))),
-                                   ("prompt_similarity", .double(similarity.isEmpty ? 1 : Double(similarity[i])))])
-        case .conflict: return .remove(reason: "conflict", extra: [])
         case .rejected: let r = rejection(i); return .reject(reason: r.0, message: r.1)
+        case .exactDuplicate, .nearDuplicate:
+            return Dedup.removal(status[i], survivor: id(Int(survivor[i])), similarity: similarity.isEmpty ? 1 : similarity[i], byPrompt: byPrompt)
+        case .kept, .conflict: return Dedup.removal(status[i], survivor: "", similarity: 1, byPrompt: byPrompt)
         }
     }
 }
@@ -228,10 +224,10 @@ public enum Dedup {
         var members: [Int: [Int]] = [:]
         for i in 0..<n where status[i] == .kept { let r = uf.find(i); if size[r] > 1 { members[r, default: []].append(i) } }
         var clusters: [(kept: Int, members: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)])] = []
-        let priority = Dictionary(o.sourcePriority.enumerated().map { (formatKey($1), $0) }, uniquingKeysWith: { a, _ in a })
+        let priority = priorities(o.sourcePriority)
         for root in members.keys.sorted() {
             let m = members[root]!
-            let kept = m.min { a, b in better(feat(a)!, a, feat(b)!, b, o, priority) }!
+            let kept = m.min { a, b in better(survivorKey(feat(a)!, a), survivorKey(feat(b)!, b), o.keep, priority) }!
             let fk = feat(kept)!
             var list: [(index: Int, exact: Bool, promptSim: Double, responseSim: Double)] = []
             for i in m where i != kept {
@@ -254,10 +250,19 @@ public enum Dedup {
         return result
     }
 
+    /// What a keep policy compares: the policy's measure, then the id (stored only for policies
+    /// other than `first`), then the record's place in the run.
+    struct SurvivorKey {
+        var margin: Float, length: Int32, format: UInt32, id: String?, order: UInt64
+    }
+    static func survivorKey(_ f: DedupFeature, _ i: Int) -> SurvivorKey {
+        SurvivorKey(margin: f.margin, length: f.length, format: f.format, id: f.id, order: UInt64(i))
+    }
+
     /// Survivor order: the policy, then id, then position (so the choice never depends on threads).
-    static func better(_ a: DedupFeature, _ ia: Int, _ b: DedupFeature, _ ib: Int, _ o: DedupOptions, _ pr: [UInt32: Int]) -> Bool {
-        switch o.keep {
-        case .first: return ia < ib
+    static func better(_ a: SurvivorKey, _ b: SurvivorKey, _ keep: DedupOptions.Keep, _ pr: [UInt32: Int]) -> Bool {
+        switch keep {
+        case .first: return a.order < b.order
         case .largestMargin: if a.margin != b.margin { return a.margin > b.margin }
         case .longest: if a.length != b.length { return a.length > b.length }
         case .sourcePriority:
@@ -265,6 +270,10 @@ public enum Dedup {
             if x != y { return x < y }
         }
         if let x = a.id, let y = b.id, x != y { return x < y }
-        return ia < ib
+        return a.order < b.order
+    }
+
+    static func priorities(_ names: [String]) -> [UInt32: Int] {
+        Dictionary(names.enumerated().map { (formatKey($1), $0) }, uniquingKeysWith: { a, _ in a })
     }
 }

@@ -67,6 +67,12 @@ public final class PairSource {
     /// the inputs; results come back in record order. Rejected records get `feature(.rejected)` too,
     /// so indices line up with pass 2.
     public func scan<F>(_ feature: @escaping @Sendable (Item) -> F) throws -> [F] {
+        try scanAt { item, _ in feature(item) }
+    }
+
+    /// Pass 1 with each record's place (input index and line): for phased runs, whose records are
+    /// named by their place in the whole run rather than by their index in this process.
+    public func scanAt<F>(_ feature: @escaping @Sendable (Item, RecordInfo) -> F) throws -> [F] {
         // The reader thread is the only one touching `self` (its input reports) until the
         // pipeline returns, which waits for it.
         nonisolated(unsafe) let me = self
@@ -74,7 +80,14 @@ public final class PairSource {
         try OrderedPipeline.run(threads: threads, produce: { emit in
             try me.batches { _, b in try emit(b) }
         }, work: { b in
-            PairSource.items(b).map(feature)
+            let items = PairSource.items(b)
+            var out: [F] = []
+            out.reserveCapacity(items.count)
+            for (k, item) in items.enumerated() {
+                let line = k < b.failures.count ? b.failures[k].line : b.lines[k - b.failures.count]
+                out.append(feature(item, RecordInfo(input: b.inputIndex, line: line)))
+            }
+            return out
         }, consume: { part in
             out += part
         })

@@ -25,7 +25,7 @@ struct Prefkit: ParsableCommand {
         do {
             try command.run()
         } catch {
-            finish(error, command: type(of: command)._commandName)
+            finish(error, command: (type(of: command) as? Titled.Type)?.title ?? type(of: command)._commandName)
         }
     }
 
@@ -68,6 +68,10 @@ struct Prefkit: ParsableCommand {
         subcommands: [Convert.self, Export.self, Filter.self, DedupCommand.self, Decontaminate.self, Split.self, StatsCommand.self, SFTCommand.self, LogpsCommand.self, ScoreCommand.self, CompareCommand.self]
     )
 }
+
+/// A subcommand named in messages by its whole path ("dedup sign"), or by its parent's name when
+/// it is the parent's default ("dedup").
+protocol Titled { static var title: String { get } }
 
 enum PrefkitVersion {
     static let string = "0.1.0"
