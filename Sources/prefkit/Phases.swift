@@ -228,3 +228,93 @@ struct DedupApply: ParsableCommand, Titled {
         }, started: started, rejectsDefault: defaultRejects(output), shard: spec, runID: a.run)
     }
 }
+
+struct SplitSign: ParsableCommand, Titled {
+    static let title = "split sign"
+    static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract: "Phase 1 of a sharded split: each shard's prompt keys and MinHash signatures, into SIGDIR.",
+        discussion: "Give every shard the same inputs and options. Then 'prefkit split group SIGDIR -o GROUPDIR'.")
+    @OptionGroup var io: SignIO
+    @OptionGroup var grouping: SplitGrouping
+
+    func run() throws {
+        let o = grouping.options()
+        try PhaseRun.sign(io, command: "split sign", params: .split(o, buckets: io.buckets), signer: Phased.signer(.split(o, buckets: io.buckets), dedup: nil, split: o))
+    }
+}
+
+struct SplitGroup: ParsableCommand, Titled {
+    static let title = "split group"
+    static let configuration = CommandConfiguration(
+        commandName: "group",
+        abstract: "Phase 2 of a sharded split: prompt groups over every shard, and each group's side, into GROUPDIR.",
+        discussion: """
+        Unsharded, it does all of it. Sharded, each shard takes buckets k mod N and leaves edges-0000I-of-0000N.bin; \
+        then one 'prefkit split group SIGDIR -o GROUPDIR --merge' joins them and places the groups. Then 'prefkit split apply'.
+        """)
+    @Argument(help: "Directory of the sign files.") var sigdir: String
+    @Option(name: [.short, .long], help: "Output directory (edge files, placement.bin).") var output: String
+    @OptionGroup var shard: ShardOptions
+    @Flag(name: .long, help: "Join the edge files of a sharded group run and place the groups.") var merge = false
+    @OptionGroup var placement: SplitPlacement
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
+    @Flag(name: [.short, .long], help: "No summary on stderr.") var quiet = false
+
+    func validate() throws { try Range.check(threads, "threads", Range.threads) }
+
+    func run() throws {
+        let started = Date()
+        let set: SignSet
+        do { set = try SignSet(dir: sigdir, purpose: .split) } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        guard let r = try PhaseRun.grouping(set, dir: output, merge: merge, shard: shard, command: "split group",
+                                            dropConflicts: false, threads: threads, quiet: quiet) else { return }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        var comps = Components(set, r)
+        var o = SplitOptions()
+        placement.apply(to: &o)
+        let (placed, groups) = try Splitter.finalize(set, &comps, o)
+        let out = PhaseRun.dir(output) + "placement.bin"
+        try Splitter.writePlacement(placed, header: [("inputs", set.inputs), ("params", set.params.json), ("valid", .int(o.valid > 0 ? 1 : 0)),
+                                                      ("pairs", .int(Int64(set.total))), ("groups", .int(Int64(groups)))], to: out)
+        let counts = (0...2).map { k in placed.reduce(0) { $0 + ($1.output == UInt8(k) ? 1 : 0) } }
+        PhaseRun.say(quiet, String(format: "prefkit split group: %d pairs in %d prompt groups: train %d, test %d, valid %d -> %@ (%.1f s)",
+                                   set.total, groups, counts[0], counts[1], counts[2], out, Date().timeIntervalSince(started)))
+    }
+}
+
+struct SplitApply: ParsableCommand, Titled {
+    static let title = "split apply"
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Phase 3 of a sharded split: write each shard's pairs to train / test (/ valid) as the one-process split would.",
+        discussion: "Give the inputs of the sign step. Sharded, each shard writes OUTDIR/train-0000I-of-0000N.EXT (and test, valid); the shards together equal 'prefkit split IN -o OUTDIR'.")
+    @OptionGroup var io: CurateIO
+    @Option(name: .long, help: "The group step's output directory (placement.bin).") var groups: String
+    @Option(name: [.short, .long], help: "Output directory.") var output: String
+    @Option(name: .long, help: "Output extension: jsonl, jsonl.zst or jsonl.gz.") var ext: String = "jsonl"
+    @OptionGroup var shard: ShardOptions
+
+    func validate() throws { try SplitPlacement.checkExt(ext) }
+
+    func run() throws {
+        let started = Date()
+        let spec = try shard.resolve()
+        let file = PhaseRun.dir(groups) + "placement.bin"
+        let header: JSONValue
+        do { header = try PhaseFileReader(path: file).header } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        let dir = PhaseRun.dir(output)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let outs = SplitPlacement.outputs(dir, ext: ext, valid: header["valid"]?.intValue == 1, shard: spec)
+        let a = try PhaseRun.applySource(io, output: outs[0], spec: spec, command: "split apply", header: header, file: file)
+        let (_, placed) = try Splitter.readPlacement(file, inputs: a.ranks)
+        let scanned = try a.scan()
+        if let lost = scanned.first(where: { $0.rejected == nil && placed[$0.pos] == nil }) {
+            throw PhaseFileError("\(file) places no record at line \(lost.pos & 0xFF_FFFF_FFFF) of input \(lost.pos >> 40 + 1): it was made from other inputs; run split sign and group again")
+        }
+        try io.finish(command: "split", source: a.source, outputs: outs, decide: { i, _ in
+            if let r = scanned[i].rejected { return .reject(reason: r.0, message: r.1) }
+            return .keep(output: Int(placed[scanned[i].pos] ?? 0))
+        }, started: started, rejectsDefault: dir + (spec.map { $0.perShard("rejects.jsonl") } ?? "rejects.jsonl"), shard: spec, runID: a.run)
+    }
+}
