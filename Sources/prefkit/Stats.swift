@@ -8,29 +8,67 @@ import PrefIO
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Describe a pair dataset: counts, lengths, turns, scores, margins, ties, duplicates and length bias."
+        abstract: "Describe a pair dataset: counts, lengths, turns, scores, margins, ties, duplicates and length bias.",
+        discussion: """
+        Sharded (--shard-index/--shard-count or an array job, with -o DIR/), each shard writes its pairs' features to \
+        DIR/stats-0000I-of-0000N.bin; then 'prefkit stats --merge DIR --json ... --html ...' gives the statistics of \
+        the whole run, the same as one process over all the inputs.
+        """
     )
 
-    @Argument(help: "Normalized pair files, directories, globs, or '-'.") var inputs: [String]
+    @Argument(help: "Normalized pair files, directories, globs, or '-'.") var inputs: [String] = []
     @Option(name: .long, help: "Write the statistics as JSON.") var json: String?
     @Option(name: .long, help: "Write a self-contained HTML report with SVG histograms.") var html: String?
+    @Option(name: [.short, .long], help: "Directory for this shard's partial statistics (stats-0000I-of-0000N.bin), for --merge.") var output: String?
+    @Option(name: .long, help: "Merge the partial statistics of every shard in this directory.") var merge: String?
+    @OptionGroup var shard: ShardOptions
     @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
 
-    func validate() throws { try Range.check(threads, "threads", Range.threads) }
+    func validate() throws {
+        try Range.check(threads, "threads", Range.threads)
+        if merge != nil {
+            guard inputs.isEmpty, output == nil else { throw ValidationError("--merge reads the partial statistics in its directory: give no inputs and no -o") }
+            if try shard.resolve() != nil, shard.shardIndex != nil { throw ValidationError("--merge joins every shard: run it once, without --shard-index") }
+        } else {
+            guard !inputs.isEmpty else { throw ValidationError("give the pair files to describe (or --merge DIR)") }
+            if try shard.resolve() != nil, output == nil { throw ValidationError("a stats shard writes its partial statistics into a directory: give -o DIR/") }
+        }
+    }
 
     func run() throws {
+        if let dir = merge {
+            let (scanned, header) = try Stats.readPartials(dir)
+            let names = (header["inputs"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.stringValue }
+            return try report(Stats.compute(scanned), title: names.joined(separator: ", "))
+        }
         let expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
             try InputRegistry.checkOutputs([("--json", json), ("--html", html)])
         } catch { throw ValidationError("\(error)") }
-        let source = try PairSource(expanded,
-                                    threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if let output {
+            // One shard's partial statistics (shard 0 of 1 when not sharded).
+            let spec = try shard.resolve() ?? ShardSpec(index: 0, count: 1)
+            let out = try ShardOptions.outputPath(PhaseRun.dir(output), spec, prefix: "stats", ext: ".bin")
+            let run = try ShardOptions.begin(spec, command: "stats", inputs: expanded, output: out, quiet: false)
+            let mine: [InputFile]
+            do { mine = try spec.assign(expanded) } catch { throw ValidationError("\(error)") }
+            let scanned = try PairSource(mine, threads: threads).scanPairs { Stats.feature($0) }
+            try Stats.writePartial(scanned, header: [("inputs", PhaseRun.inputsJSON(expanded))], to: out)
+            try ShardOptions.finish(spec, run: run, outputs: [out], output: out)
+            PhaseRun.say(false, "prefkit stats: shard \(spec.index) of \(spec.count): \(scanned.count) records -> \(out)")
+            return
+        }
+        let source = try PairSource(expanded, threads: threads)
         let scanned = try source.scanPairs { Stats.feature($0) }
-        let st = Stats.compute(scanned)
+        try report(Stats.compute(scanned), title: expanded.map(\.display).joined(separator: ", "))
+    }
+
+    func report(_ st: DatasetStats, title: String) throws {
         if let p = json { try st.json.write(to: p) }
         if let p = html {
-            try EncodedFile.writeWhole(Array(Stats.html(st, title: "Preference data: " + expanded.map(\.display).joined(separator: ", ")).utf8), to: p)
+            try EncodedFile.writeWhole(Array(Stats.html(st, title: "Preference data: " + title).utf8), to: p)
         }
         print(StatsCommand.screen(st.json))
         // Rejected records are described in the statistics; the exit status says they exist (1), as in every command.
