@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "PrefFormatsTests", dependencies: ["PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefCurateTests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
         .testTarget(name: "PrefTrainTests", dependencies: ["PrefTrain", "PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
-        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO"]),
+        .testTarget(name: "PrefkitCLITests", dependencies: ["PrefCurate", "PrefCore", "PrefFormats", "PrefIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

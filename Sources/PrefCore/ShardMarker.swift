@@ -18,15 +18,17 @@ public struct ShardMarker: Sendable {
 
     public static func path(for output: String) -> String { output + ".done.json" }
 
-    /// The run's identity: the command and its arguments without the shard flags, and every input
+    /// The run's identity: the command and its arguments without the shard flags, --threads and
+    /// --quiet, and every input
     /// with its size and modification time.
     public static func runIdentity(command: String, arguments: [String], inputs: [InputFile]) -> String {
         var args: [String] = []
         var skip = false
         for a in arguments {
             if skip { skip = false; continue }
-            if a == "--shard-index" || a == "--shard-count" { skip = true; continue }
-            if a.hasPrefix("--shard-index=") || a.hasPrefix("--shard-count=") { continue }
+            // The shard, and what changes no output: the thread count, quiet.
+            if a == "--shard-index" || a == "--shard-count" || a == "--threads" { skip = true; continue }
+            if a.hasPrefix("--shard-index=") || a.hasPrefix("--shard-count=") || a.hasPrefix("--threads=") || a == "-q" || a == "--quiet" { continue }
             args.append(a)
         }
         var parts = [command] + args

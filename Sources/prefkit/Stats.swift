@@ -38,8 +38,7 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         if let dir = merge {
             let (scanned, header) = try Stats.readPartials(dir)
-            let names = (header["inputs"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.stringValue }
-            return try report(Stats.compute(scanned), title: names.joined(separator: ", "))
+            return try report(Stats.compute(scanned), title: header["title"]?.stringValue ?? "")
         }
         let expanded: [InputFile]
         do {
@@ -55,15 +54,17 @@ struct StatsCommand: ParsableCommand {
             let mine: [InputFile]
             do { mine = try spec.assign(expanded) } catch { throw ValidationError("\(error)") }
             let scanned = try PairSource(mine, threads: threads).scanPairs { Stats.feature($0) }
-            try Stats.writePartial(scanned, header: [("inputs", PhaseRun.inputsJSON(expanded))], to: out)
+            try Stats.writePartial(scanned, header: [("inputs", PhaseRun.inputsJSON(expanded)), ("title", .string(StatsCommand.title(expanded)))], to: out)
             try ShardOptions.finish(spec, run: run, outputs: [out], output: out)
             PhaseRun.say(false, "prefkit stats: shard \(spec.index) of \(spec.count): \(scanned.count) records -> \(out)")
             return
         }
         let source = try PairSource(expanded, threads: threads)
         let scanned = try source.scanPairs { Stats.feature($0) }
-        try report(Stats.compute(scanned), title: expanded.map(\.display).joined(separator: ", "))
+        try report(Stats.compute(scanned), title: StatsCommand.title(expanded))
     }
+
+    static func title(_ inputs: [InputFile]) -> String { inputs.map(\.display).joined(separator: ", ") }
 
     func report(_ st: DatasetStats, title: String) throws {
         if let p = json { try st.json.write(to: p) }
