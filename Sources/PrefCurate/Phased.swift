@@ -204,6 +204,12 @@ public final class SignSet {
         guard let first = names.first else { throw PhaseFileError("\(dir) holds no sign files (sign-*.bin): run `prefkit \(purpose.rawValue) sign` first") }
         guard let n = Int(first.dropFirst("sign-00000-of-".count).dropLast(4)), n > 0 else { throw PhaseFileError("\(dir)/\(first): not a sign file name") }
         var readers: [PhaseFileReader] = []
+        // One descriptor per sign file stays open: raise the soft limit towards the hard one if needed.
+        var lim = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 && lim.rlim_cur < rlim_t(n + 256) {
+            lim.rlim_cur = min(lim.rlim_max, rlim_t(n + 256))
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+        }
         for k in 0..<n {
             let name = ShardSpec(index: k, count: n).name("sign", ext: ".bin")
             guard FileManager.default.fileExists(atPath: dir + "/" + name) else {

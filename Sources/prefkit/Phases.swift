@@ -23,6 +23,28 @@ struct SignIO: ParsableArguments {
     }
 }
 
+/// What every cluster / group step takes: the sign files, the output directory, the shard (buckets k mod N) or --merge.
+struct GroupIO: ParsableArguments {
+    @Argument(help: "Directory of the sign files.") var sigdir: String
+    @Option(name: [.short, .long], help: "Output directory (edge files of the shards; the merged result).") var output: String
+    @OptionGroup var shard: ShardOptions
+    @Flag(name: .long, help: "Join the edge files every shard of this step left in the output directory, and finish.") var merge = false
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
+    @Flag(name: [.short, .long], help: "No summary on stderr.") var quiet = false
+
+    func validate() throws { try Range.check(threads, "threads", Range.threads) }
+
+    /// The sign files and the grouping of every bucket, or nil when this process was one bucket shard (its edges written).
+    func grouping(_ purpose: PhaseParams.Purpose, command: String, dropConflicts: Bool) throws -> (SignSet, BucketResult)? {
+        let set: SignSet
+        do { set = try SignSet(dir: sigdir, purpose: purpose) } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        guard let r = try PhaseRun.grouping(set, dir: output, merge: merge, shard: shard, command: command, dropConflicts: dropConflicts,
+                                            threads: threads, quiet: quiet) else { return nil }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        return (set, r)
+    }
+}
+
 enum PhaseRun {
     /// The run's inputs in order, each with its size and modification time: later phases must see the same.
     static func inputsJSON(_ files: [InputFile]) -> JSONValue {
@@ -154,7 +176,8 @@ struct DedupSign: ParsableCommand, Titled {
 
     func run() throws {
         let o = match.options()
-        try PhaseRun.sign(io, command: "dedup sign", params: .dedup(o, buckets: io.buckets), signer: Phased.signer(.dedup(o, buckets: io.buckets), dedup: o, split: nil))
+        let params = PhaseParams.dedup(o, buckets: io.buckets)
+        try PhaseRun.sign(io, command: "dedup sign", params: params, signer: Phased.signer(params, dedup: o, split: nil))
     }
 }
 
@@ -168,34 +191,23 @@ struct DedupCluster: ParsableCommand, Titled {
         k mod N and leaves edges-0000I-of-0000N.bin; then one 'prefkit dedup cluster SIGDIR -o CLUSTERDIR --merge' \
         joins them and chooses the survivors. Then 'prefkit dedup apply'.
         """)
-    @Argument(help: "Directory of the sign files.") var sigdir: String
-    @Option(name: [.short, .long], help: "Output directory (edge files, decisions.bin).") var output: String
-    @OptionGroup var shard: ShardOptions
-    @Flag(name: .long, help: "Join the edge files of a sharded cluster run and choose the survivors.") var merge = false
+    @OptionGroup var io: GroupIO
     @OptionGroup var policy: DedupPolicy
     @Option(name: .long, help: "Write each cluster (kept id, members, similarities) to this JSON Lines file.") var clusters: String?
-    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
-    @Flag(name: [.short, .long], help: "No summary on stderr.") var quiet = false
-
-    func validate() throws { try Range.check(threads, "threads", Range.threads) }
 
     func run() throws {
         let started = Date()
-        let set: SignSet
-        do { set = try SignSet(dir: sigdir, purpose: .dedup) } catch let e as PhaseFileError { throw ValidationError(e.description) }
-        guard let r = try PhaseRun.grouping(set, dir: output, merge: merge, shard: shard, command: "dedup cluster",
-                                            dropConflicts: !policy.keepConflicts, threads: threads, quiet: quiet) else { return }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        guard let (set, r) = try io.grouping(.dedup, command: "dedup cluster", dropConflicts: !policy.keepConflicts) else { return }
         var comps = Components(set, r)
         let fin = try Dedup.finalize(set, &comps, keep: policy.keep, sourcePriority: policy.priority, clusters: clusters != nil)
         let cf = try clusters.map { try DedupRun.clustersFile($0, level: 3, fin.clusters) }
         do { try cf?.finish() } catch { cf?.abort(); throw error }
-        let out = PhaseRun.dir(output) + "decisions.bin"
+        let out = PhaseRun.dir(io.output) + "decisions.bin"
         try Dedup.writeDecisions(fin.decisions, header: [("inputs", set.inputs), ("params", set.params.json), ("keep", .string(policy.keep.rawValue)),
                                                           ("pairs", .int(Int64(set.total))), ("clusters", .int(Int64(fin.count))),
                                                           ("conflicts", .int(Int64(fin.conflicts))), ("removed", .int(Int64(fin.decisions.count)))], to: out)
         try cf?.commit()
-        PhaseRun.say(quiet, String(format: "prefkit dedup cluster: %d pairs, %d clusters, %d conflicts, %d to remove (%d near edges of %d candidates) -> %@ (%.1f s)",
+        PhaseRun.say(io.quiet, String(format: "prefkit dedup cluster: %d pairs, %d clusters, %d conflicts, %d to remove (%d near edges of %d candidates) -> %@ (%.1f s)",
                                    set.total, fin.count, fin.conflicts, fin.decisions.count, r.nearEdges, r.candidatePairs, out, Date().timeIntervalSince(started)))
     }
 }
@@ -240,7 +252,8 @@ struct SplitSign: ParsableCommand, Titled {
 
     func run() throws {
         let o = grouping.options()
-        try PhaseRun.sign(io, command: "split sign", params: .split(o, buckets: io.buckets), signer: Phased.signer(.split(o, buckets: io.buckets), dedup: nil, split: o))
+        let params = PhaseParams.split(o, buckets: io.buckets)
+        try PhaseRun.sign(io, command: "split sign", params: params, signer: Phased.signer(params, dedup: nil, split: o))
     }
 }
 
@@ -253,32 +266,21 @@ struct SplitGroup: ParsableCommand, Titled {
         Unsharded, it does all of it. Sharded, each shard takes buckets k mod N and leaves edges-0000I-of-0000N.bin; \
         then one 'prefkit split group SIGDIR -o GROUPDIR --merge' joins them and places the groups. Then 'prefkit split apply'.
         """)
-    @Argument(help: "Directory of the sign files.") var sigdir: String
-    @Option(name: [.short, .long], help: "Output directory (edge files, placement.bin).") var output: String
-    @OptionGroup var shard: ShardOptions
-    @Flag(name: .long, help: "Join the edge files of a sharded group run and place the groups.") var merge = false
+    @OptionGroup var io: GroupIO
     @OptionGroup var placement: SplitPlacement
-    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
-    @Flag(name: [.short, .long], help: "No summary on stderr.") var quiet = false
-
-    func validate() throws { try Range.check(threads, "threads", Range.threads) }
 
     func run() throws {
         let started = Date()
-        let set: SignSet
-        do { set = try SignSet(dir: sigdir, purpose: .split) } catch let e as PhaseFileError { throw ValidationError(e.description) }
-        guard let r = try PhaseRun.grouping(set, dir: output, merge: merge, shard: shard, command: "split group",
-                                            dropConflicts: false, threads: threads, quiet: quiet) else { return }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        guard let (set, r) = try io.grouping(.split, command: "split group", dropConflicts: false) else { return }
         var comps = Components(set, r)
         var o = SplitOptions()
         placement.apply(to: &o)
         let (placed, groups) = try Splitter.finalize(set, &comps, o)
-        let out = PhaseRun.dir(output) + "placement.bin"
+        let out = PhaseRun.dir(io.output) + "placement.bin"
         try Splitter.writePlacement(placed, header: [("inputs", set.inputs), ("params", set.params.json), ("valid", .int(o.valid > 0 ? 1 : 0)),
                                                       ("pairs", .int(Int64(set.total))), ("groups", .int(Int64(groups)))], to: out)
         let counts = (0...2).map { k in placed.reduce(0) { $0 + ($1.output == UInt8(k) ? 1 : 0) } }
-        PhaseRun.say(quiet, String(format: "prefkit split group: %d pairs in %d prompt groups: train %d, test %d, valid %d -> %@ (%.1f s)",
+        PhaseRun.say(io.quiet, String(format: "prefkit split group: %d pairs in %d prompt groups: train %d, test %d, valid %d -> %@ (%.1f s)",
                                    set.total, groups, counts[0], counts[1], counts[2], out, Date().timeIntervalSince(started)))
     }
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The sharded pipeline on a real Slurm cluster: a single-node cluster on 127.0.0.1
 # (scripts/slurm/local-cluster.sh), then convert, filter and decontaminate as 4-task arrays
-# (`sbatch --array=0-3 --wait`, each task's shard from SLURM_ARRAY_TASK_ID alone), compared with
-# the single-process run of the same steps. Installs slurmctld, slurmd, slurm-client and munge
+# (`sbatch --array=0-3 --wait`, each task's shard from SLURM_ARRAY_TASK_ID alone), then dedup,
+# split and stats in phases (sign, cluster/group and apply as arrays, the merges as single jobs),
+# each compared with the single-process run of the same step over the same files. Installs slurmctld, slurmd, slurm-client and munge
 # with apt when they are missing and it can; skips with a message when it cannot.
 # Usage: scripts/slurm/integration-test.sh [PREFKIT_BINARY]
 set -euo pipefail
@@ -62,3 +63,36 @@ else
   echo "slurm integration: FAILED ($shards shards, $markers markers; the sharded result differs from the single run)"
   diff "$W/a" "$W/b" | head -5; exit 1
 fi
+
+# Dedup, split and stats in phases over the cleaned shards, against one process over the same files.
+job() {  # job NAME COMMAND...: one task
+  local name=$1; shift
+  printf '#!/bin/bash\nset -uo pipefail\n%s\n' "$(printf '%q ' "$@")" > "$W/$name.sbatch"
+  sbatch --wait --job-name="prefkit-$name" -o "$W/$name.log" "$W/$name.sbatch" >/dev/null \
+    || { echo "slurm integration: FAILED: the $name job failed"; cat "$W/$name.log"; exit 1; }
+}
+"$P" dedup "$W/clean" -o "$W/single.dedup.jsonl" --keep longest -q
+"$P" split "$W/single.dedup.jsonl" -o "$W/single.split/" --test 0.2 -q
+"$P" stats "$W/single.dedup.jsonl" --json "$W/single.stats.json" >/dev/null
+array dedup-sign "$P" dedup sign "$W/clean" -o "$W/sig" --buckets 16 -q
+array dedup-cluster "$P" dedup cluster "$W/sig" -o "$W/cl" --keep longest -q
+job dedup-merge "$P" dedup cluster "$W/sig" -o "$W/cl" --merge --keep longest -q
+array dedup-apply "$P" dedup apply "$W/clean" --clusters "$W/cl" -o "$W/dedup/" -q
+zstd -qdc "$W/dedup"/part-*.jsonl.zst > "$W/dedup.jsonl"
+array split-sign "$P" split sign "$W/dedup.jsonl" -o "$W/ssig" --buckets 8 -q
+array split-group "$P" split group "$W/ssig" -o "$W/gr" -q
+job split-merge "$P" split group "$W/ssig" -o "$W/gr" --merge --test 0.2 -q
+array split-apply "$P" split apply "$W/dedup.jsonl" --groups "$W/gr" -o "$W/split/" -q
+array stats "$P" stats "$W/dedup.jsonl" -o "$W/st/"
+job stats-merge "$P" stats --merge "$W/st" --json "$W/stats.json"
+"$P" split "$W/dedup.jsonl" -o "$W/single.split2/" --test 0.2 -q
+sort "$W/single.dedup.jsonl" > "$W/a"; sort "$W/dedup.jsonl" > "$W/b"
+same=1
+cmp -s "$W/a" "$W/b" && [ -s "$W/a" ] || { echo "slurm integration: FAILED: the phased dedup differs from one process"; same=0; }
+for side in train test; do
+  sort "$W/single.split2/$side.jsonl" > "$W/a"; cat "$W/split/$side"-*.jsonl | sort > "$W/b"
+  cmp -s "$W/a" "$W/b" && [ -s "$W/a" ] || { echo "slurm integration: FAILED: the phased split ($side) differs from one process"; same=0; }
+done
+cmp -s "$W/single.stats.json" "$W/stats.json" || { echo "slurm integration: FAILED: the merged stats differ from one process"; same=0; }
+[ $same = 1 ] || exit 1
+echo "slurm integration: ok ($(wc -l < "$W/dedup.jsonl") pairs after dedup; dedup sign/cluster/apply, split sign/group/apply and stats as 4-task arrays, merges as jobs, equal one process)"
