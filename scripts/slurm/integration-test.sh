@@ -27,9 +27,10 @@ started=$(bash scripts/slurm/local-cluster.sh start "$W/cluster") || { echo "slu
 eval "$started"
 export SLURM_CONF
 
-IN=(fixtures/hh_small.jsonl fixtures/shp.jsonl fixtures/ultrafeedback.jsonl fixtures/arena.jsonl fixtures/pku.jsonl
+IN=(fixtures/hh_small.jsonl fixtures/hh_small_named.jsonl fixtures/shp.jsonl fixtures/ultrafeedback.jsonl fixtures/arena.jsonl fixtures/pku.jsonl
     fixtures/openai.jsonl fixtures/trl_conversational.jsonl fixtures/ranked/nectar.jsonl)
 IN=("${IN[@]/#/$PWD/}")
+# hh_small_named.jsonl holds the same pairs as hh_small.jsonl (gzip under another name): duplicates for dedup.
 # Real samples when present: a gzip file, a Stack Exchange dump (a join, whole per task), an OpenAssistant tree file.
 for f in hh-rlhf_harmless-base_test.jsonl.gz se_coffee_Posts.xml oasst_en_100_tree.jsonl; do
   [ -f ../shared/realdata/$f ] && IN+=("$(realpath ../shared/realdata/$f)")
