@@ -6,7 +6,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CZlib
 import PrefIO
 
 public struct ShardMarker: Sendable {
@@ -44,14 +43,14 @@ public struct ShardMarker: Sendable {
     public static func checksum(_ path: String) throws -> (Int64, UInt32) {
         let f = try FileSource(path: path)
         var buf = [UInt8](repeating: 0, count: 1 << 20)
-        var crc: UInt = 0, total: Int64 = 0
+        var crc: UInt32 = 0, total: Int64 = 0
         while true {
             let n = try buf.withUnsafeMutableBytes { try f.read(into: $0) }
             if n == 0 { break }
-            crc = buf.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, UInt32(n)) }
+            crc = buf.withUnsafeBytes { CRC32.update(crc, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             total += Int64(n)
         }
-        return (total, UInt32(truncatingIfNeeded: crc))
+        return (total, crc)
     }
 
     func json() -> JSONValue {

@@ -91,3 +91,22 @@ public struct ShardSpec: Sendable, Equatable {
         "\(prefix)-\(fiveDigits(index))-of-\(fiveDigits(count))\(ext)"
     }
 }
+
+extension ShardSpec {
+    /// The files every shard of one finished run left in `dir` (`PREFIX-0000I-of-0000N.EXT`, each
+    /// with its completion marker), in shard order; nil when there are none. A shard missing or
+    /// unfinished, or files of runs with other shard counts, is an error naming `step`.
+    public static func finishedShards(in dir: String, prefix: String, ext: String, step: String) throws -> [String]? {
+        let names = InputExpander.names(in: dir).filter { $0.hasPrefix(prefix + "-") && $0.hasSuffix(ext) }.sorted()
+        guard let first = names.first else { return nil }
+        guard let n = Int(first.dropFirst(prefix.count + "-00000-of-".count).dropLast(ext.count)), n > 0 else {
+            throw PhaseFileError("\(dir)/\(first): not a shard file name (\(prefix)-0000I-of-0000N\(ext))")
+        }
+        let paths = (0..<n).map { dir + "/" + ShardSpec(index: $0, count: n).name(prefix, ext: ext) }
+        for (k, p) in paths.enumerated() where access(ShardMarker.path(for: p), F_OK) != 0 || access(p, F_OK) != 0 {
+            throw PhaseFileError("\(p) is missing or unfinished: \(step) shard \(k) of \(n) has not completed (run it, then this step)")
+        }
+        if names.count != n { throw PhaseFileError("\(dir) holds \(prefix) files of runs with different shard counts: use one directory per run") }
+        return paths
+    }
+}

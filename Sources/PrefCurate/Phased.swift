@@ -110,54 +110,46 @@ public enum Phased {
 
     /// Writes one shard's sign file: rows, ids and `buckets` sorted entry segments.
     public static func writeSign(_ records: [SignRecord], params: PhaseParams, header: [(String, JSONValue)], to path: String) throws {
-        let w = try PhaseFileWriter(path: path)
-        do {
+        var buckets = [[Entry]](repeating: [], count: params.buckets)
+        try PhaseFileWriter.write(to: path) { w in
             var ids: [UInt8] = []
-            var buckets = [[Entry]](repeating: [], count: params.buckets)
-            w.begin("rows")
-            var chunk: [UInt8] = []
-            for (local, r) in records.enumerated() {
-                let idBytes = Array(r.id.utf8)
-                var row: [UInt8] = []
-                row.reserveCapacity(params.rowSize)
-                row.putLE(r.pos); row.putLE(r.exact.a); row.putLE(r.exact.b); row.putLE(r.conflict)
-                row.putLE(r.margin.bitPattern); row.putLE(UInt32(bitPattern: r.length)); row.putLE(r.format)
-                row.putLE(UInt32(idBytes.count)); row.putLE(UInt64(ids.count))
-                guard r.promptSig.count == params.numPerm, r.responseSig.count == params.responsePerm else { preconditionFailure("signature sizes") }
-                for v in r.promptSig { row.putLE(v) }
-                for v in r.responseSig { row.putLE(v) }
-                row.putLE(rowCRC(row, idBytes[...]))
-                chunk += row
-                ids += idBytes
-                if chunk.count >= 1 << 20 { try w.write(chunk); chunk.removeAll(keepingCapacity: true) }
-                let tag = UInt64(local)
-                buckets[Int(r.group % UInt64(params.buckets))].append(Entry(k0: r.group, exA: r.exact.a, exB: r.exact.b, conflict: r.conflict, pos: r.pos, tag: tag))
-                if params.near {
-                    for band in 0..<params.bands {
-                        let h = bandHash(r.promptSig, band: band, rows: params.rows)
-                        buckets[Int(h % UInt64(params.buckets))].append(Entry(k0: h, exA: r.exact.a, exB: r.exact.b, conflict: r.conflict, pos: r.pos,
-                                                                              tag: UInt64(band + 1) << 32 | tag))
+            try w.segment("rows") { w in
+                for (local, r) in records.enumerated() {
+                    let idBytes = Array(r.id.utf8)
+                    var row: [UInt8] = []
+                    row.reserveCapacity(params.rowSize)
+                    row.putLE(r.pos); row.putLE(r.exact.a); row.putLE(r.exact.b); row.putLE(r.conflict)
+                    row.putLE(r.margin.bitPattern); row.putLE(UInt32(bitPattern: r.length)); row.putLE(r.format)
+                    row.putLE(UInt32(idBytes.count)); row.putLE(UInt64(ids.count))
+                    guard r.promptSig.count == params.numPerm, r.responseSig.count == params.responsePerm else { preconditionFailure("signature sizes") }
+                    for v in r.promptSig { row.putLE(v) }
+                    for v in r.responseSig { row.putLE(v) }
+                    row.putLE(rowCRC(row, idBytes[...]))
+                    try w.write(row)
+                    ids += idBytes
+                    let tag = UInt64(local)
+                    buckets[Int(r.group % UInt64(params.buckets))].append(Entry(k0: r.group, exA: r.exact.a, exB: r.exact.b, conflict: r.conflict, pos: r.pos, tag: tag))
+                    if params.near {
+                        for band in 0..<params.bands {
+                            let h = bandHash(r.promptSig, band: band, rows: params.rows)
+                            buckets[Int(h % UInt64(params.buckets))].append(Entry(k0: h, exA: r.exact.a, exB: r.exact.b, conflict: r.conflict, pos: r.pos,
+                                                                                  tag: UInt64(band + 1) << 32 | tag))
+                        }
                     }
                 }
+                return records.count
             }
-            try w.write(chunk)
-            w.end(count: records.count)
-            w.begin("ids"); try w.write(ids); w.end(count: records.count)
+            try w.segment("ids") { w in try w.write(ids); return records.count }
             for k in 0..<params.buckets {
                 buckets[k].sort(by: Entry.less)
-                w.begin("b\(k)")
-                var out: [UInt8] = []
-                out.reserveCapacity(min(buckets[k].count, 1 << 16) * Entry.size)
-                for e in buckets[k] {
-                    e.append(to: &out)
-                    if out.count >= 1 << 20 { try w.write(out); out.removeAll(keepingCapacity: true) }
+                try w.segment("b\(k)") { w in
+                    for e in buckets[k] { try e.write(to: w) }
+                    return buckets[k].count
                 }
-                try w.write(out)
-                w.end(count: buckets[k].count)
                 buckets[k] = []
             }
-            try w.finish(header: .object(header + [("params", params.json), ("rows", .int(Int64(records.count)))]))
-        } catch { w.abort(); throw error }
+            return .object(header + [("params", params.json), ("rows", .int(Int64(records.count)))])
+        }
     }
 
     /// The band's bucket hash: the one process's (lshCandidates).
@@ -176,7 +168,7 @@ public enum Phased {
         var kind: UInt64 { tag >> 32 }
         var local: Int { Int(tag & 0xFFFF_FFFF) }
         static func less(_ a: Entry, _ b: Entry) -> Bool { (a.kind, a.k0, a.exA, a.exB, a.pos) < (b.kind, b.k0, b.exA, b.exB, b.pos) }
-        func append(to b: inout [UInt8]) { for v in [k0, exA, exB, conflict, pos, tag] { b.putLE(v) } }
+        func write(to w: PhaseFileWriter) throws { try w.put(k0); try w.put(exA); try w.put(exB); try w.put(conflict); try w.put(pos); try w.put(tag) }
         init(k0: UInt64, exA: UInt64, exB: UInt64, conflict: UInt64, pos: UInt64, tag: UInt64) {
             self.k0 = k0; self.exA = exA; self.exB = exB; self.conflict = conflict; self.pos = pos; self.tag = tag
         }
@@ -200,27 +192,16 @@ public final class SignSet {
 
     /// Opens `DIR/sign-*-of-N.bin` (every shard must be there, from one run).
     public init(dir: String, purpose: PhaseParams.Purpose) throws {
-        let names = InputExpander.names(in: dir).filter { $0.hasPrefix("sign-") && $0.hasSuffix(".bin") }.sorted()
-        guard let first = names.first else { throw PhaseFileError("\(dir) holds no sign files (sign-*.bin): run `prefkit \(purpose.rawValue) sign` first") }
-        guard let n = Int(first.dropFirst("sign-00000-of-".count).dropLast(4)), n > 0 else { throw PhaseFileError("\(dir)/\(first): not a sign file name") }
-        var readers: [PhaseFileReader] = []
+        guard let paths = try ShardSpec.finishedShards(in: dir, prefix: "sign", ext: ".bin", step: "\(purpose.rawValue) sign") else {
+            throw PhaseFileError("\(dir) holds no sign files (sign-*.bin): run `prefkit \(purpose.rawValue) sign` first")
+        }
         // One descriptor per sign file stays open: raise the soft limit towards the hard one if needed.
         var lim = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 && lim.rlim_cur < rlim_t(n + 256) {
-            lim.rlim_cur = min(lim.rlim_max, rlim_t(n + 256))
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 && lim.rlim_cur < rlim_t(paths.count + 256) {
+            lim.rlim_cur = min(lim.rlim_max, rlim_t(paths.count + 256))
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
         }
-        for k in 0..<n {
-            let name = ShardSpec(index: k, count: n).name("sign", ext: ".bin")
-            guard FileManager.default.fileExists(atPath: dir + "/" + name) else {
-                throw PhaseFileError("\(dir)/\(name) is missing: sign shard \(k) of \(n) has not finished (run it, then this step)")
-            }
-            guard FileManager.default.fileExists(atPath: ShardMarker.path(for: dir + "/" + name)) || n == 1 else {
-                throw PhaseFileError("\(dir)/\(name) has no completion marker: sign shard \(k) of \(n) did not finish")
-            }
-            readers.append(try PhaseFileReader(path: dir + "/" + name))
-        }
-        if names.count != n { throw PhaseFileError("\(dir) holds sign files of runs with different shard counts: use one directory per run") }
+        let readers = try paths.map { try PhaseFileReader(path: $0) }
         guard let p = PhaseParams(readers[0].header["params"] ?? .null), p.purpose == purpose else {
             throw PhaseFileError("\(readers[0].path) was not written by `prefkit \(purpose.rawValue) sign`")
         }
@@ -386,21 +367,11 @@ struct EntryHeap {
 public enum EdgeFile {
     /// Writes the result of a set of buckets.
     public static func write(_ r: BucketResult, header: [(String, JSONValue)], to path: String) throws {
-        let w = try PhaseFileWriter(path: path)
-        do {
-            var b: [UInt8] = []
-            w.begin("conflicts")
-            for c in r.conflicts { b.putLE(c) }
-            try w.write(b); w.end(count: r.conflicts.count)
-            b.removeAll()
-            w.begin("edges")
-            for (x, y) in r.edges {
-                b.putLE(x); b.putLE(y)
-                if b.count >= 1 << 20 { try w.write(b); b.removeAll(keepingCapacity: true) }
-            }
-            try w.write(b); w.end(count: r.edges.count)
-            try w.finish(header: .object(header + [("candidate_pairs", .int(Int64(r.candidatePairs))), ("near_edges", .int(Int64(r.nearEdges)))]))
-        } catch { w.abort(); throw error }
+        try PhaseFileWriter.write(to: path) { w in
+            try w.segment("conflicts") { w in for c in r.conflicts { try w.put(c) }; return r.conflicts.count }
+            try w.segment("edges") { w in for (x, y) in r.edges { try w.put(x); try w.put(y) }; return r.edges.count }
+            return .object(header + [("candidate_pairs", .int(Int64(r.candidatePairs))), ("near_edges", .int(Int64(r.nearEdges)))])
+        }
     }
 
     /// Reads an edge file into a result (CRC-checked).

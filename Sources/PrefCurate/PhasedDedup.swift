@@ -68,18 +68,16 @@ extension Dedup {
 
     /// The decisions file of a cluster run.
     public static func writeDecisions(_ d: [PhasedDecision], header: [(String, JSONValue)], to path: String) throws {
-        let w = try PhaseFileWriter(path: path)
-        do {
-            w.begin("decisions")
-            var b: [UInt8] = []
-            for x in d {
-                let id = Array(x.survivor.utf8)
-                b.putLE(x.pos); b.append(x.status.rawValue); b.putLE(x.similarity.bitPattern); b.putLE(UInt32(id.count)); b += id
-                if b.count >= 1 << 20 { try w.write(b); b.removeAll(keepingCapacity: true) }
+        try PhaseFileWriter.write(to: path) { w in
+            try w.segment("decisions") { w in
+                for x in d {
+                    let id = Array(x.survivor.utf8)
+                    try w.put(x.pos); try w.put(x.status.rawValue); try w.put(x.similarity.bitPattern); try w.put(UInt32(id.count)); try w.write(id)
+                }
+                return d.count
             }
-            try w.write(b); w.end(count: d.count)
-            try w.finish(header: .object(header))
-        } catch { w.abort(); throw error }
+            return .object(header)
+        }
     }
 
     /// The decisions for records of the given inputs (by their place in the run's input list):

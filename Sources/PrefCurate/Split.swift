@@ -126,17 +126,10 @@ extension Splitter {
     }
 
     public static func writePlacement(_ placed: [(pos: UInt64, output: UInt8)], header: [(String, JSONValue)], to path: String) throws {
-        let w = try PhaseFileWriter(path: path)
-        do {
-            w.begin("placement")
-            var b: [UInt8] = []
-            for x in placed {
-                b.putLE(x.pos); b.append(x.output)
-                if b.count >= 1 << 20 { try w.write(b); b.removeAll(keepingCapacity: true) }
-            }
-            try w.write(b); w.end(count: placed.count)
-            try w.finish(header: .object(header))
-        } catch { w.abort(); throw error }
+        try PhaseFileWriter.write(to: path) { w in
+            try w.segment("placement") { w in for x in placed { try w.put(x.pos); try w.put(x.output) }; return placed.count }
+            return .object(header)
+        }
     }
 
     /// The outputs of the records of the given inputs (by place in the run's input list).

@@ -143,48 +143,42 @@ extension Stats {
     /// percentiles need every value, so each pair is kept (64 bytes), not a summary.
     public static func writePartial(_ scanned: [Scanned<StatsFeature>], header: [(String, JSONValue)], to path: String) throws {
         var formats: [String: UInt16] = [:], names: [String] = []
-        let w = try PhaseFileWriter(path: path)
-        do {
-            w.begin("features")
-            var b: [UInt8] = []
-            for s in scanned {
-                var r: [UInt8] = []
-                switch s {
-                case .rejected: r = [0]
-                case .pair(let f):
-                    let k: UInt16
-                    if let x = formats[f.format] { k = x } else { k = UInt16(truncatingIfNeeded: names.count); formats[f.format] = k; names.append(f.format) }
-                    r = [1]; r.putLE(k)
-                    for v in [f.promptChars, f.promptWords, f.chosenChars, f.chosenWords, f.rejectedChars, f.rejectedWords, f.turns] { r.putLE(UInt32(bitPattern: v)) }
-                    r.putLE((f.scoreChosen ?? .nan).bitPattern); r.putLE((f.scoreRejected ?? .nan).bitPattern)
-                    r.append((f.identical ? 1 : 0) | (f.images ? 2 : 0) | (f.tools ? 4 : 0) | (f.toolTurns ? 8 : 0) | (f.scoreChosen != nil ? 16 : 0) | (f.scoreRejected != nil ? 32 : 0))
-                    r.putLE(f.exact.a); r.putLE(f.exact.b)
+        try PhaseFileWriter.write(to: path) { w in
+            try w.segment("features") { w in
+                for s in scanned {
+                    var r: [UInt8] = []
+                    switch s {
+                    case .rejected: r = [0]
+                    case .pair(let f):
+                        let k: UInt16
+                        if let x = formats[f.format] { k = x } else { k = UInt16(truncatingIfNeeded: names.count); formats[f.format] = k; names.append(f.format) }
+                        r = [1]; r.putLE(k)
+                        for v in [f.promptChars, f.promptWords, f.chosenChars, f.chosenWords, f.rejectedChars, f.rejectedWords, f.turns] { r.putLE(UInt32(bitPattern: v)) }
+                        r.putLE((f.scoreChosen ?? .nan).bitPattern); r.putLE((f.scoreRejected ?? .nan).bitPattern)
+                        r.append((f.identical ? 1 : 0) | (f.images ? 2 : 0) | (f.tools ? 4 : 0) | (f.toolTurns ? 8 : 0) | (f.scoreChosen != nil ? 16 : 0) | (f.scoreRejected != nil ? 32 : 0))
+                        r.putLE(f.exact.a); r.putLE(f.exact.b)
+                    }
+                    r += [UInt8](repeating: 0, count: partialRecord - r.count)
+                    try w.write(r)
                 }
-                r += [UInt8](repeating: 0, count: partialRecord - r.count)
-                b += r
-                if b.count >= 1 << 20 { try w.write(b); b.removeAll(keepingCapacity: true) }
+                return scanned.count
             }
-            try w.write(b); w.end(count: scanned.count)
             guard names.count <= Int(UInt16.max) else { throw PhaseFileError("more than 65535 corpora in one shard") }
-            try w.finish(header: .object(header + [("formats", .array(names.map { .string($0) }))]))
-        } catch { w.abort(); throw error }
+            return .object(header + [("formats", .array(names.map { .string($0) }))])
+        }
     }
 
     /// The features of every shard's partial file in `dir` (all shards of one run), CRC-checked.
     public static func readPartials(_ dir: String) throws -> (scanned: [Scanned<StatsFeature>], header: JSONValue) {
-        let names = InputExpander.names(in: dir).filter { $0.hasPrefix("stats-") && $0.hasSuffix(".bin") }.sorted()
-        guard let first = names.first, let n = Int(first.dropFirst("stats-00000-of-".count).dropLast(4)), n > 0 else {
+        guard let paths = try ShardSpec.finishedShards(in: dir, prefix: "stats", ext: ".bin", step: "stats") else {
             throw PhaseFileError("\(dir) holds no partial statistics (stats-0000I-of-0000N.bin): run `prefkit stats IN -o \(dir)/` per shard first")
         }
-        if names.count != n { throw PhaseFileError("\(dir) holds \(names.count) partial files for a run of \(n) shards: some shards are missing, or files of several runs are mixed") }
         var out: [Scanned<StatsFeature>] = []
         var header0: JSONValue = .null
-        for k in 0..<n {
-            let p = dir + "/" + ShardSpec(index: k, count: n).name("stats", ext: ".bin")
-            guard FileManager.default.fileExists(atPath: ShardMarker.path(for: p)) else { throw PhaseFileError("\(p) is missing or unfinished: stats shard \(k) of \(n) has not completed") }
+        for (k, p) in paths.enumerated() {
             let f = try PhaseFileReader(path: p)
             if k == 0 { header0 = f.header } else if f.header["inputs"]?.serialized() != header0["inputs"]?.serialized() {
-                throw PhaseFileError("\(p) belongs to a run over other inputs than \(dir)/\(first)")
+                throw PhaseFileError("\(p) belongs to a run over other inputs than \(paths[0])")
             }
             let formats = (f.header["formats"]?.arrayValue ?? []).compactMap(\.stringValue)
             let s = try f.stream("features")

@@ -28,51 +28,72 @@ public final class PhaseFileWriter {
     var offset: Int64 = 0
     var current: (name: String, start: Int64, crc: UInt32)?
     var segments: [JSONValue] = []
+    /// Bytes not yet written out; those from `crcFrom` on belong to the current segment and are
+    /// not yet in its CRC (small writes cost an append, the CRC runs over large spans).
     var buffer: [UInt8] = []
+    var crcFrom = 0
 
-    public init(path: String) throws { self.path = path; file = try AtomicFile(path: path) }
+    init(path: String) throws { self.path = path; file = try AtomicFile(path: path) }
 
-    public func begin(_ name: String) {
+    /// Writes a phase file: `body` writes its segments and returns the header; the file is
+    /// published (atomically) when it returns, and removed if anything throws.
+    public static func write(to path: String, _ body: (PhaseFileWriter) throws -> JSONValue) throws {
+        let w = try PhaseFileWriter(path: path)
+        do { try w.finish(header: try body(w)) } catch { w.file.abort(); throw error }
+    }
+
+    /// One segment: `body` writes its bytes and returns how many records it holds (for the reader's checks).
+    public func segment(_ name: String, _ body: (PhaseFileWriter) throws -> Int) throws {
         precondition(current == nil, "segment \(name) begun inside another")
-        current = (name, offset, 0)
-    }
-
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard var c = current else { preconditionFailure("write outside a segment") }
-        c.crc = CRC32.update(c.crc, bytes)
-        current = c
-        try raw(bytes)
-    }
-    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-
-    func raw(_ bytes: UnsafeRawBufferPointer) throws {
-        buffer.append(contentsOf: bytes)
-        offset += Int64(bytes.count)
-        if buffer.count >= 1 << 20 { try flush() }
-    }
-    func flush() throws { try buffer.withUnsafeBytes { try file.write($0) }; buffer.removeAll(keepingCapacity: true) }
-
-    /// Ends the segment; `count` is how many records it holds (for the reader's size checks).
-    public func end(count: Int) {
-        guard let c = current else { preconditionFailure("end outside a segment") }
-        segments.append(.object([("name", .string(c.name)), ("offset", .int(c.start)), ("length", .int(offset - c.start)),
+        current = (name, offset + Int64(buffer.count), 0)
+        crcFrom = buffer.count
+        let count = try body(self)
+        settleCRC()
+        let c = current!
+        let end = offset + Int64(buffer.count)
+        segments.append(.object([("name", .string(c.name)), ("offset", .int(c.start)), ("length", .int(end - c.start)),
                                  ("count", .int(Int64(count))), ("crc32", .int(Int64(c.crc)))]))
         current = nil
     }
 
-    /// Writes the index and publishes the file (atomically).
-    public func finish(header: JSONValue) throws {
+    public func write(_ bytes: [UInt8]) throws {
+        precondition(current != nil, "write outside a segment")
+        buffer += bytes
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    /// A little-endian fixed-width value.
+    public func put<T: FixedWidthInteger>(_ v: T) throws {
+        precondition(current != nil, "write outside a segment")
+        buffer.putLE(v)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func settleCRC() {
+        guard var c = current, crcFrom < buffer.count else { return }
+        c.crc = buffer.withUnsafeBytes { CRC32.update(c.crc, UnsafeRawBufferPointer(rebasing: $0[crcFrom...])) }
+        current = c
+        crcFrom = buffer.count
+    }
+
+    func flush() throws {
+        settleCRC()
+        try buffer.withUnsafeBytes { try file.write($0) }
+        offset += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+        crcFrom = 0
+    }
+
+    /// Writes the index, its length and the end tag, and publishes the file.
+    func finish(header: JSONValue) throws {
         precondition(current == nil)
         let index = Array(JSONValue.object([("header", header), ("segments", .array(segments))]).serialized().utf8)
-        try index.withUnsafeBytes { try raw($0) }
-        var n = UInt64(index.count).littleEndian
-        try withUnsafeBytes(of: &n) { try raw($0) }
-        try PhaseFileWriter.magic.withUnsafeBytes { try raw($0) }
+        buffer += index
+        buffer.putLE(UInt64(index.count))
+        buffer += PhaseFileWriter.magic
         try flush()
         try file.commit()
     }
-
-    public func abort() { file.abort() }
 }
 
 public final class PhaseFileReader {

@@ -119,24 +119,18 @@ enum PhaseRun {
             return nil
         }
         if !merge { return try buckets(set, ShardSpec(index: 0, count: 1), dropConflicts: dropConflicts, threads: threads) }
-        let names = InputExpander.names(in: dir).filter { $0.hasPrefix("edges-") && $0.hasSuffix(".bin") }.sorted()
-        guard let first = names.first, let n = Int(first.dropFirst("edges-00000-of-".count).dropLast(4)), n > 0 else {
+        guard let paths = try ShardSpec.finishedShards(in: dir, prefix: "edges", ext: ".bin", step: command) else {
             throw ValidationError("\(dir) holds no edge files: run `prefkit \(command)` with --shard-index/--shard-count (or in an array job) first")
         }
         var all = BucketResult()
         let identity = signIdentity(set).serialized()
-        for k in 0..<n {
-            let p = dir + "/" + ShardSpec(index: k, count: n).name("edges", ext: ".bin")
-            guard FileManager.default.fileExists(atPath: ShardMarker.path(for: p)) else {
-                throw PhaseFileError("\(p) is missing or unfinished: \(command) shard \(k) of \(n) has not completed")
-            }
+        for p in paths {
             let h = try EdgeFile.read(p, into: &all)
             guard h["sign"]?.serialized() == identity else { throw PhaseFileError("\(p) was made from other sign files: run the \(command) shards again") }
             guard h["drop_conflicts"]?.intValue == (dropConflicts ? 1 : 0) else {
                 throw ValidationError("\(p) was made \(dropConflicts ? "with" : "without") --keep-conflicts: give the merge the same")
             }
         }
-        if names.count != n { throw PhaseFileError("\(dir) holds edge files of runs with different shard counts: use one directory per run") }
         return all
     }
 
