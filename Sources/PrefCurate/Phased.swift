@@ -402,7 +402,7 @@ public struct Components {
         // Edges never touch a conflict but through a 64-bit conflict-key collision (docs/scale-out.md); such edges are dropped.
         for (a, b) in r.edges {
             let x = set.dense(a), y = set.dense(b)
-            if conflict[x >> 6] & (1 << UInt64(x & 63)) == 0 && conflict[y >> 6] & (1 << UInt64(y & 63)) == 0 { uf.union(x, y) }
+            if !isConflict(x) && !isConflict(y) { uf.union(x, y) }
         }
     }
     public func isConflict(_ i: Int) -> Bool { conflict[i >> 6] & (1 << UInt64(i & 63)) != 0 }
