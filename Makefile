@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and converts the bundled data
 #   make test   installs what is missing and runs the whole test suite
 SHELL := /bin/bash
-APT_PACKAGES := libzstd-dev zlib1g-dev libxml2-dev libopenblas-dev libsnappy-dev pkg-config zstd
+APT_PACKAGES := libzstd-dev zlib1g-dev libxml2-dev libopenblas-dev libsnappy-dev pkg-config zstd libssl-dev
 REALDATA := ../shared/realdata
 DEMO := demo-out
 

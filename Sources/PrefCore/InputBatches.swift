@@ -1,6 +1,7 @@
 // Reading inputs as record batches, the one way every stage does it: each input opened and decoded
 // (`OpenedInput`), split into records by `RecordReader`, and an input that cannot be opened turned
 // into a batch holding its single failure, so that it is counted like any other record.
+import Foundation
 import PrefIO
 
 /// What was learned about one input once it was read.
@@ -28,6 +29,16 @@ public struct InputBatches: Sendable {
     /// then `finished` with what was learned about that input.
     public func forEach(_ body: (Int, RecordBatch) throws -> Void, finished: (Int, InputInfo) -> Void = { _, _ in }) throws {
         var seq = 0
+        // Progress in bytes of the inputs as stored (a count of records when one is stdin).
+        let progress = Progress.shared
+        let sizes: [Int64?] = paths.indices.map { i in
+            if let r = ranges[i] { return r.end - r.start }
+            guard paths[i] != "-", let a = try? FileManager.default.attributesOfItem(atPath: paths[i]) else { return nil }
+            return (a[.size] as? NSNumber)?.int64Value
+        }
+        progress.begin(total: sizes.contains(where: { $0 == nil }) ? nil : sizes.reduce(0) { $0 + ($1 ?? 0) })
+        defer { progress.end() }
+        var doneBytes: Int64 = 0, records = 0
         for (idx, p) in paths.enumerated() {
             switch OpenedInput.open(p, range: ranges[idx]) {
             case .failure(let f):
@@ -41,8 +52,11 @@ public struct InputBatches: Sendable {
                 var n = 0
                 while let b = reader.nextBatch(targetBytes: batchBytes) {
                     b.inputIndex = idx; b.sequence = seq; seq += 1; n += 1
+                    records += b.starts.count + b.failures.count
                     try body(idx, b)
+                    progress.update(done: doneBytes + opened.bytesRead, items: records)
                 }
+                doneBytes += sizes[idx] ?? opened.bytesRead
                 finished(idx, InputInfo(opened: true, compression: opened.compression.rawValue, layout: reader.mode.rawValue,
                                         bytes: opened.bytesRead, batches: n))
             }

@@ -74,6 +74,9 @@ public final class Converter {
         }
     }
 
+    /// The corpus `--from auto` sees in a file, by name (nil: none).
+    public static func detectFormat(_ path: String) -> String? { detectFile(path, maxRecordBytes: 64 << 20)?.name }
+
     /// Detects a file's corpus from its first bytes (a corpus's byte signature, such as XML),
     /// then from its first records.
     static func detectFile(_ path: String, maxRecordBytes: Int) -> Corpus? {
@@ -243,7 +246,7 @@ public final class Converter {
                 do {
                     let doc = try scanner.parseRecord(buf, streamOffset: offset)
                     guard let adapter else {
-                        throw FormatError("unknown_format", "the input's format could not be detected; name it with --from")
+                        throw FormatError("unknown_format", "the input's format could not be detected; name it with --from (one of \(Corpora.all.map(\.name).joined(separator: ", ")), or generic with --map)")
                     }
                     return .success(Converter.finish(try adapter.convert(doc.root), doc.root))
                 } catch let e as FormatError {

@@ -94,8 +94,21 @@ public enum Checkpoint {
     }
 
 
+    /// A model directory holds config.json and model.safetensors: otherwise one sentence saying
+    /// which is missing and what a model directory is.
+    public static func checkDirectory(_ dir: String) throws {
+        var isDir: ObjCBool = false
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: dir, isDirectory: &isDir) else { throw TrainError("model directory \(dir) does not exist") }
+        guard isDir.boolValue else { throw TrainError("\(dir) is a file, not a model directory") }
+        for f in ["config.json", "model.safetensors"] where !fm.isReadableFile(atPath: dir + "/" + f) {
+            throw TrainError("\(dir) is not a model directory: \(f) is missing or unreadable")
+        }
+    }
+
     /// Loads a GPT-2 directory (prefkit's or a compatible Hugging Face one, F32 weights).
     public static func load(_ dir: String, maxBatch: Int, threads: Int) throws -> (GPT<Float>, BPETokenizer?) {
+        try checkDirectory(dir)
         let cfg = try JSONValue.parse(bytes: Sources.readAll(dir + "/config.json"))
         func int(_ k: String) throws -> Int {
             guard let v = cfg[k]?.intValue else { throw TrainError("\(dir)/config.json: missing \(k)") }

@@ -193,6 +193,13 @@ struct Convert: ParsableCommand {
         if let p = summaryJson { try summary.json().write(to: p) }
         if outcome.strictAbort == nil { try ShardOptions.finish(spec, run: runID, outputs: outcome.outputs.map { Optional($0) } + [outcome.rejectsPath, removed, summaryJson], output: output) }
         if !quiet { summary.printScreen() }
+        if !quiet, let forced = config.corpus {
+            // Every record of a file rejected under a named format: say what auto-detection sees.
+            for r in outcome.converter.inputs where r.tally.read > 0 && r.tally.written == 0 && r.tally.rejectedTotal == r.tally.read {
+                guard let seen = Converter.detectFormat(r.path), seen != forced.name else { continue }
+                FileHandle.standardError.write("prefkit convert: hint: every record of \(r.path) was rejected as --from \(forced.name); --from auto detects it as \(seen): try --from \(seen)\n".data(using: .utf8)!)
+            }
+        }
         if let abort = outcome.strictAbort {
             FileHandle.standardError.write("prefkit: --strict: stopped at \(abort); nothing was published\n".data(using: .utf8)!)
             throw ExitCode(3)

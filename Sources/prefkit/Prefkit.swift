@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrefCore
 import PrefIO
 #if canImport(Glibc)
 import Glibc
@@ -22,10 +23,12 @@ struct Prefkit: ParsableCommand {
         } catch {
             finish(error, command: nil)
         }
+        let title = (type(of: command) as? Titled.Type)?.title ?? type(of: command)._commandName
+        Progress.shared.setLabel("prefkit " + title)
         do {
             try command.run()
         } catch {
-            finish(error, command: (type(of: command) as? Titled.Type)?.title ?? type(of: command)._commandName)
+            finish(error, command: title)
         }
     }
 
@@ -43,29 +46,17 @@ struct Prefkit: ParsableCommand {
         if let e = error as? ExitCode { Glibc.exit(e.rawValue) }
         let code = exitCode(for: error)
         if code == .success { exit(withError: error) }          // --help, --version
-        let name = command.map { "prefkit \($0)" } ?? "prefkit"
-        if code == .validationFailure, let v = error as? ValidationError {
-            // Thrown by run() after parsing: one sentence and where to look, no usage banner.
-            FileHandle.standardError.write("\(name): error: \(v.message)\n  (see '\(name) --help')\n".data(using: .utf8)!)
-            Glibc.exit(Status.usage)
-        }
-        if let o = error as? OutputError, o.isUsage {
-            FileHandle.standardError.write("\(name): error: \(o.message)\n".data(using: .utf8)!)
-            Glibc.exit(Status.usage)
-        }
-        if code == .validationFailure {
-            FileHandle.standardError.write((fullMessage(for: error) + "\n").data(using: .utf8)!)
-            Glibc.exit(Status.usage)
-        }
-        FileHandle.standardError.write("\(name): error: \(error)\n".data(using: .utf8)!)
-        Glibc.exit(Status.fatal)
+        let name = command.map { "prefkit \($0)" } ?? Diagnosis.commandFromArguments()
+        let d = Diagnosis(error, command: name, parseCode: code)
+        FileHandle.standardError.write("\(name): \(d.text)".data(using: .utf8)!)
+        Glibc.exit(d.status)
     }
 
     static let configuration = CommandConfiguration(
         commandName: "prefkit",
         abstract: "Convert, curate and score preference datasets (prompt / chosen / rejected) for DPO.",
         version: PrefkitVersion.string,
-        subcommands: [Convert.self, Export.self, Filter.self, DedupCommand.self, Decontaminate.self, Split.self, StatsCommand.self, SFTCommand.self, LogpsCommand.self, ScoreCommand.self, CompareCommand.self]
+        subcommands: [Convert.self, Export.self, Filter.self, DedupCommand.self, Decontaminate.self, Split.self, StatsCommand.self, SFTCommand.self, LogpsCommand.self, ScoreCommand.self, CompareCommand.self, PipelineCommand.self]
     )
 }
 

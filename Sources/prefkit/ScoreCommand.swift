@@ -96,10 +96,21 @@ struct ScoreOptions: ParsableArguments {
         }
     }
 
-    /// A progress line on a terminal only.
+    /// Training progress (PrefCore.Progress's modes): a line redrawn in place on a terminal, a
+    /// plain line every PREFKIT_PROGRESS_SECONDS otherwise, nothing with --quiet.
     func logger(quiet: Bool) -> Scorer.Log? {
-        guard !quiet, isatty(2) != 0 else { return nil }
-        return { line in FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
+        if quiet { return nil }
+        switch Progress.shared.mode {
+        case .off: return nil
+        case .terminal: return { line in FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
+        case .lines:
+            let every = Double(ProcessInfo.processInfo.environment["PREFKIT_PROGRESS_SECONDS"] ?? "") ?? 10
+            let last = LastTime()
+            return { line in
+                guard last.due(every) else { return }
+                FileHandle.standardError.write("prefkit score: \(line)\n".data(using: .utf8)!)
+            }
+        }
     }
 }
 
@@ -136,7 +147,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func score(_ s: ScoreSettings) throws {
-        let tty = isatty(2) != 0
+        let tty = Progress.shared.mode == .terminal
         let log = options.logger(quiet: quiet)
         if let m = model { try evaluateOnly(try readPairs(inputs), policy: m, s); return }
         let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
@@ -246,5 +257,16 @@ struct CompareCommand: ParsableCommand {
             lines.append("written: \(output)/compare.json, \(output)/report.html")
             print(lines.joined(separator: "\n"))
         }
+    }
+}
+
+/// When a periodic line was last printed.
+final class LastTime: @unchecked Sendable {
+    private var at = Date()
+    private let lock = NSLock()
+    func due(_ seconds: Double) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard Date().timeIntervalSince(at) >= seconds else { return false }
+        at = Date(); return true
     }
 }

@@ -1,0 +1,249 @@
+import Foundation
+import PrefIO
+import Yams
+
+/// A mistake in a pipeline config, with the line it is on (1-based; 0 when not known).
+public struct ConfigError: Error, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+    public var hint: String?
+    public init(_ file: String, _ line: Int, _ message: String, hint: String? = nil) {
+        self.file = file; self.line = line; self.message = message; self.hint = hint
+    }
+    public var description: String { (line > 0 ? "\(file):\(line): " : "\(file): ") + message }
+}
+
+/// The stages a pipeline can run, in their usual order.
+public enum StageKind: String, CaseIterable, Sendable {
+    case convert, filter, dedup, decontaminate, split, stats, score, export
+
+    /// Stages whose output is the next stage's input (the others only read it).
+    var transformsData: Bool { [.convert, .filter, .dedup, .decontaminate, .split].contains(self) }
+}
+
+/// A stage option as written: a flag (true: given, false: left out), one value, or a list (the
+/// flag repeated).
+public enum OptionValue: Equatable, Sendable {
+    case flag(Bool)
+    case value(String)
+    case list([String])
+
+    var json: JSONValue {
+        switch self {
+        case .flag(let b): return .bool(b)
+        case .value(let s): return .string(s)
+        case .list(let l): return .array(l.map { .string($0) })
+        }
+    }
+
+    /// The command-line arguments of option `name`.
+    func arguments(_ name: String) -> [String] {
+        switch self {
+        case .flag(let b): return b ? ["--" + name] : []
+        case .value(let s): return ["--" + name, s]
+        case .list(let l): return l.flatMap { ["--" + name, $0] }
+        }
+    }
+}
+
+/// How the tasks of a sharded stage are started.
+public enum Launcher: String, Sendable { case local, slurm }
+
+public struct StageConfig: Sendable {
+    public var kind: StageKind
+    /// The command's options (flag name without dashes -> value), in the order written.
+    public var options: [(String, OptionValue)]
+    /// Shards of the stage's data (nil: one process). Dedup, split and stats run in phases.
+    public var shards: Int?
+    /// Tasks of a sharded step run at once on this machine (launcher local).
+    public var parallel: Int?
+    public var launcher: Launcher = .local
+    /// Extra `sbatch` options for launcher slurm, e.g. "--cpus-per-task=2 --mem=4G".
+    public var sbatch: String?
+    public var line: Int
+
+    public func option(_ name: String) -> OptionValue? { options.last(where: { $0.0 == name })?.1 }
+
+    /// What decides the stage's outputs (not how they are scheduled): part of its fingerprint.
+    var identity: JSONValue {
+        .object([("stage", .string(kind.rawValue)), ("options", .object(options.map { ($0.0, $0.1.json) })),
+                 ("shards", shards.map { .int(Int64($0)) } ?? .null)])
+    }
+}
+
+/// A parsed `pipeline.yaml`.
+public struct PipelineConfig: Sendable {
+    /// The config file (absolute) and its directory, which relative paths in it are relative to.
+    public var path: String
+    public var directory: String
+    /// The run directory (absolute).
+    public var run: String
+    /// The raw inputs, as written and absolute.
+    public var inputs: [String]
+    public var resolvedInputs: [String]
+    public var threads: Int?
+    public var stages: [StageConfig]
+    /// The config as JSON, for the manifest.
+    public var json: JSONValue
+
+    /// Keys a stage may not set: the pipeline names every stage's inputs and outputs.
+    static let managed: [String: String] = [
+        "output": "every stage writes into the run directory", "o": "every stage writes into the run directory",
+        "summary-json": "the pipeline writes each stage's summary", "removed": "the pipeline writes removed records beside each output",
+        "rejects": "the pipeline writes rejected records beside each output", "json": "the pipeline writes stats.json",
+        "html": "the pipeline writes the HTML reports", "merge": "sharded stages are merged by the pipeline",
+        "shard-index": "use the stage key 'shards'", "shard-count": "use the stage key 'shards'",
+        "shard-size": "the pipeline names each stage's output", "clusters": "the pipeline passes the cluster directory",
+        "groups": "the pipeline passes the group directory", "ext": "the pipeline writes .jsonl.zst", "inputs": "each stage reads the previous stage's output",
+        "quiet": "use 'prefkit pipeline --quiet'", "q": "use 'prefkit pipeline --quiet'", "output-format": "the pipeline writes JSON Lines between stages",
+    ]
+    static let stageKeys: Set<String> = ["shards", "parallel", "launcher", "sbatch"]
+    static let topKeys = ["run", "inputs", "threads", "stages"]
+
+    /// Reads and checks a config file. `runOverride` replaces its `run` directory.
+    public static func load(_ path: String, runOverride: String? = nil) throws -> PipelineConfig {
+        let absolute = Paths.absolute(path)
+        let text: String
+        do { text = try String(contentsOfFile: absolute, encoding: .utf8) } catch {
+            throw ConfigError(path, 0, "cannot read the config: \(FileManager.default.fileExists(atPath: absolute) ? "not UTF-8 text or not readable" : "no such file")",
+                              hint: "'prefkit pipeline --init \(path)' writes a commented example")
+        }
+        return try parse(text, path: absolute, display: path, runOverride: runOverride)
+    }
+
+    public static func parse(_ text: String, path: String, display: String, runOverride: String? = nil) throws -> PipelineConfig {
+        let root: Node
+        do {
+            guard let n = try Yams.compose(yaml: text) else { throw ConfigError(display, 0, "the config is empty", hint: "'prefkit pipeline --init' writes an example") }
+            root = n
+        } catch let e as ConfigError { throw e } catch {
+            throw ConfigError(display, 0, "not valid YAML: \(String(describing: error).split(separator: "\n").joined(separator: " "))")
+        }
+        func line(_ n: Node) -> Int { n.mark.map { $0.line } ?? 0 }
+        func fail(_ n: Node, _ m: String, hint: String? = nil) -> ConfigError { ConfigError(display, line(n), m, hint: hint) }
+        guard case .mapping(let top) = root else { throw fail(root, "the config must be a mapping with keys \(topKeys.joined(separator: ", "))") }
+        let directory = (path as NSString).deletingLastPathComponent
+        var run: String?, inputs: [String] = [], threads: Int?, stages: [StageConfig] = []
+        var json: [(String, JSONValue)] = []
+        var sawStages = false
+        for (k, v) in top {
+            guard let key = k.string else { throw fail(k, "keys must be strings") }
+            switch key {
+            case "run":
+                guard let s = v.scalarString, !s.isEmpty else { throw fail(v, "'run' is the run directory: a path") }
+                run = s
+                json.append((key, .string(s)))
+            case "inputs":
+                inputs = try stringList(v, "inputs", fail)
+                json.append((key, .array(inputs.map { .string($0) })))
+            case "threads":
+                guard let t = v.int, (1...256).contains(t) else { throw fail(v, "'threads' must be a whole number from 1 to 256") }
+                threads = t
+                json.append((key, .int(Int64(t))))
+            case "stages":
+                sawStages = true
+                guard case .sequence(let seq) = v, !seq.isEmpty else {
+                    throw fail(v, "'stages' is a list of stages, e.g. '- convert: {}'", hint: "stages: \(StageKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                for s in seq { stages.append(try stage(s, fail)) }
+                json.append((key, .array(stages.map(\.identity))))
+            default:
+                throw fail(k, "unknown key '\(key)'", hint: "the top-level keys are \(topKeys.joined(separator: ", "))")
+            }
+        }
+        guard sawStages else { throw fail(root, "no 'stages' list", hint: "'prefkit pipeline --init' writes an example") }
+        let runDir = runOverride.map { Paths.absolute($0) } ?? run.map { Paths.absolute($0, relativeTo: directory) }
+        guard let runDir else { throw fail(root, "no 'run' directory", hint: "add 'run: runs/NAME' or give -o DIR") }
+        try checkOrder(stages, display, hasInputs: !inputs.isEmpty, root: line(root))
+        return PipelineConfig(path: path, directory: directory, run: runDir, inputs: inputs,
+                              resolvedInputs: inputs.map { $0 == "-" ? $0 : Paths.absolute($0, relativeTo: directory) },
+                              threads: threads, stages: stages, json: .object(json))
+    }
+
+    static func stringList(_ v: Node, _ name: String, _ fail: (Node, String, String?) -> ConfigError) throws -> [String] {
+        if let s = v.scalarString { return [s] }
+        guard case .sequence(let seq) = v else { throw fail(v, "'\(name)' is a path or a list of paths", nil) }
+        return try seq.map { n in
+            guard let s = n.scalarString else { throw fail(n, "'\(name)' entries are paths", nil) }
+            return s
+        }
+    }
+
+    static func stage(_ n: Node, _ fail: (Node, String, String?) -> ConfigError) throws -> StageConfig {
+        let kinds = StageKind.allCases.map(\.rawValue).joined(separator: ", ")
+        // "- stats" or "- filter: {empty: true}"
+        var nameNode = n, body: Node? = nil
+        if case .mapping(let m) = n {
+            guard m.count == 1, let (k, v) = m.first else { throw fail(n, "a stage is one name with its options, e.g. '- dedup: {keep: longest}'", nil) }
+            nameNode = k; body = v
+        }
+        guard let name = nameNode.scalarString else { throw fail(n, "a stage is one name with its options, e.g. '- dedup: {keep: longest}'", nil) }
+        guard let kind = StageKind(rawValue: name) else { throw fail(nameNode, "unknown stage '\(name)'", "stages: \(kinds)") }
+        var st = StageConfig(kind: kind, options: [], line: nameNode.mark?.line ?? 0)
+        guard let body, !(body.null != nil) else { return st }
+        guard case .mapping(let opts) = body else { throw fail(body, "the options of '\(name)' are a mapping, e.g. '\(name): {threads: 2}'", nil) }
+        for (k, v) in opts {
+            guard let key = k.string else { throw fail(k, "option names are strings", nil) }
+            if let why = managed[key] { throw fail(k, "stage '\(name)' cannot set '\(key)': \(why)", nil) }
+            switch key {
+            case "shards":
+                guard let s = v.int, (1...4096).contains(s) else { throw fail(v, "'shards' must be a whole number from 1 to 4096", nil) }
+                guard [.convert, .filter, .dedup, .decontaminate, .split, .stats].contains(kind) else {
+                    throw fail(k, "stage '\(name)' does not run sharded", "shards apply to convert, filter, dedup, decontaminate, split and stats")
+                }
+                st.shards = s
+            case "parallel":
+                guard let s = v.int, (1...256).contains(s) else { throw fail(v, "'parallel' must be a whole number from 1 to 256", nil) }
+                st.parallel = s
+            case "launcher":
+                guard let s = v.string, let l = Launcher(rawValue: s) else { throw fail(v, "'launcher' is local or slurm", nil) }
+                st.launcher = l
+            case "sbatch":
+                guard let s = v.scalarString else { throw fail(v, "'sbatch' is a string of sbatch options", nil) }
+                st.sbatch = s
+            default:
+                guard key.first?.isLetter == true, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                    throw fail(k, "'\(key)' is not an option name (write it as on the command line, without dashes: min-margin)", nil)
+                }
+                if case .sequence(let seq) = v {
+                    st.options.append((key, .list(try seq.map { x in
+                        guard let s = x.scalarString else { throw fail(x, "the values of '\(key)' are plain values", nil) }
+                        return s
+                    })))
+                } else if case .scalar = v {
+                    if let b = v.bool, v.tag.description.hasSuffix("bool") || ["true", "false"].contains(v.string ?? "") { st.options.append((key, .flag(b))) }
+                    else if let s = v.string { st.options.append((key, .value(s))) }
+                } else { throw fail(v, "the value of '\(key)' is a value or a list", nil) }
+            }
+        }
+        if st.launcher == .slurm, st.shards == nil { throw fail(n, "launcher slurm runs a stage's shards as an array job: give 'shards'", nil) }
+        return st
+    }
+
+    /// convert comes first; nothing changes the data after split.
+    static func checkOrder(_ stages: [StageConfig], _ file: String, hasInputs: Bool, root: Int) throws {
+        guard hasInputs else { throw ConfigError(file, root, "no 'inputs'", hint: "list the raw corpora (for convert) or normalized pair files under 'inputs:'") }
+        var split: StageConfig?
+        for (i, s) in stages.enumerated() {
+            if s.kind == .convert, i > 0 { throw ConfigError(file, s.line, "convert must be the first stage (it turns the raw inputs into pairs)") }
+            if let sp = split, s.kind.transformsData {
+                throw ConfigError(file, s.line, "stage '\(s.kind.rawValue)' comes after split (line \(sp.line)): after split only stats, score and export run",
+                                  hint: "move '\(s.kind.rawValue)' before split")
+            }
+            if s.kind == .split { split = s }
+        }
+    }
+}
+
+extension Node {
+    /// A scalar's text (numbers and booleans as written); nil for mappings and lists.
+    var scalarString: String? { if case .scalar(let s) = self { return s.string } else { return nil } }
+}
+
+enum Paths {
+    static func absolute(_ p: String, relativeTo base: String = FileManager.default.currentDirectoryPath) -> String {
+        let joined = p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p)
+        return (joined as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import PrefCore
+import PrefIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stage that did not finish: which step, its exit status, and where its output went.
+public struct StageFailure: Error, CustomStringConvertible {
+    public var stage: String
+    public var step: String
+    public var status: Int32
+    public var log: String?
+    public var description: String {
+        let what = status == 2 ? "refused its options (exit 2)" : status < 0 ? "could not start" : "failed (exit \(status))"
+        return "stage \(stage): '\(step)' \(what)" + (log.map { "; its output is in \($0)" } ?? "")
+    }
+}
+
+/// Runs a pipeline config: each stage as prefkit processes, in one run directory with a
+/// manifest; stages that finished before with the same inputs and config are kept.
+public final class PipelineRunner {
+    public let config: PipelineConfig
+    public let plans: [StagePlan]
+    /// The prefkit binary the stages run (normally this process's own).
+    public let executable: String
+    public var quiet = false
+    /// Run every stage again, even those that are done.
+    public var force = false
+    public let version: String
+    /// The pipeline's own lines (stage starts, skips, the end).
+    public var say: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    public init(config: PipelineConfig, executable: String, version: String) {
+        self.config = config
+        self.plans = Planner.plan(config)
+        self.executable = executable
+        self.version = version
+    }
+
+    var manifestPath: String { config.run + "/manifest.json" }
+
+    /// Runs (or resumes) the pipeline; returns the manifest written.
+    @discardableResult
+    public func run() throws -> JSONValue {
+        let started = Date()
+        try FileManager.default.createDirectory(atPath: config.run, withIntermediateDirectories: true)
+        let previous = (try? JSONValue.parse(bytes: Array(Data(contentsOf: URL(fileURLWithPath: manifestPath)))))
+        let inputs = try hashInputs()
+        let configHash = try SHA256.file(config.path).sha256
+        var fingerprint = SHA256.hex(Array(JSONValue.array(inputs).serialized().utf8))
+        var stages: [JSONValue] = []
+        var rerun = force
+        if force { say("prefkit pipeline: --force: every stage runs again") }
+        var manifest: JSONValue { Manifest.make(config: config, configHash: configHash, version: version, inputs: inputs, stages: stages,
+                                                started: started, plans: plans) }
+        if let old = previous?["inputs"], old != .array(inputs), !force, previous != nil {
+            say("prefkit pipeline: the inputs changed since the last run (\(Manifest.changedInputs(old, inputs))): every stage runs again")
+            rerun = true
+        }
+        for p in plans {
+            let tag = "[\(p.index + 1)/\(plans.count)] \(p.name)"
+            let files = try optionFiles(p)
+            fingerprint = try stageFingerprint(p, previous: fingerprint, files: files)
+            let old = previous?["stages"]?.arrayValue?.first(where: { $0["index"]?.intValue == Int64(p.index + 1) })
+            if !rerun, let old {
+                if let why = Manifest.staleness(old, fingerprint: fingerprint, plan: p, files: files, run: config.run) {
+                    say("prefkit pipeline: \(tag): \(why); it and the \(plans.count - p.index - 1) stage(s) after it run again")
+                    rerun = true
+                } else {
+                    say("prefkit pipeline: \(tag): done in an earlier run with the same inputs and config; kept")
+                    stages.append(Manifest.kept(old))
+                    continue
+                }
+            } else if !rerun, previous != nil {
+                say("prefkit pipeline: \(tag): not run before in this run directory")
+                rerun = true
+            }
+            // A stage runs from an empty directory: nothing of an earlier run of it is mixed in.
+            try? FileManager.default.removeItem(atPath: p.directory)
+            try FileManager.default.createDirectory(atPath: p.directory, withIntermediateDirectories: true)
+            say("prefkit pipeline: \(tag) -> \(Manifest.relative(p.directory, config.run))")
+            let t0 = Date()
+            var steps: [JSONValue] = []
+            var status = "done"
+            var failure: StageFailure?
+            for step in p.steps {
+                let s0 = Date()
+                let (code, log) = runStep(step, p)
+                steps.append(.object([("command", .string(Manifest.commandLine(step, executable: "prefkit", run: config.run))),
+                                      ("tasks", step.tasks.map { .int(Int64($0)) } ?? .null), ("exit", .int(Int64(code))),
+                                      ("seconds", .double(Manifest.round(Date().timeIntervalSince(s0))))]))
+                if code != 0 && code != 1 {
+                    status = "failed"
+                    failure = StageFailure(stage: p.name, step: step.label, status: code, log: log)
+                    break
+                }
+            }
+            stages.append(try Manifest.stage(p, fingerprint: fingerprint, optionFiles: files, status: status, steps: steps, seconds: Date().timeIntervalSince(t0), run: config.run))
+            try Manifest.write(manifest, to: manifestPath)
+            try IndexPage.write(manifest, run: config.run)
+            if let failure { throw failure }
+        }
+        let final = manifest
+        try Manifest.write(final, to: manifestPath)
+        try IndexPage.write(final, run: config.run)
+        return final
+    }
+
+    /// Every input file (directories and globs expanded) with its size and SHA-256.
+    func hashInputs() throws -> [JSONValue] {
+        if config.resolvedInputs.contains("-") { throw ConfigError(config.path, 0, "a pipeline cannot read stdin ('-'): give files") }
+        let files: [InputFile]
+        do { files = try InputExpander.expand(config.resolvedInputs) } catch {
+            throw ConfigError(config.path, 0, "\(error)", hint: "paths in 'inputs' are relative to the config file's directory (\(config.directory))")
+        }
+        return try files.map { f in
+            let (sha, bytes) = try SHA256.file(f.path)
+            return .object([("path", .string(f.path)), ("bytes", .int(bytes)), ("sha256", .string(sha))])
+        }
+    }
+
+    /// What decides a stage's outputs: the previous stage's fingerprint (the inputs, for the
+    /// first), the tool version, the stage's config, and the files its options name.
+    func stageFingerprint(_ p: StagePlan, previous: String, files: [JSONValue]) throws -> String {
+        let j = JSONValue.object([("previous", .string(previous)), ("version", .string(version)), ("stage", p.config.identity),
+                                  ("threads", config.threads.map { .int(Int64($0)) } ?? .null), ("files", .array(files))])
+        return SHA256.hex(Array(j.serialized().utf8))
+    }
+
+    /// The files (or the files in directories) a stage's options name, with their SHA-256.
+    func optionFiles(_ p: StagePlan) throws -> [JSONValue] {
+        var files: [JSONValue] = []
+        for (_, v) in p.config.options {
+            let values: [String]
+            switch v { case .value(let s): values = [s]; case .list(let l): values = l; case .flag: values = [] }
+            for s in values {
+                let path = Paths.absolute(s, relativeTo: config.directory)
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
+                let members = isDir.boolValue ? Manifest.files(under: path) : [path]
+                for m in members { files.append(.object([("path", .string(m)), ("sha256", .string(try SHA256.file(m).sha256))])) }
+            }
+        }
+        return files
+    }
+
+    /// Runs one step (all its tasks); returns the worst exit status and the log file, if any.
+    func runStep(_ step: Step, _ p: StagePlan) -> (Int32, String?) {
+        let logDir = p.directory + "/logs"
+        let slug = step.label.replacingOccurrences(of: " --", with: "-").replacingOccurrences(of: " ", with: "-")
+        if p.config.launcher == .slurm {
+            try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+            return (Slurm.run(step, executable: executable, directory: config.directory, logs: logDir, name: "prefkit-\(slug)",
+                              sbatch: p.config.sbatch, quiet: quiet), logDir)
+        }
+        let n = step.tasks ?? 0
+        let taskArgs: [[String]] = n == 0 ? [step.arguments] : (0..<n).map { step.arguments + ["--shard-index", String($0), "--shard-count", String(n)] }
+        let parallel = max(1, min(p.config.parallel ?? ProcessInfo.processInfo.activeProcessorCount, max(1, taskArgs.count)))
+        // Quiet: every task's output goes to a log file; otherwise tasks print as they would alone.
+        var logs: [String?] = Array(repeating: nil, count: taskArgs.count)
+        if quiet {
+            try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+            logs = taskArgs.indices.map { logDir + "/\(slug)" + (n == 0 ? "" : String(format: "-%05d", $0)) + ".log" }
+        }
+        let worst = WorstStatus()
+        let slots = DispatchSemaphore(value: parallel)
+        let group = DispatchGroup()
+        for (i, args) in taskArgs.enumerated() {
+            slots.wait()
+            group.enter()
+            let proc = Process()
+            proc.executableURL = URL(fileURLWithPath: executable)
+            proc.arguments = args
+            proc.currentDirectoryURL = URL(fileURLWithPath: config.directory)
+            if let log = logs[i] {
+                FileManager.default.createFile(atPath: log, contents: nil)
+                let h = FileHandle(forWritingAtPath: log)
+                proc.standardOutput = h; proc.standardError = h
+            }
+            proc.terminationHandler = { pr in
+                let code = pr.terminationReason == .uncaughtSignal ? 128 + pr.terminationStatus : pr.terminationStatus
+                worst.add(code)
+                slots.signal(); group.leave()
+            }
+            do { try proc.run() } catch {
+                worst.add(-1)
+                slots.signal(); group.leave()
+            }
+        }
+        group.wait()
+        return (worst.value, quiet ? logDir : nil)
+    }
+}
+
+/// Launcher slurm: each step is one `sbatch --wait` job (an array job when sharded); the shard of
+/// a task comes from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
+enum Slurm {
+    static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    static func run(_ step: Step, executable: String, directory: String, logs: String, name: String, sbatch: String?, quiet: Bool) -> Int32 {
+        // Exit 1 means records were rejected (they are in the rejects file), not that the task failed.
+        let command = "cd \(quote(directory)) && \(quote(executable)) " + step.arguments.map(quote).joined(separator: " ") + "; rc=$?; [ $rc = 0 ] || [ $rc = 1 ]"
+        var args = ["--wait", "--parsable", "--job-name=\(name)", "-o", logs + "/\(name)" + (step.tasks == nil ? ".log" : "-%a.log")]
+        if let n = step.tasks { args.append("--array=0-\(n - 1)") }
+        args += (sbatch ?? "").split(separator: " ").map(String.init)
+        args += ["--wrap", command]
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proc.arguments = ["sbatch"] + args
+        if quiet { proc.standardOutput = FileHandle.nullDevice }
+        do { try proc.run() } catch { return -1 }
+        proc.waitUntilExit()
+        return proc.terminationStatus == 0 ? 0 : 3
+    }
+}
+
+/// The worst exit status of a step's tasks (any failure over rejected records over success).
+final class WorstStatus: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: Int32 = 0
+    func add(_ code: Int32) { lock.lock(); status = Manifest.worse(status, code); lock.unlock() }
+    var value: Int32 { lock.lock(); defer { lock.unlock() }; return status }
+}
