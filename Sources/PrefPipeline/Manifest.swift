@@ -79,7 +79,6 @@ enum Manifest {
     /// Why a stage finished in an earlier run cannot be kept, or nil when it can.
     static func staleness(_ old: JSONValue, fingerprint: String, plan p: StagePlan, files: [JSONValue], run: String) -> String? {
         guard old["stage"]?.stringValue == p.name else { return "the stage at this place changed (was \(old["stage"]?.stringValue ?? "?"))" }
-        guard old["status"]?.stringValue == "done" else { return "it did not finish last time" }
         if old["fingerprint"]?.stringValue != fingerprint {
             let was = old["options"] ?? .null, now = p.config.identity["options"] ?? .null
             if was != now { return "its options changed (\(was.serialized()) -> \(now.serialized()))" }
@@ -90,6 +89,7 @@ enum Manifest {
             }
             return "the tool version or the threads changed"
         }
+        guard old["status"]?.stringValue == "done" else { return "it did not finish last time" }
         for o in old["outputs"]?.arrayValue ?? [] {
             guard let rel = o["path"]?.stringValue else { continue }
             let path = run + "/" + rel

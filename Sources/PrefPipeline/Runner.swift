@@ -65,7 +65,8 @@ public final class PipelineRunner {
             let old = previous?["stages"]?.arrayValue?.first(where: { $0["index"]?.intValue == Int64(p.index + 1) })
             if !rerun, let old {
                 if let why = Manifest.staleness(old, fingerprint: fingerprint, plan: p, files: files, run: config.run) {
-                    say("prefkit pipeline: \(tag): \(why); it and the \(plans.count - p.index - 1) stage(s) after it run again")
+                    let after = plans.count - p.index - 1
+                    say("prefkit pipeline: \(tag): \(why); " + (after == 0 ? "it runs again" : "it and the \(after) stage\(after == 1 ? "" : "s") after it run again"))
                     rerun = true
                 } else {
                     say("prefkit pipeline: \(tag): done in an earlier run with the same inputs and config; kept")
