@@ -84,8 +84,35 @@ public struct PipelineConfig: Sendable {
     public var resolvedInputs: [String]
     public var threads: Int?
     public var stages: [StageConfig]
-    /// The config as JSON, for the manifest.
-    public var json: JSONValue
+    /// `--set` overrides applied to the file's stages.
+    public var overrides: [String] = []
+    /// The config as JSON, for the manifest: the file's keys with the stages as run.
+    public var json: JSONValue {
+        var o: [(String, JSONValue)] = [("run", .string(run)), ("inputs", .array(inputs.map { .string($0) }))]
+        if let t = threads { o.append(("threads", .int(Int64(t)))) }
+        o.append(("stages", .array(stages.map(\.identity))))
+        if !overrides.isEmpty { o.append(("overrides", .array(overrides.map { .string($0) }))) }
+        return .object(o)
+    }
+
+    /// `STAGE.OPTION=VALUE` (true / false: a flag): sets the option of every stage of that kind.
+    public mutating func apply(override text: String) throws {
+        let kv = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let path = kv[0].split(separator: ".", maxSplits: 1).map(String.init)
+        guard kv.count == 2, path.count == 2, let kind = StageKind(rawValue: path[0]), !path[1].isEmpty else {
+            throw ConfigError(path.first ?? text, 0, "--set \(text): write STAGE.OPTION=VALUE, e.g. score.budget=quick",
+                              hint: "stages: \(StageKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let name = path[1]
+        if let why = PipelineConfig.managed[name] { throw ConfigError("--set", 0, "--set \(text): '\(name)' cannot be set: \(why)") }
+        guard stages.contains(where: { $0.kind == kind }) else { throw ConfigError("--set", 0, "--set \(text): the config has no \(kind.rawValue) stage") }
+        let value: OptionValue = kv[1] == "true" ? .flag(true) : kv[1] == "false" ? .flag(false) : .value(kv[1])
+        for i in stages.indices where stages[i].kind == kind {
+            stages[i].options.removeAll { $0.0 == name }
+            stages[i].options.append((name, value))
+        }
+        overrides.append(text)
+    }
 
     /// Keys a stage may not set: the pipeline names every stage's inputs and outputs.
     static let managed: [String: String] = [
@@ -125,7 +152,6 @@ public struct PipelineConfig: Sendable {
         guard case .mapping(let top) = root else { throw fail(root, "the config must be a mapping with keys \(topKeys.joined(separator: ", "))") }
         let directory = (path as NSString).deletingLastPathComponent
         var run: String?, inputs: [String] = [], threads: Int?, stages: [StageConfig] = []
-        var json: [(String, JSONValue)] = []
         var sawStages = false
         for (k, v) in top {
             guard let key = k.string else { throw fail(k, "keys must be strings") }
@@ -133,21 +159,17 @@ public struct PipelineConfig: Sendable {
             case "run":
                 guard let s = v.scalarString, !s.isEmpty else { throw fail(v, "'run' is the run directory: a path") }
                 run = s
-                json.append((key, .string(s)))
             case "inputs":
                 inputs = try stringList(v, "inputs", fail)
-                json.append((key, .array(inputs.map { .string($0) })))
             case "threads":
                 guard let t = v.int, (1...256).contains(t) else { throw fail(v, "'threads' must be a whole number from 1 to 256") }
                 threads = t
-                json.append((key, .int(Int64(t))))
             case "stages":
                 sawStages = true
                 guard case .sequence(let seq) = v, !seq.isEmpty else {
                     throw fail(v, "'stages' is a list of stages, e.g. '- convert: {}'", hint: "stages: \(StageKind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 for s in seq { stages.append(try stage(s, fail)) }
-                json.append((key, .array(stages.map(\.identity))))
             default:
                 throw fail(k, "unknown key '\(key)'", hint: "the top-level keys are \(topKeys.joined(separator: ", "))")
             }
@@ -158,7 +180,7 @@ public struct PipelineConfig: Sendable {
         try checkOrder(stages, display, hasInputs: !inputs.isEmpty, root: line(root))
         return PipelineConfig(path: path, directory: directory, run: runDir, inputs: inputs,
                               resolvedInputs: inputs.map { $0 == "-" ? $0 : Paths.absolute($0, relativeTo: directory) },
-                              threads: threads, stages: stages, json: .object(json))
+                              threads: threads, stages: stages)
     }
 
     static func stringList(_ v: Node, _ name: String, _ fail: (Node, String, String?) -> ConfigError) throws -> [String] {

@@ -21,6 +21,7 @@ struct PipelineCommand: ParsableCommand {
     @Argument(help: "The pipeline config (YAML); with --init, where to write the example (default pipeline.yaml).") var config: String?
     @Flag(name: .customLong("init"), help: "Write a commented example config and stop.") var initConfig = false
     @Option(name: [.customShort("o"), .customLong("run")], help: "Run directory (instead of the config's 'run').") var runDirectory: String?
+    @Option(name: .customLong("set"), help: "Override a stage option: STAGE.OPTION=VALUE, e.g. score.budget=standard (repeatable).") var overrides: [String] = []
     @Flag(name: .long, help: "Run every stage again, even those finished with the same inputs and options.") var force = false
     @Flag(name: .long, help: "Print every stage's commands and stop.") var dryRun = false
     @Flag(name: [.short, .long], help: "Nothing on the terminal but errors; each stage's output goes to RUN/NN-STAGE/logs/.") var quiet = false
@@ -39,7 +40,8 @@ struct PipelineCommand: ParsableCommand {
             print("wrote \(path): set its inputs, then run 'prefkit pipeline \(path)'")
             return
         }
-        let cfg = try PipelineConfig.load(config!, runOverride: runDirectory)
+        var cfg = try PipelineConfig.load(config!, runOverride: runDirectory)
+        for o in overrides { try cfg.apply(override: o) }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let runner = PipelineRunner(config: cfg, executable: exe, version: PrefkitVersion.string)
         runner.quiet = quiet

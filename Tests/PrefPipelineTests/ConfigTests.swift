@@ -72,6 +72,21 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(e?.message.contains("give 'shards'") ?? false)
     }
 
+    /// `--set STAGE.OPTION=VALUE` replaces or adds the option of every stage of that kind.
+    func testOverrides() throws {
+        var c = try parse("run: out\ninputs: a\nstages:\n  - filter: {empty: true}\n  - score: {budget: quick}\n")
+        try c.apply(override: "score.budget=standard")
+        try c.apply(override: "score.sft-steps=5")
+        try c.apply(override: "filter.empty=false")
+        XCTAssertEqual(c.stages[1].option("budget"), .value("standard"))
+        XCTAssertEqual(c.stages[1].options.map(\.0), ["budget", "sft-steps"])
+        XCTAssertEqual(c.stages[0].option("empty"), .flag(false))
+        XCTAssertEqual(c.json["overrides"], .array([.string("score.budget=standard"), .string("score.sft-steps=5"), .string("filter.empty=false")]))
+        for bad in ["score", "scor.budget=1", "dedup.keep=longest", "score.output=x", "score.=1"] {
+            XCTAssertThrowsError(try c.apply(override: bad), bad)
+        }
+    }
+
     /// Sharded dedup and split run in phases, each phase given only its own options; the next
     /// stages read the parts.
     func testShardedStagesRunInPhases() throws {

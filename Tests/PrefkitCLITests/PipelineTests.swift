@@ -6,11 +6,13 @@ import TestSupport
 /// `prefkit pipeline` end to end on real corpora (the repo's fixtures when ../shared/realdata is
 /// absent): every stage, a manifest that accounts for every record, resume and invalidation.
 final class PipelineTests: CLITestCase {
-    /// Raw corpora in four formats plus a file with planted malformed records.
+    /// Raw corpora in four formats plus a file with planted malformed records (`light`: without
+    /// the 2,312 HH-RLHF pairs, for the tests that run the pipeline many times).
+    var light = false
     func rawInputs() -> [String] {
         let real = CLITestCase.repo + "/../shared/realdata/"
         if FileManager.default.fileExists(atPath: real + "hh-rlhf_harmless-base_test.jsonl.gz") {
-            return [real + "hh-rlhf_harmless-base_test.jsonl.gz", real + "se_coffee_Posts.xml", real + "oasst_en_100_tree.jsonl",
+            return (light ? [] : [real + "hh-rlhf_harmless-base_test.jsonl.gz"]) + [real + "se_coffee_Posts.xml", real + "oasst_en_100_tree.jsonl",
                     real + "ultrafeedback-binarized_train1k_kkminions-noise-study.jsonl", fixture("bad_trl.jsonl"), fixture("hh_small_named.jsonl.zst")]
         }
         return [fixture("hh_engine.jsonl.gz"), fixture("demo/se_kitchen_Posts.xml"), fixture("demo/oasst_kitchen_trees.jsonl"),
@@ -24,7 +26,7 @@ final class PipelineTests: CLITestCase {
         let s = sharded ? ", shards: 2, parallel: 2" : ""
         return """
         run: run
-        threads: 1
+        threads: 2
         inputs:
         \(rawInputs().map { "  - \($0)" }.joined(separator: "\n"))
         stages:
@@ -114,6 +116,7 @@ final class PipelineTests: CLITestCase {
     }
 
     func testPipelineRunsEveryStageAndResumes() throws {
+        light = true
         let dir = try setUpRun(sharded: false)
         let first = try run(["pipeline", dir + "/pipeline.yaml"])
         XCTAssertEqual(first.code, 0, first.err)
