@@ -175,6 +175,7 @@ final class PipelineTests: CLITestCase {
     /// Sharded stages (convert, filter, decontaminate per shard; dedup, split, stats in phases)
     /// give the same data as the one-process pipeline.
     func testShardedPipelineEqualsOneProcess() throws {
+        light = true
         let one = try setUpRun(sharded: false)
         let many = try setUpRun(sharded: true)
         for d in [one, many] {
