@@ -96,4 +96,24 @@ for side in train test; do
 done
 cmp -s "$W/single.stats.json" "$W/stats.json" || { echo "slurm integration: FAILED: the merged stats differ from one process"; same=0; }
 [ $same = 1 ] || exit 1
+
+# prefkit pipeline with launcher slurm: every data stage as 2-task sbatch --wait arrays (dedup, split
+# and stats in phases), against the same pipeline in one process per stage on this machine.
+pipeline_cfg() {
+  printf 'run: %s\ninputs:\n' "$1"; printf '  - %s\n' "${IN[@]}"
+  printf 'stages:\n'
+  for st in "convert: {}" "filter: {empty: true, identical: true}" "dedup: {keep: longest}" "decontaminate: {against: $EVAL, ngram: 8}" "split: {test: 0.2}" "stats: {}"; do
+    printf '  - %s\n' "$st"
+  done
+}
+pipeline_cfg "$W/pl-local" > "$W/local.yaml"
+pipeline_cfg "$W/pl-slurm" | sed -E 's/^  - (convert|filter|dedup|decontaminate|split|stats): \{(.*)\}$/  - \1: {\2, shards: 2, launcher: slurm}/; s/\{, /{/' > "$W/slurm.yaml"
+"$P" pipeline "$W/local.yaml" -q || { echo "slurm integration: FAILED: the local pipeline failed"; exit 1; }
+"$P" pipeline "$W/slurm.yaml" -q || { echo "slurm integration: FAILED: the slurm pipeline failed"; cat "$W"/pl-slurm/*/logs/* 2>/dev/null | tail -20; exit 1; }
+records() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print([(s["stage"], s["records"]) for s in m["stages"]])' "$1"; }
+[ "$(records "$W/pl-local/manifest.json")" = "$(records "$W/pl-slurm/manifest.json")" ] \
+  || { echo "slurm integration: FAILED: the slurm pipeline's records differ"; records "$W/pl-local/manifest.json"; records "$W/pl-slurm/manifest.json"; exit 1; }
+grep -q '"tasks": 2' "$W/pl-slurm/manifest.json" || { echo "slurm integration: FAILED: the slurm pipeline ran no arrays"; exit 1; }
+ls "$W"/pl-slurm/03-dedup/logs/*-1.log >/dev/null || { echo "slurm integration: FAILED: no array task logs"; exit 1; }
+echo "slurm integration: pipeline with launcher slurm ok (same records per stage as the local pipeline)"
 echo "slurm integration: ok ($(wc -l < "$W/dedup.jsonl") pairs after dedup; dedup sign/cluster/apply, split sign/group/apply and stats as 4-task arrays, merges as jobs, equal one process)"
