@@ -108,8 +108,13 @@ public struct PipelineConfig: Sendable {
         guard stages.contains(where: { $0.kind == kind }) else { throw ConfigError("--set", 0, "--set \(text): the config has no \(kind.rawValue) stage") }
         let value: OptionValue = kv[1] == "true" ? .flag(true) : kv[1] == "false" ? .flag(false) : .value(kv[1])
         for i in stages.indices where stages[i].kind == kind {
-            stages[i].options.removeAll { $0.0 == name }
-            stages[i].options.append((name, value))
+            // In place when the file sets it (the order of options is kept), else added last.
+            if let j = stages[i].options.firstIndex(where: { $0.0 == name }) {
+                stages[i].options[j].1 = value
+                stages[i].options.removeAll { $0.0 == name && $0.1 != value }
+            } else {
+                stages[i].options.append((name, value))
+            }
         }
         overrides.append(text)
     }

@@ -79,7 +79,7 @@ final class ConfigTests: XCTestCase {
         try c.apply(override: "score.sft-steps=5")
         try c.apply(override: "filter.empty=false")
         XCTAssertEqual(c.stages[1].option("budget"), .value("standard"))
-        XCTAssertEqual(c.stages[1].options.map(\.0), ["budget", "sft-steps"])
+        XCTAssertEqual(c.stages[1].options.map(\.0), ["budget", "sft-steps"], "in place, new ones last")
         XCTAssertEqual(c.stages[0].option("empty"), .flag(false))
         XCTAssertEqual(c.json["overrides"], .array([.string("score.budget=standard"), .string("score.sft-steps=5"), .string("filter.empty=false")]))
         for bad in ["score", "scor.budget=1", "dedup.keep=longest", "score.output=x", "score.=1"] {
