@@ -17,7 +17,7 @@ enum IndexPage {
         let reports = stages.flatMap { s in (s["reports"]?.arrayValue ?? []).map { ($0["title"]?.stringValue ?? "", $0["path"]?.stringValue ?? "") } }
         for (title, path) in reports { cards.append("<div class=\"card\"><b>\(link(path, title))</b><span>report</span></div>") }
         if let last = stages.last(where: { $0["records"]?["pairs"]?.intValue != nil }), let w = last["records"]?["pairs"]?.intValue {
-            cards.append(HTMLReport.card(String(w), "pairs after \(last["stage"]?.stringValue ?? "")"))
+            cards.append(HTMLReport.card(String(w), "pairs in the final data"))
         }
         if let score = stages.first(where: { $0["stage"]?.stringValue == "score" }), let acc = score["records"]?["score"]?.doubleValue {
             cards.append(HTMLReport.card(String(format: "%.3f", acc), "score (held-out reward accuracy)"))
@@ -44,7 +44,7 @@ enum IndexPage {
         inputs += "</table>"
         let body = HTMLReport.cards(cards) + HTMLReport.section("Stages", rows)
             + HTMLReport.section("Inputs", inputs)
-            + HTMLReport.note("Everything about this run (config, inputs, commands, exit statuses, outputs with SHA-256) is in ") + "<p>\(link("manifest.json", "manifest.json"))</p>"
+            + "<p class=\"note\">Everything about this run (config, inputs, commands, exit statuses, outputs with SHA-256) is in \(link("manifest.json", "manifest.json")).</p>"
         return HTMLReport.page(title: "prefkit run", heading: "prefkit pipeline run",
                                sub: "\(m["config_file"]?.stringValue ?? "") · prefkit \(m["version"]?.stringValue ?? "") · \(m["status"]?.stringValue ?? "") · \(m["updated"]?.stringValue ?? "")",
                                body: body)
