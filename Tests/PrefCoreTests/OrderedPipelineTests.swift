@@ -1,5 +1,5 @@
 import Foundation
-import PrefCore
+@testable import PrefCore
 import PrefIO
 import XCTest
 
@@ -81,4 +81,24 @@ final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     func add() { lock.lock(); n += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+final class ProgressTests: XCTestCase {
+    /// Bytes with a share, rate and ETA when the size is known; a count alone when it is not.
+    func testLinesWithAndWithoutATotal() {
+        let p = Progress()
+        p.setLabel("prefkit filter")
+        p.setMode(.lines)
+        p.begin(total: 4_000_000)
+        let known = p.line(done: 1_000_000, items: 500, elapsed: 2)
+        XCTAssertEqual(known, "prefkit filter:  25%, 1.0 MB of 4.0 MB, 500 kB/s, ETA 0:06, 500 records, 250/s\n")
+        p.begin(total: nil)
+        XCTAssertEqual(p.line(done: 123, items: 1000, elapsed: 4), "prefkit filter (pass 2): 1000 records, 250/s\n")
+        p.setMode(.terminal)
+        p.begin(total: 100)
+        let bar = p.line(done: 50, items: 10, elapsed: 1)
+        XCTAssertTrue(bar.hasPrefix("\r\u{1B}[K") && bar.contains("50%") && bar.contains("ETA 0:01"), bar)
+        XCTAssertEqual(bar.filter { $0 == "█" }.count, 12)
+        XCTAssertEqual(Progress.duration(3725), "1:02:05")
+    }
 }
