@@ -109,3 +109,29 @@ public final class Progress: @unchecked Sendable {
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
+
+/// A source that reports its reads to `Progress.shared`: the joins (Stack Exchange, OpenAssistant
+/// message exports), which read an input whole before they emit pairs.
+public final class ProgressSource: ByteSource {
+    let inner: ByteSource
+    let done: () -> Int64
+    private var records = 0
+
+    /// `done`: bytes of the stored input read so far (OpenedInput.bytesRead).
+    public init(_ inner: ByteSource, total: Int64?, done: @escaping () -> Int64) {
+        self.inner = inner
+        self.done = done
+        Progress.shared.begin(total: total)
+    }
+
+    public func read(into buf: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try inner.read(into: buf)
+        // Lines stand in for records: a join's records are rows it has not parsed yet.
+        records += buf.prefix(n).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        Progress.shared.update(done: done(), items: records)
+        if n == 0 { Progress.shared.end() }
+        return n
+    }
+
+    public var fileOffset: Int64 { inner.fileOffset }
+}

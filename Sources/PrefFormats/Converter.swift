@@ -116,7 +116,10 @@ public final class Converter {
             inputs[idx].compression = "-"; inputs[idx].layout = "-"
             return
         }
-        let src = opened.source, comp = opened.compression
+        let comp = opened.compression
+        let size = (try? FileManager.default.attributesOfItem(atPath: input.path)[.size] as? NSNumber)?.int64Value
+        let src = ProgressSource(opened.source, total: input.path == "-" ? nil : size, done: { opened.bytesRead })
+        defer { Progress.shared.end() }
         inputs[idx].compression = comp.rawValue
         let stats = try join(src, config.options, config.maxRecordBytes, emit)
         inputs[idx].layout = stats.layout

@@ -60,6 +60,10 @@ final class UsabilityTests: CLITestCase {
         XCTAssertFalse(r.err.contains("\u{1B}["), "no escape codes off a terminal")
         let f = try run(["filter", d + "/a.jsonl", "-o", d + "/b.jsonl", "--empty"], env: ["PREFKIT_PROGRESS_SECONDS": "0"])
         XCTAssertTrue(f.err.contains("prefkit filter: ") && f.err.contains("ETA"), f.err)
+        // A join (Stack Exchange) reads its dump whole before it pairs answers: its reading shows too.
+        let se = try run(["convert", fixture("demo/se_kitchen_Posts.xml"), "-o", d + "/se.jsonl"], env: ["PREFKIT_PROGRESS_SECONDS": "0"])
+        XCTAssertEqual(se.code, 0, se.err)
+        XCTAssertTrue(se.err.contains("prefkit convert: 100%, 73 kB of 73 kB"), se.err)
         let q = try run(["filter", d + "/a.jsonl", "-o", d + "/c.jsonl", "--empty", "-q"], env: ["PREFKIT_PROGRESS_SECONDS": "0"])
         XCTAssertEqual(q.err, "")
         // The default interval (10 s) prints nothing for work this short.
