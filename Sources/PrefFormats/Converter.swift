@@ -249,7 +249,7 @@ public final class Converter {
                 do {
                     let doc = try scanner.parseRecord(buf, streamOffset: offset)
                     guard let adapter else {
-                        throw FormatError("unknown_format", "the input's format could not be detected; name it with --from (one of \(Corpora.all.map(\.name).joined(separator: ", ")), or generic with --map)")
+                        throw FormatError("unknown_format", "the input's format could not be detected; name it with --from (one of \(Corpora.all.map(\.name).filter { $0 != "generic" }.joined(separator: ", ")), or generic with --map)")
                     }
                     return .success(Converter.finish(try adapter.convert(doc.root), doc.root))
                 } catch let e as FormatError {
