@@ -74,7 +74,7 @@ public final class PipelineRunner {
                     continue
                 }
             } else if !rerun, previous != nil {
-                say("prefkit pipeline: \(tag): not run before in this run directory")
+                say("prefkit pipeline: \(tag): no finished run of it in this run directory")
                 rerun = true
             }
             // A stage runs from an empty directory: nothing of an earlier run of it is mixed in.
