@@ -33,8 +33,7 @@ public struct InputBatches: Sendable {
         let progress = Progress.shared
         let sizes: [Int64?] = paths.indices.map { i in
             if let r = ranges[i] { return r.end - r.start }
-            guard paths[i] != "-", let a = try? FileManager.default.attributesOfItem(atPath: paths[i]) else { return nil }
-            return (a[.size] as? NSNumber)?.int64Value
+            return Progress.size(of: paths[i])
         }
         progress.begin(total: sizes.contains(where: { $0 == nil }) ? nil : sizes.reduce(0) { $0 + ($1 ?? 0) })
         defer { progress.end() }

@@ -63,6 +63,23 @@ public final class Progress: @unchecked Sendable {
         FileHandle.standardError.write(line(done: done, items: items, elapsed: now.timeIntervalSince(started)).data(using: .utf8)!)
     }
 
+    /// A free-form status line (e.g. a training step): redrawn in place on a terminal, printed as a
+    /// line at most every interval otherwise, dropped when off.
+    public func note(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        switch mode {
+        case .off: return
+        case .terminal:
+            drawn = true
+            FileHandle.standardError.write("\r\u{1B}[K\(text)".data(using: .utf8)!)
+        case .lines:
+            let now = Date()
+            guard now.timeIntervalSince(lastDraw) >= interval else { return }
+            lastDraw = now
+            FileHandle.standardError.write("\(label): \(text)\n".data(using: .utf8)!)
+        }
+    }
+
     /// Ends the pass: clears the bar, so the command's summary starts on a clean line.
     public func end() {
         lock.lock(); defer { lock.unlock() }
@@ -94,6 +111,12 @@ public final class Progress: @unchecked Sendable {
         }
         let head = colour ? "\u{1B}[1m\(name)\u{1B}[0m" : name
         return "\r\u{1B}[K\(head) \(bar)" + parts.joined(separator: "  ")
+    }
+
+    /// The size of an input as stored, the total of its progress; nil for stdin or when unknown.
+    public static func size(of path: String) -> Int64? {
+        guard path != "-", let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        return (a[.size] as? NSNumber)?.int64Value
     }
 
     static func amount(_ v: Double, _ unit: String) -> String {

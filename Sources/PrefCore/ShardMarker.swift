@@ -41,15 +41,8 @@ public struct ShardMarker: Sendable {
 
     /// Size and CRC-32 of a file, read in chunks.
     public static func checksum(_ path: String) throws -> (Int64, UInt32) {
-        let f = try FileSource(path: path)
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        var crc: UInt32 = 0, total: Int64 = 0
-        while true {
-            let n = try buf.withUnsafeMutableBytes { try f.read(into: $0) }
-            if n == 0 { break }
-            crc = buf.withUnsafeBytes { CRC32.update(crc, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            total += Int64(n)
-        }
+        var crc: UInt32 = 0
+        let total = try FileSource.eachBlock(of: path) { crc = CRC32.update(crc, $0) }
         return (total, crc)
     }
 

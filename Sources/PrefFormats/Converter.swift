@@ -117,8 +117,7 @@ public final class Converter {
             return
         }
         let comp = opened.compression
-        let size = (try? FileManager.default.attributesOfItem(atPath: input.path)[.size] as? NSNumber)?.int64Value
-        let src = ProgressSource(opened.source, total: input.path == "-" ? nil : size, done: { opened.bytesRead })
+        let src = ProgressSource(opened.source, total: Progress.size(of: input.path), done: { opened.bytesRead })
         defer { Progress.shared.end() }
         inputs[idx].compression = comp.rawValue
         let stats = try join(src, config.options, config.maxRecordBytes, emit)

@@ -66,6 +66,20 @@ public final class FileSource: ByteSource {
     }
     deinit { if owns { close(fd) } }
 
+    /// Calls `body` with every 1 MB block of a file's bytes as stored; returns the file's size.
+    public static func eachBlock(of path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Int64 {
+        let f = try FileSource(path: path)
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try f.read(into: buf)
+            if n == 0 { return total }
+            body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+            total += Int64(n)
+        }
+    }
+
     public func read(into buf: UnsafeMutableRawBufferPointer) throws -> Int {
         let want = limit.map { max(0, min(Int64(buf.count), $0 - fileOffset)) }.map(Int.init) ?? buf.count
         if want == 0 { return 0 }

@@ -29,26 +29,11 @@ public struct SHA256 {
         var h = SHA256(); h.update(bytes); return h.finish()
     }
 
-    /// The digest of a file's bytes and its size, read in 4 MB blocks.
+    /// The digest of a file's bytes and its size.
     public static func file(_ path: String) throws -> (sha256: String, bytes: Int64) {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw OutputError("cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
         var h = SHA256()
-        var total: Int64 = 0
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
-        defer { buf.deallocate() }
-        while true {
-            let n = read(fd, buf.baseAddress, buf.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errnoText(); _ = h.finish()
-                throw OutputError("cannot read \(path): \(e)")
-            }
-            if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
-            total += Int64(n)
-        }
-        return (h.finish(), total)
+        let bytes: Int64
+        do { bytes = try FileSource.eachBlock(of: path) { h.update($0) } } catch { _ = h.finish(); throw error }
+        return (h.finish(), bytes)
     }
 }

@@ -21,11 +21,12 @@ enum Manifest {
 
     /// A finished (or failed) stage: its steps, summaries, record counts and output files.
     static func stage(_ p: StagePlan, fingerprint: String, optionFiles: [JSONValue], status: String, steps: [JSONValue], seconds: Double, run: String) throws -> JSONValue {
+        let written = files(under: p.directory).filter { !$0.hasPrefix(p.directory + "/logs/") }
         var summaries: [(String, JSONValue)] = []
-        for f in files(under: p.directory) where isSummary(f, p) {
+        for f in written where isSummary(f) {
             if let v = try? JSONValue.parse(bytes: Array(Data(contentsOf: URL(fileURLWithPath: f)))) { summaries.append((relative(f, p.directory), v)) }
         }
-        let outputs = try files(under: p.directory).filter { !$0.hasPrefix(p.directory + "/logs/") }.map { f -> JSONValue in
+        let outputs = try written.map { f -> JSONValue in
             let (sha, bytes) = try SHA256.file(f)
             return .object([("path", .string(relative(f, run))), ("bytes", .int(bytes)), ("sha256", .string(sha))])
         }
@@ -41,9 +42,8 @@ enum Manifest {
         ])
     }
 
-    static func isSummary(_ f: String, _ p: StagePlan) -> Bool {
+    static func isSummary(_ f: String) -> Bool {
         let name = (f as NSString).lastPathComponent
-        if f.hasPrefix(p.directory + "/logs/") { return false }
         return (name.hasPrefix("summary") || name.hasSuffix(".summary.json") || name == "stats.json" || name == "score.json") && name.hasSuffix(".json")
     }
 

@@ -84,6 +84,7 @@ enum Planner {
                     if case .value(let v)? = s.option("valid"), let d = Double(v) { return d > 0 }
                     return false
                 }()
+                let sides = ["train", "test"] + (valid ? ["valid"] : [])
                 if let n = s.shards {
                     let apply = opts(except: splitSign.union(splitGroup))
                     p.steps = [
@@ -94,15 +95,13 @@ enum Planner {
                              "--rejects", dir + "/rejects.jsonl", "--summary-json", dir + "/summary.json"] + apply + threads, tasks: n),
                     ]
                     p.summaries = [dir + "/summary.json"]
-                    let names = ["train", "test"] + (valid ? ["valid"] : [])
                     let files = { (side: String) in (0..<n).map { dir + "/data/" + String(format: "%@-%05d-of-%05d.jsonl.zst", side, $0, n) } }
-                    flow = Flow(data: names.flatMap(files), train: files("train"), test: files("test"))
+                    flow = Flow(data: sides.flatMap(files), train: files("train"), test: files("test"))
                 } else {
                     p.steps = [Step(label: "split", arguments: ["split"] + flow.data + ["-o", dir + "/data/", "--ext", "jsonl.zst", "--rejects", dir + "/rejects.jsonl",
                                                                 "--summary-json", dir + "/summary.json"] + opts() + threads)]
                     p.summaries = [dir + "/summary.json"]
-                    let names = ["train", "test"] + (valid ? ["valid"] : [])
-                    flow = Flow(data: names.map { dir + "/data/\($0).jsonl.zst" }, train: [dir + "/data/train.jsonl.zst"], test: [dir + "/data/test.jsonl.zst"])
+                    flow = Flow(data: sides.map { dir + "/data/\($0).jsonl.zst" }, train: [dir + "/data/train.jsonl.zst"], test: [dir + "/data/test.jsonl.zst"])
                 }
             case .stats:
                 let report = ["--json", dir + "/stats.json", "--html", dir + "/stats.html"]

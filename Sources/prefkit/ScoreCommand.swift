@@ -96,21 +96,11 @@ struct ScoreOptions: ParsableArguments {
         }
     }
 
-    /// Training progress (PrefCore.Progress's modes): a line redrawn in place on a terminal, a
-    /// plain line every PREFKIT_PROGRESS_SECONDS otherwise, nothing with --quiet.
+    /// Training progress through PrefCore.Progress (a line redrawn in place on a terminal, a plain
+    /// line every PREFKIT_PROGRESS_SECONDS otherwise); nil with --quiet.
     func logger(quiet: Bool) -> Scorer.Log? {
-        if quiet { return nil }
-        switch Progress.shared.mode {
-        case .off: return nil
-        case .terminal: return { line in FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!) }
-        case .lines:
-            let every = Double(ProcessInfo.processInfo.environment["PREFKIT_PROGRESS_SECONDS"] ?? "") ?? 10
-            let last = LastTime()
-            return { line in
-                guard last.due(every) else { return }
-                FileHandle.standardError.write("prefkit score: \(line)\n".data(using: .utf8)!)
-            }
-        }
+        if quiet || Progress.shared.mode == .off { return nil }
+        return { line in Progress.shared.note(line) }
     }
 }
 
@@ -147,7 +137,6 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func score(_ s: ScoreSettings) throws {
-        let tty = Progress.shared.mode == .terminal
         let log = options.logger(quiet: quiet)
         if let m = model { try evaluateOnly(try readPairs(inputs), policy: m, s); return }
         let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
@@ -161,7 +150,7 @@ struct ScoreCommand: ParsableCommand {
             if options.seeds > 1 { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             reports.append(try Scorer.run(train: pairs, eval: evalPairs, settings: ss, refModel: options.refModel, outDir: dir, log: log, pairsRead: read))
         }
-        if tty && log != nil { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+        Progress.shared.end()
         let report = reports[0]
         var j = report.json
         if reports.count > 1 {
@@ -247,7 +236,7 @@ struct CompareCommand: ParsableCommand {
             cs.statistic = by; cs.alpha = alpha
             let r = try Scorer.compare(datasets: datasets, eval: evalPairs, settings: s, seeds: options.seedList, compare: cs,
                                        refModel: options.refModel, outDir: output, log: log)
-            if log != nil { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+            Progress.shared.end()
             var lines = ["ranking (\(s.metric.rawValue) reward accuracy on \(r.nEval) eval pairs, \(options.seeds) seed\(options.seeds == 1 ? "" : "s")):"]
             for (k, d) in r.datasets.enumerated() {
                 lines.append(String(format: "  %d. %@  score %.3f ± %.3f  eval margin %.4f  eval loss %.4f", k + 1, d.name, d.meanScore, PairedStats.sd(d.scores), PairedStats.mean(d.margin), PairedStats.mean(d.loss)))
@@ -257,16 +246,5 @@ struct CompareCommand: ParsableCommand {
             lines.append("written: \(output)/compare.json, \(output)/report.html")
             print(lines.joined(separator: "\n"))
         }
-    }
-}
-
-/// When a periodic line was last printed.
-final class LastTime: @unchecked Sendable {
-    private var at = Date()
-    private let lock = NSLock()
-    func due(_ seconds: Double) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard Date().timeIntervalSince(at) >= seconds else { return false }
-        at = Date(); return true
     }
 }
