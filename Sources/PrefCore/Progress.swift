@@ -158,3 +158,26 @@ public final class ProgressSource: ByteSource {
 
     public var fileOffset: Int64 { inner.fileOffset }
 }
+
+/// Text from the outside world (file names, messages quoting input) made safe for a terminal:
+/// control characters (ESC, BEL, CR, newline, C1 controls, DEL) are shown as `\xNN` escapes, so a
+/// crafted name can neither recolour or retitle the terminal nor split a line in two.
+/// `keepNewlines`: a message of several lines keeps its line breaks (every other control is escaped).
+public func printable(_ s: String, keepNewlines: Bool = false) -> String {
+    let escape = { (u: Unicode.Scalar) in isControl(u) && !(keepNewlines && u == "\n") }
+    guard s.unicodeScalars.contains(where: escape) else { return s }
+    var out = ""
+    for u in s.unicodeScalars {
+        if escape(u) {
+            let h = String(u.value, radix: 16)
+            out += u.value < 0x100 ? "\\x" + (h.count < 2 ? "0" + h : h) : "\\u{" + h + "}"
+        } else {
+            out.unicodeScalars.append(u)
+        }
+    }
+    return out
+}
+
+private func isControl(_ u: Unicode.Scalar) -> Bool {
+    u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
+}

@@ -32,6 +32,11 @@ public final class LazyOutput {
         return path
     }
 
+    /// The path of the file if anything was written (published with the run's outputs).
+    public var written: String? { file == nil ? nil : path }
+    public func prepare() throws { try file?.finish() }
+    public func publish() throws { try file?.publish() }
+
     public func abort() { file?.abort() }
 }
 
@@ -97,7 +102,7 @@ public struct RunSummary {
         s += String(format: "  (%.2f s, %.0f records/s, %.1f MB/s of input)\n", seconds, Double(t.read) / max(seconds, 1e-9), Double(bytesIn) / 1e6 / max(seconds, 1e-9))
         let shownInputs = inputs.prefix(12)
         for r in shownInputs {
-            s += "  \(r.path)  [\(r.format), \(r.compression), \(r.layout)]  \(r.tally.read) read, \(r.tally.written) written"
+            s += "  \(printable(r.path))  [\(r.format), \(r.compression), \(r.layout)]  \(r.tally.read) read, \(r.tally.written) written"
             if r.tally.removedTotal > 0 { s += ", \(r.tally.removedTotal) removed" }
             if r.tally.rejectedTotal > 0 { s += ", \(r.tally.rejectedTotal) rejected" }
             s += "\n"
@@ -107,10 +112,10 @@ public struct RunSummary {
         if !t.skipped.isEmpty { s += "  pairs skipped (not records): " + t.skipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n" }
         if !t.rejected.isEmpty {
             s += "  rejected: " + t.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            s += rejectsPath.map { "  -> \($0)\n" } ?? "\n"
+            s += rejectsPath.map { "  -> \(printable($0))\n" } ?? "\n"
         }
         for (k, v) in extra { s += "  \(k): \(v.serialized())\n" }
-        if !outputs.isEmpty { s += "  output:   " + outputs.joined(separator: ", ") + "\n" }
+        if !outputs.isEmpty { s += "  output:   " + outputs.map { printable($0) }.joined(separator: ", ") + "\n" }
         FileHandle.standardError.write(s.data(using: .utf8)!)
     }
 }

@@ -22,20 +22,12 @@ public final class PairSource {
         self.threads = max(1, threads)
         paths = inputs.map(\.path)
         reports = inputs.map { InputReport(path: $0.path) }
-        for (i, p) in paths.enumerated() where p == "-" {
-            let tmp = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/prefkit-stdin-\(getpid())-\(i).jsonl"
-            let (src, _) = try Sources.decoding(FileSource(path: "-"))
-            // The spool lives until the run ends; a signal or a failed run removes it too.
-            TempFiles.register(tmp)
+        // Streams (stdin, FIFOs, pipes) are read twice here, so each is copied once, decoded, into
+        // a private temp file; the spool lives until the run ends, and a signal or a failed run removes it too.
+        for (i, input) in inputs.enumerated() where input.isStream {
+            let (src, _) = try Sources.decoding(FileSource(path: input.path))
+            let tmp = try TempFiles.spool(src)
             spooled.append(tmp)
-            let f = try EncodedFile(path: tmp, compression: .none, level: 0)
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let n = try chunk.withUnsafeMutableBytes { try src.read(into: $0) }
-                if n == 0 { break }
-                try f.write(Array(chunk[0..<n]))
-            }
-            try f.commit()
             paths[i] = tmp
         }
     }

@@ -54,7 +54,8 @@ public final class Converter {
     public func run(sink: RecordSink) throws {
         let formats = config.inputs.map { input -> Corpus? in
             if let c = config.corpus { return c }
-            return input.path == "-" ? nil : Converter.detectFile(input.path, maxRecordBytes: config.maxRecordBytes)
+            // A stream is opened once: its format is detected from its own first batch.
+            return input.isStream ? nil : Converter.detectFile(input.path, maxRecordBytes: config.maxRecordBytes)
         }
         var i = 0
         while i < config.inputs.count {
@@ -75,7 +76,9 @@ public final class Converter {
     }
 
     /// The corpus `--from auto` sees in a file, by name (nil: none).
-    public static func detectFormat(_ path: String) -> String? { detectFile(path, maxRecordBytes: 64 << 20)?.name }
+    public static func detectFormat(_ path: String, maxRecordBytes: Int = 64 << 20) -> String? {
+        detectFile(path, maxRecordBytes: min(maxRecordBytes, 64 << 20))?.name
+    }
 
     /// Detects a file's corpus from its first bytes (a corpus's byte signature, such as XML),
     /// then from its first records.

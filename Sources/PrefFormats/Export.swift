@@ -119,13 +119,32 @@ public enum Exporter {
         return .object([("from", .string(from)), ("value", .string(m.text))])
     }
 
-    /// LLaMA-Factory's dataset_info.json entry for an exported file.
-    public static func llamaFactoryInfo(name: String, fileName: String, tools: Bool) -> JSONValue {
+    /// LLaMA-Factory's dataset_info.json entry for an exported file. A column is declared only when
+    /// every row has it: LLaMA-Factory looks a declared column up in each row (`KeyError` otherwise).
+    public static func llamaFactoryInfo(name: String, fileName: String, tools: Bool, system: Bool) -> JSONValue {
         var columns: [(String, JSONValue)] = [("messages", .string("conversations")), ("chosen", .string("chosen")),
-                                              ("rejected", .string("rejected")), ("system", .string("system"))]
+                                              ("rejected", .string("rejected"))]
+        if system { columns.append(("system", .string("system"))) }
         if tools { columns.append(("tools", .string("tools"))) }
         return .object([(name, .object([("file_name", .string(fileName)), ("formatting", .string("sharegpt")), ("ranking", .bool(true)),
                                         ("columns", .object(columns))]))])
+    }
+
+    /// The registry with `entry` (one name) merged in: every other entry kept in its order, an entry
+    /// of the same name replaced in place (`replaced` true), a new one appended. An existing registry
+    /// that is not a JSON object is refused: it is the user's list of every dataset.
+    public static func mergeLlamaFactoryRegistry(existing: [UInt8]?, path: String, entry: JSONValue) throws -> (registry: JSONValue, replaced: Bool) {
+        guard case .object(let new) = entry, let (name, value) = new.first else { return (entry, false) }
+        guard let existing, !existing.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else { return (entry, false) }
+        guard let parsed = try? JSONValue.parse(bytes: existing), case .object(var members) = parsed else {
+            throw OutputError("\(path) exists and is not a JSON object (LLaMA-Factory's dataset registry); refusing to replace it: fix or move it", usage: true)
+        }
+        if let k = members.firstIndex(where: { $0.0 == name }) {
+            members[k].1 = value
+            return (.object(members), true)
+        }
+        members.append((name, value))
+        return (.object(members), false)
     }
 
     /// The axolotl config lines for an exported file.

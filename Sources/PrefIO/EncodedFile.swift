@@ -131,6 +131,7 @@ public final class EncodedFile {
         case .zstd: try zstd(UnsafeRawBufferPointer(start: nil, count: 0), end: true)
         case .gzip: try gzip(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH)
         }
+        try file?.prepare()
     }
 
     /// Renames the finished temp file over its final name.

@@ -28,6 +28,15 @@ public enum InputRegistry {
         pthread_mutex_lock(&lock); ids.insert(i); names[i] = names[i] ?? path; pthread_mutex_unlock(&lock)
     }
 
+    /// Records stdin when it is a regular file (`prefkit convert - -o raw.jsonl < raw.jsonl`).
+    public static func registerStdin() {
+        var st = stat()
+        guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return }
+        let i = FileID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+        _ = lockReady
+        pthread_mutex_lock(&lock); ids.insert(i); names[i] = names[i] ?? "stdin"; pthread_mutex_unlock(&lock)
+    }
+
     static func inputNamed(_ path: String) -> String? {
         guard let i = id(path) else { return nil }
         _ = lockReady

@@ -13,7 +13,13 @@ public struct InputFile: Sendable, Equatable {
     public var display: String
     /// A newline-aligned part of a plain JSON Lines file (a shard of one large file); nil: all of it.
     public var range: ByteRange? = nil
-    public init(path: String, display: String, range: ByteRange? = nil) { self.path = path; self.display = display; self.range = range }
+    /// Stdin, a FIFO, a pipe (`/dev/stdin`, `<(...)`), a character device: bytes that can be read
+    /// only once. Such an input is opened once and never re-read: its format is detected from the
+    /// stream itself, and a command that reads its inputs twice spools it to a private temp file first.
+    public var isStream: Bool = false
+    public init(path: String, display: String, range: ByteRange? = nil, isStream: Bool = false) {
+        self.path = path; self.display = display; self.range = range; self.isStream = isStream || path == "-"
+    }
 }
 
 /// Bytes [start, end) of a file, both at line starts, and the number of the first line there.
@@ -79,11 +85,15 @@ public enum InputExpander {
             if a == "-" { out.append(InputFile(path: "-", display: "stdin")); continue }
             var st = stat()
             if stat(a, &st) == 0 {
-                if (st.st_mode & S_IFMT) == S_IFDIR {
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR:
                     let base = basename(a)
                     for rel in walk(a) { out.append(InputFile(path: join(a, rel), display: base + "/" + rel)) }
-                } else {
+                case S_IFREG:
                     out.append(InputFile(path: a, display: basename(a)))
+                default:
+                    // A FIFO, a pipe or a device named on the command line: read once, like stdin.
+                    out.append(InputFile(path: a, display: basename(a), isStream: true))
                 }
                 continue
             }
@@ -101,8 +111,10 @@ public enum InputExpander {
         for i in out.indices where seen[out[i].display]! > 1 && out[i].path != "-" {
             out[i].display = normalize(out[i].path)
         }
-        // No output of this run may overwrite an input (see InputRegistry.checkOutputs).
+        // No output of this run may overwrite an input (see InputRegistry.checkOutputs); stdin
+        // redirected from a file (`< raw.jsonl`) is that file.
         for e in out { InputRegistry.register(e.path) }
+        if out.contains(where: { $0.path == "-" }) { InputRegistry.registerStdin() }
         return out
     }
 
@@ -133,16 +145,28 @@ public enum InputExpander {
         return names
     }
 
-    /// Relative paths of data files below `dir`, sorted bytewise.
+    /// Relative paths of the regular data files below `dir`, sorted bytewise. Links are followed,
+    /// but a directory is entered once (a link to a parent or a sibling adds nothing), and FIFOs,
+    /// devices and sockets inside a directory are not inputs (name one explicitly to read it).
     static func walk(_ dir: String) -> [String] {
         var out: [String] = []
+        struct DirID: Hashable { var dev: UInt64; var ino: UInt64 }
+        var seen = Set<DirID>()
+        var top = stat()
+        if stat(dir, &top) == 0 { seen.insert(DirID(dev: UInt64(top.st_dev), ino: UInt64(top.st_ino))) }
         func rec(_ rel: String) {
             let full = rel.isEmpty ? dir : join(dir, rel)
             for name in InputExpander.names(in: full).filter({ !$0.hasPrefix(".") }).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 let r = rel.isEmpty ? name : rel + "/" + name
                 var st = stat()
                 guard stat(join(dir, r), &st) == 0 else { continue }
-                if (st.st_mode & S_IFMT) == S_IFDIR { rec(r) } else if isDataFile(name) { out.append(r) }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR:
+                    if seen.insert(DirID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))).inserted { rec(r) }
+                case S_IFREG:
+                    if isDataFile(name) { out.append(r) }
+                default: break
+                }
             }
         }
         rec("")

@@ -152,6 +152,20 @@ public indirect enum JSONValue: Equatable, Sendable {
         return String(decoding: b.bytes, as: UTF8.self)
     }
 
+    /// Indented JSON (objects and arrays one member per line), as hand-kept registries are written.
+    public func pretty(indent: Int = 2, level: Int = 0) -> String {
+        let pad = String(repeating: " ", count: indent * (level + 1)), end = String(repeating: " ", count: indent * level)
+        switch self {
+        case .object(let members) where !members.isEmpty:
+            let inner = members.map { pad + JSONValue.string($0.0).serialized() + ": " + $0.1.pretty(indent: indent, level: level + 1) }
+            return "{\n" + inner.joined(separator: ",\n") + "\n" + end + "}"
+        case .array(let items) where !items.isEmpty:
+            return "[\n" + items.map { pad + $0.pretty(indent: indent, level: level + 1) }.joined(separator: ",\n") + "\n" + end + "]"
+        default:
+            return serialized()
+        }
+    }
+
     /// Parses a whole JSON text into a value (for small documents: configs, summaries, tests).
     public static func parse(_ text: String) throws -> JSONValue {
         var bytes = Array(text.utf8)

@@ -27,9 +27,12 @@ enum OutputKind {
     case direct
 }
 
-/// Decides how an output path is written. Symbolic links are followed: the file they point to is
-/// replaced atomically and the link itself stays. Directories, block devices, sockets and links to
-/// nothing are refused before anything is created.
+/// Decides how an output path is written. A symbolic link is followed (the file it points to is
+/// replaced atomically and the link itself stays) only where the kernel's own `protected_symlinks`
+/// rule would follow it: outside a sticky world-writable directory, or when the link belongs to the
+/// caller or to the directory's owner. A link planted by another user in a shared directory such as
+/// `/tmp` is refused. Directories, block devices, sockets and links to nothing are refused before
+/// anything is created.
 func classifyOutput(_ path: String) throws -> OutputKind {
     var st = stat()
     guard lstat(path, &st) == 0 else {
@@ -38,6 +41,12 @@ func classifyOutput(_ path: String) throws -> OutputKind {
     }
     var target = path
     if (st.st_mode & S_IFMT) == S_IFLNK {
+        var dst = stat()
+        let dir = OutputPath.directory(of: path)
+        if stat(dir, &dst) == 0, (dst.st_mode & S_ISVTX) != 0, (dst.st_mode & S_IWOTH) != 0,
+           st.st_uid != geteuid(), st.st_uid != dst.st_uid {
+            throw OutputError("output \(path) is a symbolic link owned by another user in a shared directory; refusing to follow it", usage: true)
+        }
         guard let r = realpath(path, nil) else {
             throw OutputError("output \(path) is a symbolic link to a missing or unreachable file; refusing to replace the link", usage: true)
         }
@@ -53,15 +62,41 @@ func classifyOutput(_ path: String) throws -> OutputKind {
     }
 }
 
+/// Splitting an output path into its directory and its name, and the unpredictable names of temp files.
+public enum OutputPath {
+    public static func directory(of p: String) -> String {
+        guard let i = p.lastIndex(of: "/") else { return "." }
+        return i == p.startIndex ? "/" : String(p[..<i])
+    }
+    public static func name(of p: String) -> String {
+        guard let i = p.lastIndex(of: "/") else { return p }
+        return String(p[p.index(after: i)...])
+    }
+    /// 64 random bits as 16 hex digits (from the system's random source): a name nobody can plant in advance.
+    public static func randomTag() -> String {
+        let v = UInt64.random(in: .min ... .max)
+        let hex = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+    /// The mode a new file gets (0666 less the process's umask), read once.
+    static let newFileMode: mode_t = {
+        let old = umask(0o022)
+        umask(old)
+        return 0o666 & ~old
+    }()
+}
+
 /// True when the path names a character device or FIFO (written directly, with no file beside it).
 public func isDeviceOrFIFO(_ path: String) -> Bool {
     if case .direct? = try? classifyOutput(path) { return true }
     return false
 }
 
-/// Writes an output without ever destroying what is at its path: a regular file goes to
-/// `target.tmp.<pid>.<n>` in the same directory and `commit` renames it over `target`; a character
-/// device or FIFO is opened and written directly (nothing to rename, nothing to remove).
+/// Writes an output without ever destroying what is at its path: a regular file goes to a private
+/// temp file `NAME.tmp.<16 random hex digits>` in the target's directory, created with
+/// `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0600) relative to that directory's descriptor, and `commit`
+/// gives it its final mode and renames it over `NAME` within the same directory descriptor; a
+/// character device or FIFO is opened and written directly (nothing to rename, nothing to remove).
 public final class AtomicFile {
     /// The path as the user gave it (used in every message).
     public let path: String
@@ -71,8 +106,13 @@ public final class AtomicFile {
     var displayPath: String? = nil
     let direct: Bool
     var fd: Int32
+    /// The target's directory, held open so that the temp file and the rename stay in it whatever
+    /// happens to the path's components meanwhile (-1 for a device).
+    var dirfd: Int32 = -1
+    let tempName: String
+    /// The mode the published file gets: the replaced file's permission bits, or 0666 less the umask.
+    var finalMode: mode_t
     var closed = false
-    nonisolated(unsafe) static var counter = 0
     /// fsync before the rename, so the published file also survives a power loss (not needed for
     /// atomicity against an interrupted run: the rename alone guarantees that).
     nonisolated(unsafe) public static var syncOnCommit = false
@@ -84,21 +124,35 @@ public final class AtomicFile {
             direct = true
             target = path
             tempPath = path
+            tempName = ""
+            finalMode = 0
             fd = open(path, O_WRONLY | O_CLOEXEC)
             if fd < 0 { throw OutputError("cannot open \(path) for writing: \(errnoText())") }
         case .regular(let t):
             try InputRegistry.refuseIfInput(t, output: path)
             direct = false
             target = t
-            AtomicFile.counter += 1
-            tempPath = "\(t).tmp.\(getpid()).\(AtomicFile.counter)"
-            TempFiles.register(tempPath)
-            fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 {
+            var st = stat()
+            finalMode = lstat(t, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? st.st_mode & 0o777 : OutputPath.newFileMode
+            let dir = OutputPath.directory(of: t), name = OutputPath.name(of: t)
+            dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if dirfd < 0 { throw OutputError("cannot create \(path): \(dir): \(errnoText())") }
+            var made: (fd: Int32, name: String)? = nil
+            for _ in 0..<16 {
+                let n = "\(name).tmp.\(OutputPath.randomTag())"
+                let f = openat(dirfd, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if f >= 0 { made = (f, n); break }
+                if errno != EEXIST { break }
+            }
+            guard let made else {
                 let e = errnoText()
-                TempFiles.unregister(tempPath)
+                close(dirfd)
                 throw OutputError("cannot create \(path): \(e)")
             }
+            fd = made.fd
+            tempName = made.name
+            tempPath = (dir == "/" ? "" : dir) + "/" + made.name
+            TempFiles.register(tempPath)
         }
     }
 
@@ -115,46 +169,73 @@ public final class AtomicFile {
     }
 
     /// Publishes under another name in the same kind of place (a shard whose final name, such as
-    /// `train-00000-of-00004.parquet`, is known only when the run ends).
+    /// `train-00000-of-00004.parquet`, is known only when the run ends). The other name is in the
+    /// same directory as the path the file was opened for.
     public func commit(renamingTo other: String?) throws {
-        guard let other, !direct, other != path else { try commit(); return }
-        guard case .regular(let t) = try classifyOutput(other) else { throw OutputError("\(other) is not a regular file path") }
-        try InputRegistry.refuseIfInput(t, output: other)
-        target = t
-        displayPath = other
-        try commit()
+        try prepare()
+        try publish(renamingTo: other)
     }
 
     public func commit() throws {
-        guard !closed else { return }
-        closed = true
+        try prepare()
+        try publish()
+    }
+
+    var prepared = false
+    /// Everything before the rename: the final mode, fsync when asked, close. A run prepares all
+    /// its outputs first and renames them after, so a failure here publishes nothing.
+    public func prepare() throws {
+        guard !closed, !prepared else { return }
+        prepared = true
         if direct {
+            closed = true
             if close(fd) != 0 { throw OutputError("close \(path): \(errnoText())") }
             return
         }
+        if fchmod(fd, finalMode) != 0 { let e = errnoText(); abort(); throw OutputError("chmod \(path): \(e)") }
         if AtomicFile.syncOnCommit && fsync(fd) != 0 && errno != EINVAL {
-            let e = errnoText(); close(fd); discardTemp(); throw OutputError("fsync \(path): \(e)")
+            let e = errnoText(); abort(); throw OutputError("fsync \(path): \(e)")
         }
-        if close(fd) != 0 { let e = errnoText(); discardTemp(); throw OutputError("close \(path): \(e)") }
+        if close(fd) != 0 { let e = errnoText(); fd = -1; abort(); throw OutputError("close \(path): \(e)") }
+        fd = -1
+    }
+
+    /// Renames the prepared temp file over its final name (or `other`, in the same directory).
+    public func publish(renamingTo other: String? = nil) throws {
+        if !prepared { try prepare() }
+        guard !closed else { return }
+        closed = true
+        defer { close(dirfd); dirfd = -1 }
+        if let other, other != path {
+            guard case .regular(let t) = try classifyOutput(other) else { discardTemp(); throw OutputError("\(other) is not a regular file path") }
+            guard OutputPath.directory(of: t) == OutputPath.directory(of: target) else {
+                discardTemp(); throw OutputError("\(other) is not in the directory of \(path)")
+            }
+            do { try InputRegistry.refuseIfInput(t, output: other) } catch { discardTemp(); throw error }
+            target = t
+            displayPath = other
+        }
         // The path may have become something else while we wrote (a directory, a device): check again.
         if case .regular(let t)? = try? classifyOutput(displayPath ?? path), t == target {} else {
             discardTemp()
             throw OutputError("\(path) changed while it was written (now not a regular file); nothing was published there")
         }
-        if rename(tempPath, target) != 0 { let e = errnoText(); discardTemp(); throw OutputError("cannot publish \(path): \(e)") }
+        if renameat(dirfd, tempName, dirfd, OutputPath.name(of: target)) != 0 {
+            let e = errnoText(); discardTemp(); throw OutputError("cannot publish \(path): \(e)")
+        }
         TempFiles.unregister(tempPath)
     }
 
     func discardTemp() {
-        unlink(tempPath)
+        if dirfd >= 0 { unlinkat(dirfd, tempName, 0) } else { unlink(tempPath) }
         TempFiles.unregister(tempPath)
     }
 
     public func abort() {
         guard !closed else { return }
         closed = true
-        close(fd)
-        if !direct { discardTemp() }
+        if fd >= 0 { close(fd); fd = -1 }
+        if !direct { discardTemp(); close(dirfd); dirfd = -1 }
     }
     deinit { abort() }
 }

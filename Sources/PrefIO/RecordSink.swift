@@ -56,6 +56,8 @@ public final class RecordSink {
             } else if (st.st_mode & S_IFMT) != S_IFDIR {
                 throw OutputError("\(dir) exists and is not a directory; --shard-size writes a directory of shards", usage: true)
             }
+            // One run writes a shard set at a time: a second one would publish a mixed set.
+            try DirectoryLock.acquire(dir, exclusive: true)
             let existing = RecordSink.existingShards(dir)
             if !existing.isEmpty {
                 guard overwriteShards else {
@@ -131,25 +133,38 @@ public final class RecordSink {
 
     /// Publishes every output at once, at the end of a successful run.
     public func commit() throws {
-        if let f = parquetFile { try f.commit(); parquetTextOnly = f.textOnly; parquetFile = nil; return }
+        try prepare()
+        try publish()
+    }
+
+    /// Finishes every file (the last shard, Parquet footers); nothing is visible yet.
+    public func prepare() throws {
+        if let f = parquetFile { try f.finish(); parquetTextOnly = f.textOnly; return }
         if case .shards(let dir, _) = target, parquet != nil {
             if parquetShards.isEmpty {
                 parquetShards.append((try ParquetPairWriter(path: dir + "/train-00000.parquet", layout: layout, codec: parquet!, level: level), ""))
             }
             let n = parquetShards.count
             files = []
+            parquetTextOnly = 0
             for (k, s) in parquetShards.enumerated() {
                 let name = dir + "/train-" + fiveDigits(k) + "-of-" + fiveDigits(n) + ".parquet"
-                try s.writer.commit(as: name)
+                try s.writer.finish()
+                parquetShards[k].provisional = name
                 files.append(name)
                 parquetTextOnly += s.writer.textOnly
             }
-            parquetShards = []
-            for f in staleShards where !files.contains(f) { unlink(f) }
-            staleShards = []
             return
         }
         if let c = current { try c.finish(); finishedShards.append(c); current = nil }
+    }
+
+    /// Renames every prepared file into place (and removes the shards it replaces, with --overwrite).
+    public func publish() throws {
+        try prepare()
+        if let f = parquetFile { try f.publish(); parquetFile = nil; return }
+        for s in parquetShards { try s.writer.publish(as: s.provisional) }
+        parquetShards = []
         for f in finishedShards { try f.publish() }
         finishedShards = []
         for f in staleShards where !files.contains(f) { unlink(f) }

@@ -12,7 +12,12 @@ enum IndexPage {
     static func html(_ m: JSONValue) -> String {
         let esc = HTMLReport.esc
         let stages = m["stages"]?.arrayValue ?? []
-        func link(_ path: String, _ text: String) -> String { "<a href=\"\(esc(path))\">\(esc(text))</a>" }
+        // Links go to files of the run only: a relative path without a scheme (a hand-edited
+        // manifest's "javascript:" or "https:" address is shown as text, never as a link).
+        func link(_ path: String, _ text: String) -> String {
+            guard IndexPage.isRunPath(path) else { return esc(text) }
+            return "<a href=\"\(esc(path))\">\(esc(text))</a>"
+        }
         var cards: [String] = []
         let reports = stages.flatMap { s in (s["reports"]?.arrayValue ?? []).map { ($0["title"]?.stringValue ?? "", $0["path"]?.stringValue ?? "") } }
         for (title, path) in reports { cards.append("<div class=\"card\"><b>\(link(path, title))</b><span>report</span></div>") }
@@ -50,4 +55,10 @@ enum IndexPage {
                                body: body)
     }
 
+
+    /// A path inside the run directory: relative, no scheme, no "..".
+    static func isRunPath(_ p: String) -> Bool {
+        guard !p.isEmpty, !p.hasPrefix("/"), !p.contains(":"), !p.contains("\\") else { return false }
+        return !p.split(separator: "/", omittingEmptySubsequences: false).contains("..")
+    }
 }

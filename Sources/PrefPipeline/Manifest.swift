@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrefIO
 
 /// `RUN/manifest.json`: the tool and config, every input with its size and SHA-256, and every
@@ -90,11 +93,22 @@ enum Manifest {
             return "the tool version or the threads changed"
         }
         guard old["status"]?.stringValue == "done" else { return "it did not finish last time" }
+        // The manifest is data from the last run, not a list of paths to trust: only the regular
+        // files found in the stage's own directory are read, and they must be exactly the outputs
+        // it recorded, with the same bytes.
+        var recorded: [String: (Int64?, String?)] = [:]
         for o in old["outputs"]?.arrayValue ?? [] {
             guard let rel = o["path"]?.stringValue else { continue }
-            let path = run + "/" + rel
-            guard let (sha, bytes) = try? SHA256.file(path) else { return "its output \(rel) is missing" }
-            if bytes != o["bytes"]?.intValue || sha != o["sha256"]?.stringValue { return "its output \(rel) changed" }
+            recorded[rel] = (o["bytes"]?.intValue, o["sha256"]?.stringValue)
+        }
+        let present = Manifest.files(under: p.directory).filter { !$0.hasPrefix(p.directory + "/logs/") }
+        let presentRel = Set(present.map { relative($0, run) })
+        if let gone = recorded.keys.sorted().first(where: { !presentRel.contains($0) }) { return "its output \(gone) is missing" }
+        for f in present {
+            let rel = relative(f, run)
+            guard let want = recorded[rel] else { return "its directory holds \(rel), which the last run did not write" }
+            guard let (sha, bytes) = try? SHA256.file(f) else { return "its output \(rel) cannot be read" }
+            if bytes != want.0 || sha != want.1 { return "its output \(rel) changed" }
         }
         return nil
     }
@@ -111,14 +125,16 @@ enum Manifest {
         return notes.prefix(3).joined(separator: ", ") + (notes.count > 3 ? ", ..." : "")
     }
 
-    /// Regular files under a directory, sorted (the directory itself if it is a file).
+    /// Regular files under a directory, sorted (the directory itself if it is a file). Links,
+    /// FIFOs and devices are not files of a stage: they are neither listed nor opened.
     static func files(under dir: String) -> [String] {
+        var st = stat()
+        if lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { return [dir] }
         guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
         var out: [String] = []
         while let rel = e.nextObject() as? String {
-            var isDir: ObjCBool = false
             let p = dir + "/" + rel
-            if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue { out.append(p) }
+            if lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && rel != PipelineRunner.stageMarker { out.append(p) }
         }
         return out.sorted()
     }

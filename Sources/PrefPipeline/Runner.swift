@@ -45,6 +45,9 @@ public final class PipelineRunner {
     public func run() throws -> JSONValue {
         let started = Date()
         try FileManager.default.createDirectory(atPath: config.run, withIntermediateDirectories: true)
+        // One pipeline at a time in a run directory: a second one would delete the first one's stages.
+        do { try DirectoryLock.acquire(config.run, exclusive: true) } catch { throw ConfigError(config.path, 0, "\(error)") }
+        try refuseDataInStageDirectories()
         let previous = (try? JSONValue.parse(bytes: Array(Data(contentsOf: URL(fileURLWithPath: manifestPath)))))
         let inputs = try hashInputs()
         let configHash = try SHA256.file(config.path).sha256
@@ -77,9 +80,9 @@ public final class PipelineRunner {
                 say("prefkit pipeline: \(tag): no finished run of it in this run directory")
                 rerun = true
             }
-            // A stage runs from an empty directory: nothing of an earlier run of it is mixed in.
-            try? FileManager.default.removeItem(atPath: p.directory)
-            try FileManager.default.createDirectory(atPath: p.directory, withIntermediateDirectories: true)
+            // A stage runs from an empty directory: nothing of an earlier run of it is mixed in. Only
+            // a directory this pipeline made (it holds the stage marker) is ever removed.
+            try PipelineRunner.resetStageDirectory(p.directory)
             say("prefkit pipeline: \(tag) -> \(Manifest.relative(p.directory, config.run))")
             let t0 = Date()
             var steps: [JSONValue] = []
@@ -106,6 +109,53 @@ public final class PipelineRunner {
         try Manifest.write(final, to: manifestPath)
         try IndexPage.write(final, run: config.run)
         return final
+    }
+
+    /// The marker a pipeline leaves in each stage directory it creates: only such a directory is
+    /// ever emptied by a later run.
+    public static let stageMarker = ".prefkit-stage"
+
+    static func resetStageDirectory(_ dir: String) throws {
+        var st = stat()
+        if lstat(dir, &st) == 0 {
+            let ours = (st.st_mode & S_IFMT) == S_IFDIR && lstat(dir + "/" + stageMarker, &st) == 0
+            let empty = (st.st_mode & S_IFMT) == S_IFDIR && InputExpander.names(in: dir).isEmpty
+            var link = stat()
+            let isLink = lstat(dir, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK
+            guard ours || empty || isLink else {
+                throw OutputError("\(dir) exists and was not made by prefkit pipeline; refusing to empty it (move it away or choose another run directory)", usage: true)
+            }
+            // A link is removed, not followed: the directory it points to stays as it is.
+            if isLink { unlink(dir) } else { try FileManager.default.removeItem(atPath: dir) }
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: dir + "/" + stageMarker, contents: Data("made by prefkit pipeline; this directory is emptied when its stage runs again\n".utf8)) else {
+            throw OutputError("cannot write \(dir)/\(stageMarker)")
+        }
+    }
+
+    /// An input or a file a stage's options name that lies inside a stage directory would be
+    /// deleted when that stage runs: refused before anything runs.
+    func refuseDataInStageDirectories() throws {
+        func real(_ p: String) -> String {
+            if let r = realpath(p, nil) { defer { free(r) }; return String(cString: r) }
+            return p
+        }
+        let runReal = real(config.run)
+        let stageDirs = plans.map { runReal + "/" + Manifest.relative($0.directory, config.run) }
+        var named = config.resolvedInputs.filter { $0 != "-" }
+        for p in plans {
+            for (_, v) in p.config.options {
+                switch v { case .value(let s): named.append(Paths.absolute(s, relativeTo: config.directory)); case .list(let l): named += l.map { Paths.absolute($0, relativeTo: config.directory) }; case .flag: break }
+            }
+        }
+        for n in named where FileManager.default.fileExists(atPath: n) {
+            let r = real(n)
+            if let d = stageDirs.first(where: { r == $0 || r.hasPrefix($0 + "/") }) {
+                throw ConfigError(config.path, 0, "\(n) lies inside the stage directory \(d), which is emptied when that stage runs",
+                                  hint: "move the file out of the run directory's stage folders")
+            }
+        }
     }
 
     /// Every input file (directories and globs expanded) with its size and SHA-256.
@@ -180,11 +230,16 @@ public final class PipelineRunner {
                 proc.standardOutput = h; proc.standardError = h
             }
             proc.terminationHandler = { pr in
+                TempFiles.unregisterChild(pr.processIdentifier)
                 let code = pr.terminationReason == .uncaughtSignal ? 128 + pr.terminationStatus : pr.terminationStatus
                 worst.add(code)
                 slots.signal(); group.leave()
             }
-            do { try proc.run() } catch {
+            do {
+                try proc.run()
+                // A signal to the pipeline stops this stage first (TempFiles' handler).
+                TempFiles.registerChild(proc.processIdentifier)
+            } catch {
                 worst.add(-1)
                 slots.signal(); group.leave()
             }
@@ -211,7 +266,9 @@ enum Slurm {
         proc.arguments = ["sbatch"] + args
         if quiet { proc.standardOutput = FileHandle.nullDevice }
         do { try proc.run() } catch { return -1 }
+        TempFiles.registerChild(proc.processIdentifier)
         proc.waitUntilExit()
+        TempFiles.unregisterChild(proc.processIdentifier)
         return proc.terminationStatus == 0 ? 0 : 3
     }
 }

@@ -183,20 +183,25 @@ struct Convert: ParsableCommand {
         if let l = labelValues { config.options.labelValues = try GenericAdapter.parseLabelValues(l) }
         if let w = attributeWeights { config.options.attributeWeights = try HelpSteer.parseWeights(w) }
         AtomicFile.syncOnCommit = fsync
-        let outcome = try ConvertRun(config: config, output: output, shardSize: sharded && spec == nil ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
-                                     parquet: parquet ? parquetCodec : nil,
-                                     rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet).execute()
-        let seconds = Date().timeIntervalSince(started)
-        var summary = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
-                                 rejectsPath: outcome.rejectsPath, seconds: seconds)
-        if let abort = outcome.strictAbort { summary.markStrictStop(abort.entry) }
-        if let p = summaryJson { try summary.json().write(to: p) }
+        let (outcome, summary) = try ConvertRun(config: config, output: output, shardSize: sharded && spec == nil ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
+                                                parquet: parquet ? parquetCodec : nil,
+                                                rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet)
+            .execute(summaryPath: summaryJson) { outcome in
+                var s = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
+                                   rejectsPath: outcome.rejectsPath, seconds: Date().timeIntervalSince(started))
+                if let abort = outcome.strictAbort { s.markStrictStop(abort.entry) }
+                return s
+            }
+        // A --strict stop publishes no pairs; its summary still says where it stopped.
+        if outcome.strictAbort != nil, let p = summaryJson { try summary.json().write(to: p) }
         if outcome.strictAbort == nil { try ShardOptions.finish(spec, run: runID, outputs: outcome.outputs.map { Optional($0) } + [outcome.rejectsPath, removed, summaryJson], output: output) }
         if !quiet { summary.printScreen() }
         if !quiet, let forced = config.corpus {
             // Every record of a file rejected under a named format: say what auto-detection sees.
-            for r in outcome.converter.inputs where r.tally.read > 0 && r.tally.written == 0 && r.tally.rejectedTotal == r.tally.read {
-                guard let seen = Converter.detectFormat(r.path), seen != forced.name else { continue }
+            // Streams were read once and are gone; a file is sniffed within the run's own record limit.
+            for (k, r) in outcome.converter.inputs.enumerated() where r.tally.read > 0 && r.tally.written == 0 && r.tally.rejectedTotal == r.tally.read {
+                guard !config.inputs[k].isStream,
+                      let seen = Converter.detectFormat(r.path, maxRecordBytes: config.maxRecordBytes), seen != forced.name else { continue }
                 FileHandle.standardError.write("prefkit convert: hint: every record of \(r.path) was rejected as --from \(forced.name); --from auto detects it as \(seen): try --from \(seen)\n".data(using: .utf8)!)
             }
         }

@@ -34,24 +34,29 @@ struct ConvertRun {
         return base + ".rejects.jsonl"
     }
 
-    func execute() throws -> Outcome {
+    /// Converts, then publishes the pairs, rejects, removed records and the summary together
+    /// (`summary` builds it once every output is finished; `summaryPath` nil: not written).
+    func execute(summaryPath: String?, summary: (Outcome) -> RunSummary) throws -> (Outcome, RunSummary) {
+        let outputs = RunOutputs()
         let sink: RecordSink
-        do {
-            if let s = shardSize {
-                sink = try RecordSink(.shards(dir: output, size: s), zstdLevel: zstdLevel, overwriteShards: overwrite, parquet: parquet)
-            } else {
-                sink = try RecordSink(.file(output), zstdLevel: zstdLevel, parquet: parquet)
-            }
+        if let s = shardSize {
+            sink = try RecordSink(.shards(dir: output, size: s), zstdLevel: zstdLevel, overwriteShards: overwrite, parquet: parquet)
+        } else {
+            sink = try RecordSink(.file(output), zstdLevel: zstdLevel, parquet: parquet)
         }
+        outputs.add(sink)
         let converter = Converter(config)
-        let rejectsOut = LazyOutput(rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil), level: zstdLevel)
-        let removedOut = try removedPath.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
+        let rejectsOut = outputs.add(LazyOutput(rejectsPath ?? ConvertRun.defaultRejects(output: output, sharded: shardSize != nil), level: zstdLevel))
+        let removedOut: EncodedFile?
+        do {
+            removedOut = try removedPath.map { try outputs.add(EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel)) }
+        } catch { outputs.abort(); throw error }
         var shown = 0
         converter.onReject = { e in
             if quiet { return }
             shown += 1
             if shown <= 10 {
-                FileHandle.standardError.write("prefkit: rejected \(e.file):\(e.line) (byte \(e.offset)): \(e.reason): \(e.message)\n".data(using: .utf8)!)
+                FileHandle.standardError.write("prefkit: rejected \(printable(e.file)):\(e.line) (byte \(e.offset)): \(e.reason): \(printable(e.message))\n".data(using: .utf8)!)
             } else if shown == 11 {
                 FileHandle.standardError.write("prefkit: more rejects follow; see the rejects file\n".data(using: .utf8)!)
             }
@@ -61,20 +66,26 @@ struct ConvertRun {
         do {
             try converter.run(sink: sink)
         } catch let abort as StrictAbort {
+            // Nothing is published but the rejects file, which says where the run stopped.
             sink.abort()
             removedOut?.abort()
-            return Outcome(converter: converter, outputs: [], rejectsPath: try rejectsOut.commit(), strictAbort: abort)
+            let outcome = Outcome(converter: converter, outputs: [], rejectsPath: try rejectsOut.commit(), strictAbort: abort)
+            return (outcome, summary(outcome))
         } catch {
-            sink.abort(); rejectsOut.abort(); removedOut?.abort()
+            outputs.abort()
             throw error
         }
-        try sink.commit()
+        try outputs.prepare()
+        let outcome = Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsOut.written, strictAbort: nil)
+        let s = summary(outcome)
+        if let p = summaryPath {
+            do { try outputs.addWhole(Array((s.json().serialized() + "\n").utf8), to: p) } catch { outputs.abort(); throw error }
+        }
+        try outputs.publish()
         if sink.parquetTextOnly > 0 && !quiet {
             FileHandle.standardError.write("prefkit: \(sink.parquetTextOnly) pairs have tool calls, content parts or other message keys; Parquet output holds their text only (write JSON Lines to keep them)\n".data(using: .utf8)!)
         }
-        let rejectsWritten = try rejectsOut.commit()
-        try removedOut?.commit()
-        return Outcome(converter: converter, outputs: sink.files, rejectsPath: rejectsWritten, strictAbort: nil)
+        return (outcome, s)
     }
 }
 

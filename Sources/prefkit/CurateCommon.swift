@@ -64,35 +64,34 @@ struct CurateIO: ParsableArguments {
                 started: Date, rejectsDefault: String?, extra: [(String, JSONValue)] = [], shard: ShardSpec? = nil, runID: String? = nil,
                 more: () throws -> [EncodedFile] = { [] }) throws {
         let removed = sidePath(removed, shard), rejects = sidePath(rejects, shard), summaryJson = sidePath(summaryJson, shard)
-        let sinks = try outputs.map { try RecordSink(.file($0), zstdLevel: zstdLevel) }
-        let removedOut = try removed.map { try EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel) }
-        let rejectsOut = LazyOutput(rejects ?? rejectsDefault, level: zstdLevel)
+        let files = RunOutputs()
+        let sinks: [RecordSink], removedOut: EncodedFile?
+        do {
+            sinks = try outputs.map { try files.add(RecordSink(.file($0), zstdLevel: zstdLevel)) }
+            removedOut = try removed.map { try files.add(EncodedFile(path: $0, compression: OutputCompression.forPath($0), level: zstdLevel)) }
+        } catch { files.abort(); throw error }
+        let rejectsOut = files.add(LazyOutput(rejects ?? rejectsDefault, level: zstdLevel))
         let writer = CurationWriter()
         var shown = 0
         writer.onReject = { e in
             shown += 1
             if !quiet && shown <= 10 {
-                FileHandle.standardError.write("prefkit: rejected \(e.file):\(e.line): \(e.reason): \(e.message)\n".data(using: .utf8)!)
+                FileHandle.standardError.write("prefkit: rejected \(printable(e.file)):\(e.line): \(e.reason): \(printable(e.message))\n".data(using: .utf8)!)
             }
         }
-        var extraFiles: [EncodedFile] = []
+        let summary: RunSummary
         do {
             try writer.write(source, stage: command, decide: decide, outputs: sinks, removed: removedOut) { e in try rejectsOut.write(e.json()) }
-            extraFiles = try more()
-            for f in extraFiles { try f.finish() }
-            for s in sinks { try s.commit() }
-        } catch {
-            sinks.forEach { $0.abort() }; removedOut?.abort(); rejectsOut.abort(); extraFiles.forEach { $0.abort() }
-            throw error
-        }
-        phase("pass 2 (write)", started)
-        try removedOut?.commit()
-        for f in extraFiles { try f.commit() }
-        let rejectsWritten = try rejectsOut.commit()
-        let summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
-                                 rejectsPath: rejectsWritten, seconds: Date().timeIntervalSince(started), extra: extra)
-        if let p = summaryJson { try summary.json().write(to: p) }
-        try ShardOptions.finish(shard, run: runID, outputs: outputs.map { Optional($0) } + [rejectsWritten, removed, summaryJson], output: outputs[0])
+            for f in try more() { files.add(f) }
+            try files.prepare()
+            phase("pass 2 (write)", started)
+            // Every output, side file and the summary appear together, or none of them.
+            summary = RunSummary(command: command, total: writer.total, inputs: writer.reports, outputs: outputs,
+                                 rejectsPath: rejectsOut.written, seconds: Date().timeIntervalSince(started), extra: extra)
+            if let p = summaryJson { try files.addWhole(Array((summary.json().serialized() + "\n").utf8), to: p) }
+            try files.publish()
+        } catch { files.abort(); throw error }
+        try ShardOptions.finish(shard, run: runID, outputs: outputs.map { Optional($0) } + [rejectsOut.written, removed, summaryJson], output: outputs[0])
         if !quiet { summary.printScreen() }
         if writer.total.rejectedTotal > 0 { throw ExitCode(1) }
     }

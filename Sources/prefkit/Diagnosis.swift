@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrefCore
 import PrefIO
 import PrefPipeline
 
@@ -66,5 +67,5 @@ struct Diagnosis {
         return nil
     }
 
-    var text: String { "error: \(message)\n" + (hint.map { "  hint: \($0)\n" } ?? "") }
+    var text: String { "error: \(printable(message, keepNewlines: true))\n" + (hint.map { "  hint: \(printable($0, keepNewlines: true))\n" } ?? "") }
 }

@@ -39,42 +39,69 @@ struct Export: ParsableCommand {
     func run() throws {
         let started = Date()
         let expanded: [InputFile]
-        do {
-            expanded = try InputExpander.expand(inputs)
-            try InputRegistry.checkOutputs([("-o", output), ("--rejects", rejects), ("--summary-json", summaryJson)])
-        } catch { throw ValidationError("\(error)") }
+        do { expanded = try InputExpander.expand(inputs) } catch { throw ValidationError("\(error)") }
         let parquet = output.hasSuffix(".parquet")
-        let sink = try RecordSink(.file(output), parquet: parquet ? .zstd : nil, layout: to.parquetLayout ?? ParquetLayout.pairs)
-        let rejectsOut = LazyOutput(rejects ?? ConvertRun.defaultRejects(output: output, sharded: false), level: 3)
-        let reports: [InputReport]
+        // LLaMA-Factory's registry beside the output: merged, and published with the data.
+        let registry = to == .llamafactory ? OutputPath.directory(of: output) + "/dataset_info.json" : nil
         do {
-            reports = try Exporter.run(inputs: expanded, target: to, unpair: unpair, write: { rows, pairLine in
+            try InputRegistry.checkOutputs([("-o", output), ("--rejects", rejects), ("--summary-json", summaryJson), ("dataset_info.json", registry)])
+        } catch { throw ValidationError("\(error)") }
+        let files = RunOutputs()
+        let sink = try files.add(RecordSink(.file(output), parquet: parquet ? .zstd : nil, layout: to.parquetLayout ?? ParquetLayout.pairs))
+        let rejectsOut = files.add(LazyOutput(rejects ?? ConvertRun.defaultRejects(output: output, sharded: false), level: 3))
+        let reports: [InputReport]
+        var rows = 0, rowsWithSystem = 0
+        do {
+            reports = try Exporter.run(inputs: expanded, target: to, unpair: unpair, write: { rowBytes, pairLine in
                 // Parquet for trl takes the normalized pair itself (its columns are TRL's); the others their rows.
-                let bytes = parquet && to == .trl ? Array(pairLine) + [0x0A] : rows
+                let bytes = parquet && to == .trl ? Array(pairLine) + [0x0A] : rowBytes
+                if registry != nil {
+                    // A ShareGPT row's only unescaped `"system":` is its top-level system key.
+                    rows += 1
+                    if rowBytes.firstRange(of: Array("\"system\":".utf8)) != nil { rowsWithSystem += 1 }
+                }
                 // One end per row (a KTO pair gives two).
                 try sink.write(bytes, ends: bytes.indices.filter { bytes[$0] == 0x0A }.map { $0 + 1 })
             }, reject: { try rejectsOut.write($0.json()) })
-            try sink.commit()
-        } catch { sink.abort(); rejectsOut.abort(); throw error }
-        let rejectsPath = try rejectsOut.commit()
+            try files.prepare()
+        } catch { files.abort(); throw error }
         var outputs = sink.files
         var total = Tally()
         for r in reports { total.add(r.tally) }
-        if to == .llamafactory {
-            let dir = (output as NSString).deletingLastPathComponent
-            let file = (output as NSString).lastPathComponent
-            let info = Exporter.llamaFactoryInfo(name: name ?? file.split(separator: ".").first.map(String.init) ?? file, fileName: file, tools: false)
-            let path = (dir.isEmpty ? "." : dir) + "/dataset_info.json"
-            try EncodedFile.writeWhole(Array((info.serialized() + "\n").utf8), to: path)
-            outputs.append(path)
+        var notes: [String] = []
+        if let registry {
+            let file = OutputPath.name(of: output)
+            let entryName = name ?? file.split(separator: ".").first.map(String.init) ?? file
+            let info = Exporter.llamaFactoryInfo(name: entryName, fileName: file, tools: false, system: rows > 0 && rowsWithSystem == rows)
+            do {
+                var existing: [UInt8]? = nil
+                var st = stat()
+                if stat(registry, &st) == 0 {
+                    // Read within a budget: a registry is a small hand-kept file.
+                    guard (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= 64 << 20 else {
+                        throw OutputError("\(registry) is not a regular file of at most 64 MB; refusing to replace it", usage: true)
+                    }
+                    existing = Array(try Data(contentsOf: URL(fileURLWithPath: registry)))
+                }
+                let (merged, replaced) = try Exporter.mergeLlamaFactoryRegistry(existing: existing, path: registry, entry: info)
+                if existing != nil { notes.append(replaced ? "dataset_info.json: entry '\(entryName)' replaced, every other entry kept" : "dataset_info.json: entry '\(entryName)' added") }
+                try files.addWhole(Array((merged.pretty() + "\n").utf8), to: registry)
+            } catch { files.abort(); throw ValidationError("\(error)") }
+            outputs.append(registry)
         }
         if to == .axolotl && !quiet {
             FileHandle.standardError.write(("axolotl config:\n" + Exporter.axolotlSnippet(path: output) + "\n").data(using: .utf8)!)
         }
-        let summary = RunSummary(command: "export", total: total, inputs: reports, outputs: outputs, rejectsPath: rejectsPath,
+        let summary = RunSummary(command: "export", total: total, inputs: reports, outputs: outputs, rejectsPath: rejectsOut.written,
                                  seconds: Date().timeIntervalSince(started), extra: [("to", .string(to.rawValue)), ("rows", .int(Int64(total.pairs)))])
-        if let p = summaryJson { try summary.json().write(to: p) }
-        if !quiet { summary.printScreen() }
+        do {
+            if let p = summaryJson { try files.addWhole(Array((summary.json().serialized() + "\n").utf8), to: p) }
+            try files.publish()
+        } catch { files.abort(); throw error }
+        if !quiet {
+            summary.printScreen()
+            for n in notes { FileHandle.standardError.write("  \(n)\n".data(using: .utf8)!) }
+        }
         if total.rejectedTotal > 0 { throw ExitCode(1) }
     }
 }

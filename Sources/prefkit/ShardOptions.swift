@@ -31,6 +31,8 @@ struct ShardOptions: ParsableArguments {
         }
         let dir = output.hasSuffix("/") && output.count > 1 ? String(output.dropLast()) : output
         if !exists { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // The tasks of a sharded run share the directory; a one-process shard set there is refused.
+        do { try DirectoryLock.acquire(dir, exclusive: false) } catch { throw ValidationError("\(error)") }
         return dir + "/" + shard.name(prefix, ext: ext)
     }
 

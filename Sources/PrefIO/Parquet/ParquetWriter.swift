@@ -299,6 +299,18 @@ public final class ParquetPairWriter {
 
     /// Writes the footer and publishes the file under its name (or `path`, when given).
     public func commit(as path: String? = nil) throws {
+        try finish()
+        try file.publish(renamingTo: path)
+    }
+
+    /// Publishes a finished file under its name (or `path`, in the same directory).
+    public func publish(as path: String? = nil) throws { try file.publish(renamingTo: path) }
+
+    var finished = false
+    /// Writes the last row group and the footer; the file stays private until `publish`.
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
         try flushRowGroup()
         var w = ThriftWriter()
         w.i32(1, 1)                                                       // version
@@ -363,7 +375,7 @@ public final class ParquetPairWriter {
         withUnsafeBytes(of: UInt32(w.out.count).littleEndian) { tail += $0 }
         tail += Array("PAR1".utf8)
         try tail.withUnsafeBytes { try file.write($0) }
-        try file.commit(renamingTo: path)
+        try file.prepare()
     }
 
     public func abort() { file.abort() }
