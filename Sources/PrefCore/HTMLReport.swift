@@ -56,8 +56,12 @@ public enum HTMLReport {
         guard let lo0 = all.min(), let hi0 = all.max() else { return emptyFigure(title) }
         let bins = 30
         func t(_ v: Double) -> Double { log ? Foundation.log10(max(v, 0) + 1) : v }
-        let lo = t(lo0), width = max(t(hi0) - lo, 1e-9)
-        func bin(_ v: Double) -> Int { min(bins - 1, max(0, Int((t(v) - lo) / width * Double(bins)))) }
+        // Halves keep the span finite for any finite values (1.7e308 - -1.7e308 would overflow).
+        let lo = t(lo0), halfWidth = max(t(hi0) / 2 - lo / 2, 1e-300)
+        func bin(_ v: Double) -> Int {
+            let x = (t(v) / 2 - lo / 2) / halfWidth * Double(bins)
+            return x.isFinite ? min(bins - 1, max(0, Int(x))) : 0
+        }
         var counts = series.map { _ in [Int](repeating: 0, count: bins) }
         for (k, s) in series.enumerated() { for v in s.1 where v.isFinite { counts[k][bin(v)] += 1 } }
         let maxC = max(1, counts.flatMap { $0 }.max() ?? 1)

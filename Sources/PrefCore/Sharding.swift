@@ -34,7 +34,9 @@ public struct ShardSpec: Sendable, Equatable {
             guard let n = try count ?? int("SLURM_ARRAY_TASK_COUNT") else {
                 throw Invalid(description: "SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT; give --shard-count")
             }
-            spec = ShardSpec(index: task - first, count: n, origin: "SLURM_ARRAY_TASK_ID")
+            let (index, overflow) = task.subtractingReportingOverflow(first)
+            guard !overflow else { throw Invalid(description: "SLURM_ARRAY_TASK_ID (\(task)) - SLURM_ARRAY_TASK_MIN (\(first)) is out of range") }
+            spec = ShardSpec(index: index, count: n, origin: "SLURM_ARRAY_TASK_ID")
         } else if let k = try int("JOB_COMPLETION_INDEX") {
             guard let n = count else { throw Invalid(description: "JOB_COMPLETION_INDEX is set: give --shard-count (the Job's completions)") }
             spec = ShardSpec(index: k, count: n, origin: "JOB_COMPLETION_INDEX")

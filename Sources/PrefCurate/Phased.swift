@@ -58,6 +58,9 @@ public struct PhaseParams: Sendable, Equatable {
               let near = j["near"]?.intValue, let ng = j["ngram"]?.intValue, let np = j["num_perm"]?.intValue, let rp = j["response_perm"]?.intValue,
               let t = j["threshold"]?.doubleValue, let b = j["bands"]?.intValue, let r = j["rows"]?.intValue,
               let s = j["seed"]?.stringValue.flatMap({ UInt64($0) }), let k = j["buckets"]?.intValue, k > 0 else { return nil }
+        // A header is data from a file: every size is checked before it sizes anything.
+        guard (0...1).contains(near), (1...1024).contains(ng), (0...8192).contains(np), (0...8192).contains(rp), t.isFinite,
+              (0...8192).contains(b), (0...8192).contains(r), b * r <= max(np, 1), k <= 1 << 20 else { return nil }
         purpose = pu; self.by = by; self.near = near != 0; ngram = Int(ng); numPerm = Int(np); responsePerm = Int(rp); threshold = t
         bands = Int(b); rows = Int(r); seed = s; buckets = Int(k)
     }
@@ -212,15 +215,20 @@ public final class SignSet {
             }
         }
         self.readers = readers; params = p; self.inputs = inputs
-        counts = readers.map { Int($0.header["rows"]?.intValue ?? 0) }
+        let rowsSeg = try readers.map { try $0.segment("rows") }
+        self.rowsSeg = rowsSeg
+        idsSeg = try readers.map { try $0.segment("ids") }
+        // The row count of each header must be what its rows segment holds (no product of header numbers is trusted).
+        counts = try readers.enumerated().map { k, r in
+            guard let c = r.header["rows"]?.intValue, c >= 0, rowsSeg[k].length % Int64(p.rowSize) == 0, rowsSeg[k].length / Int64(p.rowSize) == c,
+                  c < 1 << 32 else {
+                throw PhaseFileError("\(r.path): its rows do not match its header (damaged)")
+            }
+            return Int(c)
+        }
         var o: [Int] = [], s = 0
         for c in counts { o.append(s); s += c }
         offsets = o
-        rowsSeg = try readers.map { try $0.segment("rows") }
-        idsSeg = try readers.map { try $0.segment("ids") }
-        for (k, r) in readers.enumerated() where rowsSeg[k].length != Int64(counts[k] * p.rowSize) {
-            throw PhaseFileError("\(r.path): its rows do not match its header (damaged)")
-        }
     }
 
     public struct Row {
@@ -238,7 +246,10 @@ public final class SignSet {
     public func row(_ shard: Int, _ local: Int) throws -> Row {
         let r = readers[shard], size = params.rowSize
         let b = try r.read(rowsSeg[shard], at: Int64(local * size), count: size)[...]
-        let idLen = Int(b.le(44, as: UInt32.self)), idOff = Int64(b.le(48, as: UInt64.self))
+        let idLen = Int(b.le(44, as: UInt32.self))
+        guard let idOff = Int64(exactly: b.le(48, as: UInt64.self)) else {
+            throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again")
+        }
         let id = try r.read(idsSeg[shard], at: idOff, count: idLen)
         guard Phased.rowCRC(Array(b.dropLast(4)), id[...]) == b.le(size - 4, as: UInt32.self) else {
             throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again")
@@ -251,7 +262,15 @@ public final class SignSet {
                    format: b.le(40), id: String(decoding: id, as: UTF8.self), promptSig: ps, responseSig: rs)
     }
 
-    public func dense(_ ref: UInt64) -> Int { offsets[Int(ref >> 32)] + Int(ref & 0xFFFF_FFFF) }
+    /// The dense index of a record named by (shard, local) in an edge file; a reference outside the
+    /// set is a damaged file, never an index used.
+    public func dense(_ ref: UInt64) throws -> Int {
+        let shard = Int(ref >> 32), local = Int(ref & 0xFFFF_FFFF)
+        guard shard < counts.count, local < counts[shard] else {
+            throw PhaseFileError("an edge file names record \(local) of sign shard \(shard), which does not exist (damaged or from another run)")
+        }
+        return offsets[shard] + local
+    }
     public func ref(dense i: Int) -> (shard: Int, local: Int) {
         var lo = 0, hi = offsets.count - 1
         while lo < hi { let m = (lo + hi + 1) / 2; if offsets[m] <= i { lo = m } else { hi = m - 1 } }
@@ -394,14 +413,14 @@ public struct Components {
     public var conflict: [UInt64]
     public let n: Int
 
-    public init(_ set: SignSet, _ r: BucketResult) {
+    public init(_ set: SignSet, _ r: BucketResult) throws {
         n = set.total
         uf = UnionFind(n)
         conflict = [UInt64](repeating: 0, count: (n + 63) / 64)
-        for c in r.conflicts { let i = set.dense(c); conflict[i >> 6] |= 1 << UInt64(i & 63) }
+        for c in r.conflicts { let i = try set.dense(c); conflict[i >> 6] |= 1 << UInt64(i & 63) }
         // Edges never touch a conflict but through a 64-bit conflict-key collision (docs/scale-out.md); such edges are dropped.
         for (a, b) in r.edges {
-            let x = set.dense(a), y = set.dense(b)
+            let x = try set.dense(a), y = try set.dense(b)
             if !isConflict(x) && !isConflict(y) { uf.union(x, y) }
         }
     }

@@ -44,10 +44,13 @@ public enum Stats {
         guard !v.isEmpty else { return .null }
         let s = v.sorted()
         func q(_ p: Double) -> Double { s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))] }
-        let mean = s.reduce(0, +) / Double(s.count)
+        var mean = s.reduce(0, +) / Double(s.count)
+        // Values near the largest double: the sum overflows where the mean does not.
+        if !mean.isFinite && s.allSatisfy(\.isFinite) { mean = s.reduce(0) { $0 + $1 / Double(s.count) } }
+        let rounded = abs(mean) < 1e15 ? (mean * 1000).rounded() / 1000 : mean
         return .object([("min", .double(s[0])), ("p5", .double(q(0.05))), ("p25", .double(q(0.25))), ("p50", .double(q(0.5))),
                         ("p75", .double(q(0.75))), ("p95", .double(q(0.95))), ("p99", .double(q(0.99))), ("max", .double(s.last!)),
-                        ("mean", .double((mean * 1000).rounded() / 1000))])
+                        ("mean", .double(rounded))])
     }
 
     public static func compute(_ scanned: [Scanned<StatsFeature>]) -> DatasetStats {

@@ -42,7 +42,7 @@ public enum StackExchange {
 
     /// H4's preference score: round(log2(1 + score)) for score >= 0, -1 for a negative score, +1 if accepted.
     public static func pmScore(score: Int, accepted: Bool) -> Int {
-        var s = score >= 0 ? Int((Foundation.log2(Double(1 + score))).rounded()) : -1
+        var s = score >= 0 ? Int((Foundation.log2(Double(score) + 1)).rounded()) : -1
         if accepted { s += 1 }
         return s
     }

@@ -115,14 +115,15 @@ public final class PhaseFileReader {
         var tail = [UInt8](repeating: 0, count: 16)
         guard PhaseFileReader.pread(fd, &tail, size - 16), Array(tail[8...]) == PhaseFileWriter.magic else { close(fd); throw damaged("no end tag") }
         let n = tail[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard n > 0, Int64(n) <= size - 16 else { close(fd); throw damaged("bad index length") }
+        guard n > 0, n <= UInt64(size - 16), n <= 1 << 30 else { close(fd); throw damaged("bad index length") }
         var index = [UInt8](repeating: 0, count: Int(n))
         guard PhaseFileReader.pread(fd, &index, size - 16 - Int64(n)), let v = try? JSONValue.parse(bytes: index),
               let h = v["header"], let segs = v["segments"]?.arrayValue else { close(fd); throw damaged("unreadable index") }
         var table: [String: Segment] = [:]
         for s in segs {
             guard let name = s["name"]?.stringValue, let o = s["offset"]?.intValue, let l = s["length"]?.intValue,
-                  let c = s["count"]?.intValue, let crc = s["crc32"]?.intValue, o >= 0, l >= 0, o + l <= size - 16 - Int64(n) else {
+                  let c = s["count"]?.intValue, let crc = s["crc32"]?.intValue, o >= 0, l >= 0, c >= 0,
+                  o <= size - 16 - Int64(n), l <= size - 16 - Int64(n) - o else {
                 close(fd); throw damaged("bad segment table")
             }
             table[name] = Segment(offset: o, length: l, count: Int(c), crc: UInt32(truncatingIfNeeded: crc))
@@ -151,7 +152,7 @@ public final class PhaseFileReader {
 
     /// `count` bytes at `at` within a segment (bounds checked); the caller checks its own record CRC.
     public func read(_ s: Segment, at: Int64, count: Int) throws -> [UInt8] {
-        guard at >= 0, count >= 0, at + Int64(count) <= s.length else { throw PhaseFileError("\(path): a record points outside its segment (damaged)") }
+        guard at >= 0, count >= 0, at <= s.length, Int64(count) <= s.length - at else { throw PhaseFileError("\(path): a record points outside its segment (damaged)") }
         var b = [UInt8](repeating: 0, count: count)
         guard PhaseFileReader.pread(fd, &b, s.offset + at) else { throw PhaseFileError("\(path): read failed at \(s.offset + at): \(String(cString: strerror(errno)))") }
         return b

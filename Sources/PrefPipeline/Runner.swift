@@ -57,8 +57,9 @@ public final class PipelineRunner {
         if force { say("prefkit pipeline: --force: every stage runs again") }
         var manifest: JSONValue { Manifest.make(config: config, configHash: configHash, version: version, inputs: inputs, stages: stages,
                                                 started: started, plans: plans) }
-        if let old = previous?["inputs"], old != .array(inputs), !force, previous != nil {
-            say("prefkit pipeline: the inputs changed since the last run (\(Manifest.changedInputs(old, inputs))): every stage runs again")
+        // Compared by path and content hash (not by the manifest's spelling of them).
+        if let old = previous?["inputs"], !force, case let changed = Manifest.changedInputs(old, inputs), !changed.isEmpty {
+            say("prefkit pipeline: the inputs changed since the last run (\(changed)): every stage runs again")
             rerun = true
         }
         for p in plans {

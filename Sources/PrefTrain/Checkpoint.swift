@@ -116,24 +116,24 @@ public enum Checkpoint {
         }
         let config = GPTConfig(vocabSize: try int("vocab_size"), maxT: try int("n_positions"), nLayer: try int("n_layer"),
                                nHead: try int("n_head"), nEmbd: try int("n_embd"))
-        let m = GPT<Float>(config: config, maxBatch: maxBatch, threads: threads)
-        let bytes = try Sources.readAll(dir + "/model.safetensors")
-        guard bytes.count >= 8 else { throw TrainError("\(dir)/model.safetensors is too short") }
-        let hlen = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
-        guard 8 + hlen <= bytes.count else { throw TrainError("\(dir)/model.safetensors: bad header length") }
-        let header = try JSONValue.parse(bytes: Array(bytes[8..<(8 + hlen)]))
-        let base = 8 + hlen
-        for (name, shape, t, layer, transposed) in layout(config) {
-            guard let e = header[name], e["dtype"]?.stringValue == "F32", let sh = e["shape"]?.arrayValue?.compactMap(\.intValue).map(Int.init),
-                  let offs = e["data_offsets"]?.arrayValue?.compactMap(\.intValue).map(Int.init), offs.count == 2 else {
+        try config.validate("\(dir)/config.json")
+        // The weights and the tokenizer are checked against the config before the model is built.
+        let file = try SafetensorsFile(path: dir + "/model.safetensors")
+        let entries = layout(config)
+        for (name, shape, _, _, _) in entries {
+            guard let e = file.tensors[name], e.dtype == "F32" else {
                 throw TrainError("\(dir)/model.safetensors: missing or non-F32 tensor \(name)")
             }
-            guard sh == shape, offs[1] - offs[0] == shape.reduce(1, *) * 4, base + offs[1] <= bytes.count else {
-                throw TrainError("\(dir)/model.safetensors: \(name) has shape \(sh), expected \(shape)")
-            }
+            guard e.shape == shape else { throw TrainError("\(dir)/model.safetensors: \(name) has shape \(e.shape), config.json says \(shape)") }
+        }
+        let tok = FileManager.default.fileExists(atPath: dir + "/tokenizer.json") ? try BPETokenizer.load(tokenizerJSON: dir + "/tokenizer.json") : nil
+        if let tok, tok.vocab.count > config.vocabSize {
+            throw TrainError("\(dir): the tokenizer has \(tok.vocab.count) tokens but the model's vocab_size is \(config.vocabSize)")
+        }
+        let m = try GPT<Float>(config: config, maxBatch: maxBatch, threads: threads)
+        for (name, shape, t, layer, transposed) in entries {
             let dst = tensorStart(m, t, layer)
-            bytes.withUnsafeBytes { raw in
-                let src = raw.baseAddress! + base + offs[0]
+            file.floats(file.tensors[name]!) { src in
                 let n = shape.reduce(1, *)
                 if transposed {
                     let rows = shape[0], cols = shape[1]
@@ -143,7 +143,6 @@ public enum Checkpoint {
                 }
             }
         }
-        let tok = FileManager.default.fileExists(atPath: dir + "/tokenizer.json") ? try BPETokenizer.load(tokenizerJSON: dir + "/tokenizer.json") : nil
         return (m, tok)
     }
 }

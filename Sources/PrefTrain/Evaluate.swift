@@ -35,6 +35,10 @@ public enum CheckpointEval {
         let (pm, tok, maxLen, maxPrompt) = try open(policy, maxBatch: 2 * batchPairs, threads: threads, maxLength: maxLength,
                                                     maxPromptLength: maxPromptLength, fallback: { _ in fallbackPromptLength })
         let ref = try reference.map { try Checkpoint.load($0, maxBatch: 2 * batchPairs, threads: threads).0 }
+        // The reference reads the policy's token ids and positions: it must have room for them.
+        if let ref, let dir = reference, ref.config.vocabSize < tok.vocabSize || ref.config.maxT < maxLen {
+            throw TrainError("\(dir) does not fit \(policy): its vocabulary (\(ref.config.vocabSize)) or context (\(ref.config.maxT)) is smaller than the policy's tokenizer (\(tok.vocabSize)) and length (\(maxLen))")
+        }
         var tp: [TokenizedPair] = []
         var dropped = 0
         for p in pairs {

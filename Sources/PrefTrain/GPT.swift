@@ -15,6 +15,55 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     public init(vocabSize: Int, maxT: Int, nLayer: Int, nHead: Int, nEmbd: Int) {
         self.vocabSize = vocabSize; self.maxT = maxT; self.nLayer = nLayer; self.nHead = nHead; self.nEmbd = nEmbd
     }
+
+    /// Checks every size (they may come from a file) before anything is allocated: each within its
+    /// range, the heads dividing the width, and no product overflowing.
+    public func validate(_ origin: String) throws {
+        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws {
+            guard r.contains(v) else { throw TrainError("\(origin): \(name) is \(v); it must be from \(r.lowerBound) to \(r.upperBound)") }
+        }
+        try range(vocabSize, "vocab_size", 1...(1 << 21))
+        try range(maxT, "n_positions", 1...(1 << 17))
+        try range(nLayer, "n_layer", 1...1024)
+        try range(nHead, "n_head", 1...1024)
+        try range(nEmbd, "n_embd", 1...(1 << 16))
+        guard nEmbd % nHead == 0 else { throw TrainError("\(origin): n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
+    }
+}
+
+/// How much memory a model may take: the machine's memory, or less where the process is limited
+/// (`ulimit -v`) or a command's `--memory-limit` says so.
+public enum ModelBudget {
+    nonisolated(unsafe) public static var limit: Int? = nil
+
+    public static var bytes: Int {
+        var b = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        if b <= 0 { b = Int.max }
+        var rl = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur < UInt64(Int.max) { b = min(b, Int(rl.rlim_cur)) }
+        if let l = limit { b = min(b, l) }
+        return b
+    }
+
+    /// Sums element counts times the element size, or nil on overflow.
+    static func total(_ counts: [Int], elementBytes: Int) -> Int? {
+        var t = 0
+        for c in counts {
+            let (m, o1) = c.multipliedReportingOverflow(by: elementBytes)
+            let (s, o2) = t.addingReportingOverflow(m)
+            if o1 || o2 || c < 0 { return nil }
+            t = s
+        }
+        return t
+    }
+
+    public static func check(_ counts: [Int], elementBytes: Int, what: String) throws {
+        let budget = bytes
+        guard let need = total(counts, elementBytes: elementBytes), need <= budget else {
+            let need = total(counts, elementBytes: elementBytes).map { String(format: "%.1f GB", Double($0) / 1e9) } ?? "more than can be counted"
+            throw TrainError("\(what) would need \(need) of memory; \(String(format: "%.1f GB", Double(budget) / 1e9)) is available (use smaller sizes)")
+        }
+    }
 }
 
 /// Names and sizes of the parameter tensors, in storage order.
@@ -62,30 +111,54 @@ public final class GPT<S: GPTScalar> {
     /// Room for `maxBatch` sequences of `config.maxT` tokens; a row may be up to `maxSequence`
     /// tokens long (default 2 * maxT, for packed pairs) as long as the batch holds at most
     /// maxBatch * maxT tokens.
-    public init(config: GPTConfig, maxBatch: Int, threads: Int = 1, maxSequence: Int? = nil) {
+    /// Sizes are checked first (`GPTConfig.validate`) and the memory the model and its activations
+    /// need is compared with `ModelBudget` before anything is allocated.
+    public init(config: GPTConfig, maxBatch: Int, threads: Int = 1, maxSequence: Int? = nil) throws {
         _ = BLAS.core
+        try config.validate("model")
+        guard (1...(1 << 20)).contains(maxBatch) else { throw TrainError("batch of \(maxBatch) sequences is out of range") }
+        let maxSequence = maxSequence ?? 2 * config.maxT
+        // Every count below in checked arithmetic: no product of sizes may overflow.
+        func mul(_ xs: Int...) -> Int {
+            var r = 1
+            for x in xs { let (m, o) = r.multipliedReportingOverflow(by: x); r = o ? Int.max : m }
+            return r
+        }
+        let C = config.nEmbd, L = config.nLayer, BT = mul(maxBatch, config.maxT), NH = config.nHead
+        // Attention scores: B * T * T <= (tokens) * (longest row).
+        let attCap = mul(NH, BT, maxSequence)
+        let paramCounts = ParamTensor.allCases.map { t -> Int in
+            switch t {
+            case .wte: return mul(config.vocabSize, C)
+            case .wpe: return mul(config.maxT, C)
+            case .qkvw: return mul(L, 3, C, C)
+            case .attprojw: return mul(L, C, C)
+            case .fcw, .fcprojw: return mul(L, 4, C, C)
+            default: return t.size(config)
+            }
+        }
+        let sizes: [(String, Int)] = [
+            ("encoded", mul(BT, C)), ("ln1", mul(L, BT, C)), ("ln1mean", mul(L, BT)), ("ln1rstd", mul(L, BT)), ("qkv", mul(L, BT, 3, C)),
+            ("atty", mul(L, BT, C)), ("att", mul(L, attCap)), ("attproj", mul(L, BT, C)), ("residual2", mul(L, BT, C)),
+            ("ln2", mul(L, BT, C)), ("ln2mean", mul(L, BT)), ("ln2rstd", mul(L, BT)), ("fch", mul(L, BT, 4, C)), ("fchgelu", mul(L, BT, 4, C)),
+            ("fcproj", mul(L, BT, C)), ("residual3", mul(L, BT, C)), ("lnf", mul(BT, C)), ("lnfmean", BT), ("lnfrstd", BT), ("lnfrows", mul(BT, C)),
+            ("logits", mul(BT, config.vocabSize)),
+            // Gradient scratch, reused layer by layer.
+            ("dres", mul(BT, C)), ("dres2", mul(BT, C)), ("dln", mul(BT, C)), ("datty", mul(BT, C)), ("dqkv", mul(BT, 3, C)),
+            ("dfch", mul(BT, 4, C)), ("dfchgelu", mul(BT, 4, C)), ("datt", attCap), ("dtmp", mul(BT, C)),
+        
+        ]
+        try ModelBudget.check(paramCounts + paramCounts + sizes.map(\.1), elementBytes: MemoryLayout<S>.size,
+                              what: "a model of \(L) layers, width \(C), vocabulary \(config.vocabSize) and \(maxBatch) x \(config.maxT) tokens per batch")
         self.config = config
         self.maxB = maxBatch
-        self.maxSequence = maxSequence ?? 2 * config.maxT
+        self.maxSequence = maxSequence
         self.threads = max(1, threads)
         var off: [Int] = [], total = 0
         for t in ParamTensor.allCases { off.append(total); total += t.size(config) }
         offsets = off
         params = Buffer(total)
         grads = Buffer(total)
-        let C = config.nEmbd, L = config.nLayer, BT = maxBatch * config.maxT, NH = config.nHead
-        // Attention scores: B * T * T <= (tokens) * (longest row).
-        let attCap = NH * BT * self.maxSequence
-        let sizes: [(String, Int)] = [
-            ("encoded", BT * C), ("ln1", L * BT * C), ("ln1mean", L * BT), ("ln1rstd", L * BT), ("qkv", L * BT * 3 * C),
-            ("atty", L * BT * C), ("att", L * attCap), ("attproj", L * BT * C), ("residual2", L * BT * C),
-            ("ln2", L * BT * C), ("ln2mean", L * BT), ("ln2rstd", L * BT), ("fch", L * BT * 4 * C), ("fchgelu", L * BT * 4 * C),
-            ("fcproj", L * BT * C), ("residual3", L * BT * C), ("lnf", BT * C), ("lnfmean", BT), ("lnfrstd", BT), ("lnfrows", BT * C),
-            ("logits", BT * config.vocabSize),
-            // Gradient scratch, reused layer by layer.
-            ("dres", BT * C), ("dres2", BT * C), ("dln", BT * C), ("datty", BT * C), ("dqkv", BT * 3 * C),
-            ("dfch", BT * 4 * C), ("dfchgelu", BT * 4 * C), ("datt", attCap), ("dtmp", BT * C),
-        ]
         for (n, s) in sizes { acts[n] = Buffer(s) }
     }
 

@@ -67,9 +67,9 @@ public enum SFT {
     /// A fresh GPT-2 of `config`, initialized with `s.seed` and fine-tuned on `sequences` for
     /// `s.steps` steps: the reference model of `prefkit sft` and of `prefkit score`.
     public static func trainModel(_ sequences: [Sequence2], config: GPTConfig, _ s: SFTSettings, pad: Int32, maxBatch: Int, threads: Int,
-                                  maxSequence: Int? = nil, log: ((StepLog) -> Void)? = nil) -> (model: GPT<Float>, logs: [StepLog], tokensPerSecond: Double, seconds: Double) {
+                                  maxSequence: Int? = nil, log: ((StepLog) -> Void)? = nil) throws -> (model: GPT<Float>, logs: [StepLog], tokensPerSecond: Double, seconds: Double) {
         let t0 = Date()
-        let model = GPT<Float>(config: config, maxBatch: maxBatch, threads: threads, maxSequence: maxSequence)
+        let model = try GPT<Float>(config: config, maxBatch: maxBatch, threads: threads, maxSequence: maxSequence)
         model.initialize(seed: s.seed)
         var tokens = 0
         let logs = s.steps > 0 ? train(model, sequences, s, pad: pad) { e in tokens += e.tokens; log?(e) } : []
@@ -94,7 +94,7 @@ public enum SFT {
         let config = GPTConfig(vocabSize: tok.vocabSize, maxT: shape.maxLength, nLayer: shape.nLayer, nHead: shape.nHead, nEmbd: shape.nEmbd)
         var settings = s
         settings.batchSize = shape.batchSize
-        let r = trainModel(seqs, config: config, settings, pad: tok.eos, maxBatch: shape.batchSize, threads: threads, maxSequence: config.maxT, log: log)
+        let r = try trainModel(seqs, config: config, settings, pad: tok.eos, maxBatch: shape.batchSize, threads: threads, maxSequence: config.maxT, log: log)
         try Checkpoint.save(r.model, tokenizer: tok, to: dir, maxPromptLength: shape.maxPromptLength, extra: [("prefkit", .string("sft"))])
         var summary: [(String, JSONValue)] = [
             ("pairs", .int(Int64(pairs.count))), ("sequences", .int(Int64(seqs.count))), ("parameters", .int(Int64(r.model.parameterCount))),

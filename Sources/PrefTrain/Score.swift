@@ -293,7 +293,7 @@ public enum Scorer {
             ss.steps = s.sftEpochs.map { max(1, Int(($0 * Double(seqs.count) / Double(s.sftBatch)).rounded(.up))) } ?? s.sftSteps
             ss.batchSize = s.sftBatch; ss.seed = s.seed
             ss.optimizer.lr = s.sftLR; ss.optimizer.warmupSteps = max(1, ss.steps / 10)
-            let r = SFT.trainModel(seqs, config: cfg, ss, pad: tok.eos, maxBatch: maxBatch, threads: s.threads) { e in
+            let r = try SFT.trainModel(seqs, config: cfg, ss, pad: tok.eos, maxBatch: maxBatch, threads: s.threads) { e in
                 if e.step % 25 == 0 || e.step == ss.steps { log?(String(format: "reference sft %d/%d  loss %.3f", e.step, ss.steps, e.loss)) }
             }
             reference = r.model
@@ -326,7 +326,7 @@ public enum Scorer {
         guard !trainTok.isEmpty else { throw TrainError("\(name): no training pairs left after tokenization and truncation") }
         let maxBatch = max(s.sftBatch, 2 * s.pairsPerBatch)
         let rt = DPOTrainer.logps(c.reference, trainTok, batchPairs: s.pairsPerBatch, pad: c.tok.eos)
-        let policy = GPT<Float>(config: c.reference.config, maxBatch: maxBatch, threads: s.threads)
+        let policy = try GPT<Float>(config: c.reference.config, maxBatch: maxBatch, threads: s.threads)
         policy.params.p.update(from: c.reference.params.p, count: c.reference.params.count)
         var ds = DPOTrainSettings()
         ds.steps = s.dpoStepCount(trainTok.count)

@@ -263,7 +263,7 @@ public final class BPETokenizer: @unchecked Sendable {
         var vocab = [[UInt8]](repeating: [], count: vocabEntries.count)
         var idOf: [String: Int32] = [:]
         for (tok, idv) in vocabEntries {
-            guard let id = idv.intValue, Int(id) < vocab.count else { throw TrainError("\(path): bad vocab id for \(tok)") }
+            guard let id = idv.intValue, id >= 0, Int(id) < vocab.count else { throw TrainError("\(path): bad vocab id for \(tok)") }
             idOf[tok] = Int32(id)
             if specials.contains(tok) { vocab[Int(id)] = Array(tok.utf8); continue }
             var bytes: [UInt8] = []

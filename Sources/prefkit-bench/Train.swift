@@ -38,7 +38,7 @@ struct BenchTrain: ParsableCommand {
             bestHead = max(bestHead, 2 * Double(m2 * n2 * k2) / Date().timeIntervalSince(t0) / 1e9)
         }
         let config = GPTConfig(vocabSize: vocabSize, maxT: seqLen, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd)
-        let gpt = GPT<Float>(config: config, maxBatch: batchSize, threads: threads, maxSequence: seqLen)
+        let gpt = try GPT<Float>(config: config, maxBatch: batchSize, threads: threads, maxSequence: seqLen)
         gpt.initialize(seed: 1)
         var rng = Normal(seed: 2)
         let BT = batchSize * seqLen

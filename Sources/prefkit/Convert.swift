@@ -238,6 +238,7 @@ extension Convert {
         default: mult = 1
         }
         guard let v = Int(digits), v > 0 else { return nil }
-        return v * mult
+        let (bytes, overflow) = v.multipliedReportingOverflow(by: mult)
+        return overflow ? nil : bytes
     }
 }

@@ -192,7 +192,7 @@ struct DedupCluster: ParsableCommand, Titled {
     func run() throws {
         let started = Date()
         guard let (set, r) = try io.grouping(.dedup, command: "dedup cluster", dropConflicts: !policy.keepConflicts) else { return }
-        var comps = Components(set, r)
+        var comps = try Components(set, r)
         let fin = try Dedup.finalize(set, &comps, keep: policy.keep, sourcePriority: policy.priority, clusters: clusters != nil)
         let cf = try clusters.map { try DedupRun.clustersFile($0, level: 3, fin.clusters) }
         do { try cf?.finish() } catch { cf?.abort(); throw error }
@@ -266,7 +266,7 @@ struct SplitGroup: ParsableCommand, Titled {
     func run() throws {
         let started = Date()
         guard let (set, r) = try io.grouping(.split, command: "split group", dropConflicts: false) else { return }
-        var comps = Components(set, r)
+        var comps = try Components(set, r)
         var o = SplitOptions()
         placement.apply(to: &o)
         let (placed, groups) = try Splitter.finalize(set, &comps, o)

@@ -102,11 +102,41 @@ final class ExportTests: XCTestCase {
 
     func testLlamaFactoryEntryMatchesTheRealDatasetInfo() throws {
         let real = try JSONValue.parse(String(contentsOfFile: try Paths.realdata("llamafactory_dataset_info.json"), encoding: .utf8))
-        let ours = Exporter.llamaFactoryInfo(name: "x", fileName: "x.jsonl", tools: false)["x"]!
+        let ours = Exporter.llamaFactoryInfo(name: "x", fileName: "x.jsonl", tools: false, system: false)["x"]!
         let demo = real["dpo_en_demo"]!
         // The same formatting, ranking flag and column names as LLaMA-Factory's own DPO demo entry.
         XCTAssertEqual(ours["formatting"], demo["formatting"])
         XCTAssertEqual(ours["ranking"], demo["ranking"])
         for k in ["messages", "chosen", "rejected"] { XCTAssertEqual(ours["columns"]?[k], demo["columns"]?[k]) }
+        // A column is declared only when every row has it (LLaMA-Factory indexes each row by it).
+        XCTAssertNil(ours["columns"]?["system"])
+        XCTAssertEqual(Exporter.llamaFactoryInfo(name: "x", fileName: "x.jsonl", tools: false, system: true)["x"]?["columns"]?["system"], .string("system"))
+    }
+
+    func testLlamaFactoryRegistryIsMergedNotReplaced() throws {
+        let path = try Paths.realdata("llamafactory_dataset_info.json")
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        guard case .object(let before) = try JSONValue.parse(bytes: bytes) else { return XCTFail("the real registry is an object") }
+        XCTAssertGreaterThan(before.count, 50)
+        let entry = Exporter.llamaFactoryInfo(name: "mine", fileName: "mine.json", tools: false, system: false)
+        let (added, replacedNew) = try Exporter.mergeLlamaFactoryRegistry(existing: bytes, path: path, entry: entry)
+        guard case .object(let after) = added else { return XCTFail() }
+        XCTAssertFalse(replacedNew)
+        XCTAssertEqual(after.map(\.0), before.map(\.0) + ["mine"], "every entry kept, in order, the new one last")
+        for (k, v) in before { XCTAssertEqual(added[k], v, k) }
+        // An entry of the same name is replaced in place.
+        let name = before[3].0
+        let (replaced, didReplace) = try Exporter.mergeLlamaFactoryRegistry(existing: bytes, path: path,
+                                                                           entry: Exporter.llamaFactoryInfo(name: name, fileName: "n.json", tools: false, system: true))
+        XCTAssertTrue(didReplace)
+        guard case .object(let r) = replaced else { return XCTFail() }
+        XCTAssertEqual(r.map(\.0), before.map(\.0))
+        XCTAssertEqual(replaced[name]?["file_name"], .string("n.json"))
+        // The pretty form parses back to the same registry.
+        XCTAssertEqual(try JSONValue.parse(bytes: Array(added.pretty().utf8)), added)
+        // Not a JSON object: refused.
+        for bad in ["not json", "[1, 2]", "{\"a\": "] {
+            XCTAssertThrowsError(try Exporter.mergeLlamaFactoryRegistry(existing: Array(bad.utf8), path: "d.json", entry: entry), bad)
+        }
     }
 }

@@ -93,7 +93,7 @@ final class EngineTests: XCTestCase {
     }
 
     func tinyModel(_ tok: BPETokenizer, seed: UInt64 = 1, threads: Int = 2) -> GPT<Float> {
-        let m = GPT<Float>(config: GPTConfig(vocabSize: tok.vocabSize, maxT: 64, nLayer: 2, nHead: 2, nEmbd: 32), maxBatch: 4, threads: threads)
+        let m = try! GPT<Float>(config: GPTConfig(vocabSize: tok.vocabSize, maxT: 64, nLayer: 2, nHead: 2, nEmbd: 32), maxBatch: 4, threads: threads)
         m.initialize(seed: seed)
         return m
     }
@@ -124,9 +124,9 @@ final class EngineTests: XCTestCase {
         var s1 = SFTSettings(); s1.steps = 1; s1.batchSize = 8; s1.optimizer.warmupSteps = 0
         var s2 = s1; s2.batchSize = 4; s2.gradAccum = 2
         let cfg = GPTConfig(vocabSize: tok.vocabSize, maxT: 64, nLayer: 2, nHead: 2, nEmbd: 32)
-        let b = GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
+        let b = try GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
         b.initialize(seed: 4)
-        let big = GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
+        let big = try GPT<Float>(config: cfg, maxBatch: 8, threads: 2)
         big.initialize(seed: 4)
         let la = SFT.train(big, data, s1, pad: tok.eos), lb = SFT.train(b, data, s2, pad: tok.eos)
         XCTAssertEqual(la[0].loss, lb[0].loss, accuracy: 1e-5 * abs(la[0].loss))

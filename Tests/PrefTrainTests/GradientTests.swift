@@ -18,7 +18,7 @@ final class GradientTests: XCTestCase {
     }
 
     func model(threads: Int = 1) -> GPT<Double> {
-        let m = GPT<Double>(config: config, maxBatch: 2 * B, threads: threads)
+        let m = try! GPT<Double>(config: config, maxBatch: 2 * B, threads: threads)
         m.initialize(seed: 3)
         // Larger weights than GPT-2's init so every path carries signal.
         var rng = Normal(seed: 11)
@@ -168,7 +168,7 @@ final class GradientTests: XCTestCase {
     func testFloatAndDoubleForwardAgree() {
         let (tok, tgt, mask) = batch(seed: 5)
         let d = model()
-        let f = GPT<Float>(config: config, maxBatch: B)
+        let f = try! GPT<Float>(config: config, maxBatch: B)
         for i in 0..<d.params.count { f.params[i] = Float(d.params[i]) }
         let rd = d.forward(tokens: tok, targets: tgt, mask: mask, B: B, T: T)
         let rf = f.forward(tokens: tok, targets: tgt, mask: mask.map(Float.init), B: B, T: T)
