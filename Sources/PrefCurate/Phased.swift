@@ -222,7 +222,7 @@ public final class SignSet {
         counts = try readers.enumerated().map { k, r in
             guard let c = r.header["rows"]?.intValue, c >= 0, rowsSeg[k].length % Int64(p.rowSize) == 0, rowsSeg[k].length / Int64(p.rowSize) == c,
                   c < 1 << 32 else {
-                throw PhaseFileError("\(r.path): its rows do not match its header (damaged)")
+                throw PhaseFileError("\(r.path): its rows do not match its header (damaged)", damage: true)
             }
             return Int(c)
         }
@@ -248,11 +248,11 @@ public final class SignSet {
         let b = try r.read(rowsSeg[shard], at: Int64(local * size), count: size)[...]
         let idLen = Int(b.le(44, as: UInt32.self))
         guard let idOff = Int64(exactly: b.le(48, as: UInt64.self)) else {
-            throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again")
+            throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again", damage: true)
         }
         let id = try r.read(idsSeg[shard], at: idOff, count: idLen)
         guard Phased.rowCRC(Array(b.dropLast(4)), id[...]) == b.le(size - 4, as: UInt32.self) else {
-            throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again")
+            throw PhaseFileError("\(r.path): record \(local) fails its CRC-32 check (damaged); run that sign shard again", damage: true)
         }
         var ps: [UInt32] = [], rs: [UInt32] = []
         ps.reserveCapacity(params.numPerm); rs.reserveCapacity(params.responsePerm)
@@ -267,7 +267,7 @@ public final class SignSet {
     public func dense(_ ref: UInt64) throws -> Int {
         let shard = Int(ref >> 32), local = Int(ref & 0xFFFF_FFFF)
         guard shard < counts.count, local < counts[shard] else {
-            throw PhaseFileError("an edge file names record \(local) of sign shard \(shard), which does not exist (damaged or from another run)")
+            throw PhaseFileError("an edge file names record \(local) of sign shard \(shard), which does not exist (damaged or from another run)", damage: true)
         }
         return offsets[shard] + local
     }
@@ -397,7 +397,7 @@ public enum EdgeFile {
     public static func read(_ path: String, into out: inout BucketResult) throws -> JSONValue {
         let f = try PhaseFileReader(path: path)
         let c = try f.whole("conflicts")[...]
-        guard c.count % 8 == 0 else { throw PhaseFileError("\(path): conflicts segment is damaged") }
+        guard c.count % 8 == 0 else { throw PhaseFileError("\(path): conflicts segment is damaged", damage: true) }
         for k in stride(from: 0, to: c.count, by: 8) { out.conflicts.append(c.le(k)) }
         let s = try f.stream("edges")
         while let e = try s.next(16) { out.edges.append((e.le(0), e.le(8))) }

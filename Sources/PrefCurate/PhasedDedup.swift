@@ -88,7 +88,7 @@ extension Dedup {
         var out: [UInt64: PhasedDecision] = [:]
         while let h = try s.next(17) {
             let pos: UInt64 = h.le(0)
-            guard let status = DedupStatus(rawValue: h[h.startIndex + 8]) else { throw PhaseFileError("\(path): a decision is damaged") }
+            guard let status = DedupStatus(rawValue: h[h.startIndex + 8]) else { throw PhaseFileError("\(path): a decision is damaged", damage: true) }
             let sim = Float(bitPattern: h.le(9)), n = Int(h.le(13, as: UInt32.self))
             let id = n == 0 ? "" : String(decoding: try s.next(n) ?? [], as: UTF8.self)
             if ranks.contains(Int(pos >> 40)) { out[pos] = PhasedDecision(pos: pos, status: status, similarity: sim, survivor: id) }

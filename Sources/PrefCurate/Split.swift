@@ -139,7 +139,7 @@ extension Splitter {
         var out: [UInt64: UInt8] = [:]
         while let h = try s.next(9) {
             let pos: UInt64 = h.le(0)
-            guard h[h.startIndex + 8] <= 2 else { throw PhaseFileError("\(path): a placement is damaged") }
+            guard h[h.startIndex + 8] <= 2 else { throw PhaseFileError("\(path): a placement is damaged", damage: true) }
             if ranks.contains(Int(pos >> 40)) { out[pos] = h[h.startIndex + 8] }
         }
         return (f.header, out)

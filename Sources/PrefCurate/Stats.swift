@@ -188,7 +188,7 @@ extension Stats {
             while let r = try s.next(partialRecord) {
                 if r[r.startIndex] == 0 { out.append(.rejected("", "")); continue }
                 let fk = Int(r.le(1, as: UInt16.self))
-                guard fk < formats.count else { throw PhaseFileError("\(p): a record names an unknown corpus (damaged)") }
+                guard fk < formats.count else { throw PhaseFileError("\(p): a record names an unknown corpus (damaged)", damage: true) }
                 let v = (0..<7).map { Int32(bitPattern: r.le(3 + 4 * $0, as: UInt32.self)) }
                 let flags = r[r.startIndex + 47]
                 out.append(.pair(StatsFeature(format: formats[fk], promptChars: v[0], promptWords: v[1], chosenChars: v[2], chosenWords: v[3],

@@ -10,7 +10,10 @@ import CZlib
 
 public struct PhaseFileError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ d: String) { description = d }
+    /// The file's own checks failed (cut, overwritten, a flipped bit, numbers that do not fit): an
+    /// I/O-class failure (exit 3), not a usage mistake such as a missing shard.
+    public var isDamage: Bool
+    public init(_ d: String, damage: Bool = false) { description = d; isDamage = damage }
 }
 
 public enum CRC32 {
@@ -110,7 +113,7 @@ public final class PhaseFileReader {
         var st = stat()
         fstat(fd, &st)
         let size = Int64(st.st_size)
-        func damaged(_ what: String) -> PhaseFileError { PhaseFileError("\(path) is damaged (\(what)): it was cut short or overwritten; run the step that wrote it again") }
+        func damaged(_ what: String) -> PhaseFileError { PhaseFileError("\(path) is damaged (\(what)): it was cut short or overwritten; run the step that wrote it again", damage: true) }
         guard size >= 16 else { close(fd); throw damaged("\(size) bytes, no index") }
         var tail = [UInt8](repeating: 0, count: 16)
         guard PhaseFileReader.pread(fd, &tail, size - 16), Array(tail[8...]) == PhaseFileWriter.magic else { close(fd); throw damaged("no end tag") }
@@ -152,7 +155,7 @@ public final class PhaseFileReader {
 
     /// `count` bytes at `at` within a segment (bounds checked); the caller checks its own record CRC.
     public func read(_ s: Segment, at: Int64, count: Int) throws -> [UInt8] {
-        guard at >= 0, count >= 0, at <= s.length, Int64(count) <= s.length - at else { throw PhaseFileError("\(path): a record points outside its segment (damaged)") }
+        guard at >= 0, count >= 0, at <= s.length, Int64(count) <= s.length - at else { throw PhaseFileError("\(path): a record points outside its segment (damaged)", damage: true) }
         var b = [UInt8](repeating: 0, count: count)
         guard PhaseFileReader.pread(fd, &b, s.offset + at) else { throw PhaseFileError("\(path): read failed at \(s.offset + at): \(String(cString: strerror(errno)))") }
         return b
@@ -162,7 +165,7 @@ public final class PhaseFileReader {
     public func whole(_ name: String) throws -> [UInt8] {
         let s = try segment(name)
         let b = try read(s, at: 0, count: Int(s.length))
-        guard CRC32.of(b) == s.crc else { throw PhaseFileError("\(path): segment \(name) fails its CRC-32 check (damaged); run the step that wrote it again") }
+        guard CRC32.of(b) == s.crc else { throw PhaseFileError("\(path): segment \(name) fails its CRC-32 check (damaged); run the step that wrote it again", damage: true) }
         return b
     }
 
@@ -191,7 +194,7 @@ public final class SegmentStream {
             let rest = Array(buf[at...])
             let left = seg.length - pos
             if left == 0 && rest.isEmpty {
-                guard crc == seg.crc else { throw PhaseFileError("\(file.path): segment \(name) fails its CRC-32 check (damaged); run the step that wrote it again") }
+                guard crc == seg.crc else { throw PhaseFileError("\(file.path): segment \(name) fails its CRC-32 check (damaged); run the step that wrote it again", damage: true) }
                 return nil
             }
             let take = Int(min(Int64(max(chunk, n)), left))
@@ -202,7 +205,7 @@ public final class SegmentStream {
             buf = more; at = 0
             if buf.count < n {
                 if buf.isEmpty && pos == seg.length { return try next(n) }
-                throw PhaseFileError("\(file.path): segment \(name) ends inside a record (damaged)")
+                throw PhaseFileError("\(file.path): segment \(name) ends inside a record (damaged)", damage: true)
             }
         }
         defer { at += n }

@@ -68,7 +68,7 @@ public final class PipelineRunner {
             fingerprint = try stageFingerprint(p, previous: fingerprint, files: files)
             let old = previous?["stages"]?.arrayValue?.first(where: { $0["index"]?.intValue == Int64(p.index + 1) })
             if !rerun, let old {
-                if let why = Manifest.staleness(old, fingerprint: fingerprint, plan: p, files: files, run: config.run) {
+                if let why = Manifest.staleness(old, fingerprint: fingerprint, plan: p, files: files, run: config.run) ?? missingData(of: p) {
                     let after = plans.count - p.index - 1
                     say("prefkit pipeline: \(tag): \(why); " + (after == 0 ? "it runs again" : "it and the \(after) stage\(after == 1 ? "" : "s") after it run again"))
                     rerun = true
@@ -110,6 +110,17 @@ public final class PipelineRunner {
         try Manifest.write(final, to: manifestPath)
         try IndexPage.write(final, run: config.run)
         return final
+    }
+
+    /// The data a later stage reads from this stage's directory must be there for the stage to be
+    /// kept, whatever the manifest lists.
+    func missingData(of p: StagePlan) -> String? {
+        for q in plans where q.index > p.index {
+            for r in q.reads where r.hasPrefix(p.directory + "/") && !FileManager.default.fileExists(atPath: r) {
+                return "its output \(Manifest.relative(r, config.run)), which stage \(q.name) reads, is missing"
+            }
+        }
+        return nil
     }
 
     /// The marker a pipeline leaves in each stage directory it creates: only such a directory is

@@ -37,7 +37,7 @@ struct GroupIO: ParsableArguments {
     /// The sign files and the grouping of every bucket, or nil when this process was one bucket shard (its edges written).
     func grouping(_ purpose: PhaseParams.Purpose, command: String, dropConflicts: Bool) throws -> (SignSet, BucketResult)? {
         let set: SignSet
-        do { set = try SignSet(dir: sigdir, purpose: purpose) } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        do { set = try SignSet(dir: sigdir, purpose: purpose) } catch let e as PhaseFileError where !e.isDamage { throw ValidationError(e.description) }
         guard let r = try PhaseRun.grouping(set, dir: output, merge: merge, shard: shard, command: command, dropConflicts: dropConflicts,
                                             threads: threads, quiet: quiet) else { return nil }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -223,7 +223,7 @@ struct DedupApply: ParsableCommand, Titled {
         let output = try spec.map { try ShardOptions.outputPath(self.output, $0, prefix: "part", ext: ".jsonl.zst") } ?? self.output
         let file = PhaseRun.dir(clusters) + "decisions.bin"
         let header: JSONValue
-        do { header = try PhaseFileReader(path: file).header } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        do { header = try PhaseFileReader(path: file).header } catch let e as PhaseFileError where !e.isDamage { throw ValidationError(e.description) }
         let a = try PhaseRun.applySource(io, output: output, spec: spec, command: "dedup apply", header: header, file: file)
         let (_, decisions) = try Dedup.readDecisions(file, inputs: a.ranks)
         let byPrompt = header["params"]?["by"]?.stringValue == "prompt"
@@ -298,7 +298,7 @@ struct SplitApply: ParsableCommand, Titled {
         let spec = try shard.resolve()
         let file = PhaseRun.dir(groups) + "placement.bin"
         let header: JSONValue
-        do { header = try PhaseFileReader(path: file).header } catch let e as PhaseFileError { throw ValidationError(e.description) }
+        do { header = try PhaseFileReader(path: file).header } catch let e as PhaseFileError where !e.isDamage { throw ValidationError(e.description) }
         let dir = PhaseRun.dir(output)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let outs = SplitPlacement.outputs(dir, ext: ext, valid: header["valid"]?.intValue == 1, shard: spec)

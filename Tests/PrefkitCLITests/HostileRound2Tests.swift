@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import PrefIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -321,5 +322,176 @@ final class HostileRound2Tests: CLITestCase {
         XCTAssertFalse(r.err.contains("\u{1b}"), r.err)
         XCTAssertTrue(r.err.contains("\\x1b"), r.err)
         XCTAssertFalse(r.err.contains("red\nline"), "a newline in a name does not split a line")
+    }
+
+    // MARK: D19: phase files with crafted numbers
+
+    /// The review's `phase.py`: edits a phase file's index or rows and fixes its completion marker.
+    func craft(_ path: String, _ action: String) throws {
+        var d = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let n = Int(d[(d.count - 16)..<(d.count - 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        var idx = try JSONSerialization.jsonObject(with: Data(d[(d.count - 16 - n)..<(d.count - 16)])) as! [String: Any]
+        let body = Array(d[0..<(d.count - 16 - n)])
+        func withIndex() throws -> [UInt8] {
+            let j = Array(try JSONSerialization.data(withJSONObject: idx))
+            var len = UInt64(j.count).littleEndian
+            return body + j + withUnsafeBytes(of: &len) { Array($0) } + Array("PKPHASE1".utf8)
+        }
+        var segs = idx["segments"] as! [[String: Any]]
+        switch action {
+        case "idxlen_ff": for k in (d.count - 16)..<(d.count - 8) { d[k] = 0xFF }
+        case "seg_overflow":
+            for k in segs.indices where segs[k]["name"] as? String == "rows" { segs[k]["offset"] = Int64.max; segs[k]["length"] = 1 }
+            idx["segments"] = segs; d = try withIndex()
+        case "rows_overflow":
+            var h = idx["header"] as! [String: Any]; h["rows"] = 1 << 61; idx["header"] = h; d = try withIndex()
+        case "idoff_flip":
+            let seg = segs.first { $0["name"] as? String == "rows" }!
+            let off = seg["offset"] as! Int, count = seg["count"] as! Int, rs = (seg["length"] as! Int) / count
+            for k in 0..<count { d[off + k * rs + 55] |= 0x80 }
+        default: XCTFail(action)
+        }
+        try Data(d).write(to: URL(fileURLWithPath: path))
+        // The marker is made to agree, so only the file's own checks stand between it and a crash.
+        let m = path + ".done.json"
+        if var j = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: m))) as? [String: Any] {
+            var outs = j["outputs"] as! [[String: Any]]
+            for k in outs.indices where (outs[k]["path"] as! String).hasSuffix((path as NSString).lastPathComponent) {
+                outs[k]["bytes"] = d.count
+                outs[k]["crc32"] = Int(CRC32.of(d))
+            }
+            j["outputs"] = outs
+            try JSONSerialization.data(withJSONObject: j).write(to: URL(fileURLWithPath: m))
+        }
+    }
+
+    func testCraftedPhaseFilesAreDamagedNotACrash() throws {
+        let d = tempDir()
+        var s = ""
+        for k in 0..<60 {
+            s += "{\"id\": \"p\(k)\", \"source\": \"s\", \"prompt\": [{\"role\": \"user\", \"content\": \"How do I repair the broken item number \(k / 3) in my old kitchen drawer quickly and safely today\(k % 3 == 2 ? " again" : "")\"}], "
+            s += "\"chosen\": [{\"role\": \"assistant\", \"content\": \"Take out drawer \(k / 3), tighten the screws, glue the joint and let it dry overnight.\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"Buy a new one.\"}]}\n"
+        }
+        try s.write(toFile: d + "/near.jsonl", atomically: false, encoding: .utf8)
+        for action in ["idxlen_ff", "seg_overflow", "rows_overflow", "idoff_flip"] {
+            try? FileManager.default.removeItem(atPath: d + "/sig"); try? FileManager.default.removeItem(atPath: d + "/cl")
+            XCTAssertEqual(try run(["dedup", "sign", d + "/near.jsonl", "-o", d + "/sig/", "-q"]).code, 0)
+            try craft(d + "/sig/sign-00000-of-00001.bin", action)
+            let r = try run(["dedup", "cluster", d + "/sig", "-o", d + "/cl/"])
+            XCTAssertEqual(r.code, 3, "\(action): \(r.err)")
+            XCTAssertTrue(r.err.contains("damaged") || r.err.contains("does not match"), "\(action): \(r.err)")
+        }
+        try? FileManager.default.removeItem(atPath: d + "/st")
+        XCTAssertEqual(try run(["stats", d + "/near.jsonl", "-o", d + "/st/", "--shard-index", "0", "--shard-count", "1"]).code, 0)
+        try craft(d + "/st/stats-00000-of-00001.bin", "idxlen_ff")
+        let r = try run(["stats", "--merge", d + "/st", "--json", d + "/s.json"])
+        XCTAssertEqual(r.code, 3, r.err)
+        XCTAssertTrue(r.err.contains("damaged"), r.err)
+    }
+
+    // MARK: D7, D20: model directories that lie
+
+    func testModelFilesThatLieAreRefusedBeforeAllocating() throws {
+        let d = tempDir()
+        try pairs(60, to: d + "/p.jsonl")
+        var r = try run(["sft", d + "/p.jsonl", "-o", d + "/model", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--vocab-size", "300",
+                         "--max-length", "64", "--steps", "2", "--threads", "1"])
+        XCTAssertEqual(r.code, 0, r.err)
+        func variant(_ name: String, config: ((inout [String: Any]) -> Void)? = nil, header: ((inout [String: Any]) -> Void)? = nil,
+                     rawLength: [UInt8]? = nil, tokenizer: ((inout [String: Any]) -> Void)? = nil) throws -> String {
+            let dir = d + "/" + name
+            try FileManager.default.copyItem(atPath: d + "/model", toPath: dir)
+            if let config {
+                var c = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+                config(&c)
+                try JSONSerialization.data(withJSONObject: c).write(to: URL(fileURLWithPath: dir + "/config.json"))
+            }
+            if let tokenizer {
+                var t = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json"))) as! [String: Any]
+                tokenizer(&t)
+                try JSONSerialization.data(withJSONObject: t).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+            }
+            var b = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors")))
+            let n = Int(b[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+            if let header {
+                var h = try JSONSerialization.jsonObject(with: Data(b[8..<(8 + n)])) as! [String: Any]
+                header(&h)
+                var j = Array(try JSONSerialization.data(withJSONObject: h))
+                while j.count % 8 != 0 { j.append(0x20) }
+                var len = UInt64(j.count).littleEndian
+                b = withUnsafeBytes(of: &len) { Array($0) } + j + Array(b[(8 + n)...])
+            }
+            if let rawLength { b.replaceSubrange(0..<8, with: rawLength) }
+            try Data(b).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+            return dir
+        }
+        func offsets(_ f: @escaping (Int) -> Int) -> (inout [String: Any]) -> Void {
+            { h in for (k, v) in h where k != "__metadata__" { var e = v as! [String: Any]; e["data_offsets"] = (e["data_offsets"] as! [Int]).map(f); h[k] = e } }
+        }
+        let cases: [(String, String)] = [
+            (try variant("small", config: { $0["vocab_size"] = 40 }, header: { h in
+                var w = h["transformer.wte.weight"] as! [String: Any]; w["shape"] = [40, 16]
+                let o = w["data_offsets"] as! [Int]; w["data_offsets"] = [o[0], o[0] + 40 * 16 * 4]; h["transformer.wte.weight"] = w }), "vocab_size"),
+            (try variant("neg", header: offsets { $0 - 10_000_000 }), "outside the file"),
+            (try variant("neg64", header: offsets { $0 - 64 }), "outside the file"),
+            (try variant("huge", header: offsets { _ in Int.max - 5 }), "outside the file"),
+            (try variant("overlap", header: { h in
+                var w = h["transformer.wpe.weight"] as! [String: Any]
+                let e = h["transformer.wte.weight"] as! [String: Any]
+                let o = e["data_offsets"] as! [Int], len = (w["data_offsets"] as! [Int])[1] - (w["data_offsets"] as! [Int])[0]
+                w["data_offsets"] = [o[0], o[0] + len]; h["transformer.wpe.weight"] = w }), "overlap"),
+            (try variant("big", config: { $0["n_embd"] = 4096; $0["n_layer"] = 64; $0["n_head"] = 64; $0["vocab_size"] = 65536; $0["n_positions"] = 8192 }), "shape"),
+            (try variant("h0", config: { $0["n_head"] = 0 }), "n_head"),
+            (try variant("l-1", config: { $0["n_layer"] = -1 }), "n_layer"),
+            (try variant("e40", config: { $0["n_embd"] = 1 << 40; $0["n_positions"] = 1 << 40 }), "n_positions"),
+            (try variant("hlff", rawLength: [UInt8](repeating: 0xFF, count: 8)), "header length"),
+            (try variant("hl63", rawLength: [0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]), "header length"),
+            (try variant("tok", tokenizer: { t in var m = t["model"] as! [String: Any]; var v = m["vocab"] as! [String: Any]; v[v.keys.sorted()[0]] = -1; m["vocab"] = v; t["model"] = m }), "bad vocab id"),
+        ]
+        for (dir, want) in cases {
+            r = try run(["-c", "ulimit -v 1500000; exec \(binary) logps --model \(dir) \(d)/p.jsonl -o \(d)/lp.jsonl"], executable: "/bin/sh")
+            XCTAssertTrue(r.code == 2 || r.code == 3, "\(dir): \(r.code) \(r.err)")
+            XCTAssertTrue(r.err.contains(want), "\(dir): \(r.err)")
+        }
+        // As a reference for another model: the reference must fit the policy's tokenizer.
+        r = try run(["score", d + "/p.jsonl", "-o", d + "/sc", "--model", d + "/model", "--ref-model", d + "/small"])
+        XCTAssertTrue(r.code == 2 || r.code == 3, r.err)
+        // Sizes inside each flag's range that together need more memory than there is.
+        r = try run(["-c", "ulimit -v 1500000; exec \(binary) sft \(d)/p.jsonl -o \(d)/ref --n-layer 64 --n-embd 4096 --n-head 64 --vocab-size 65536 --max-length 8192 --batch-size 4096 --steps 1"], executable: "/bin/sh")
+        XCTAssertEqual(r.code, 2, r.err)
+        XCTAssertTrue(r.err.contains("would need"), r.err)
+        XCTAssertEqual(entries(d).filter { $0.contains(".tmp.") }, [])
+    }
+
+    // MARK: D21, D22: numbers in data, environment and flags
+
+    func testExtremeNumbersAreNotACrash() throws {
+        let d = tempDir()
+        try """
+        <posts>
+        <row Id="1" PostTypeId="1" Score="5" Title="T" Body="q" />
+        <row Id="2" PostTypeId="2" ParentId="1" Score="9223372036854775807" Body="a" />
+        <row Id="3" PostTypeId="2" ParentId="1" Score="0" Body="b" />
+        </posts>
+        """.write(toFile: d + "/score.xml", atomically: false, encoding: .utf8)
+        var r = try run(["convert", d + "/score.xml", "-o", d + "/s.jsonl", "-q"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(lines(d + "/s.jsonl"), 1)
+        try """
+        {"id": "x", "source": "s", "prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "c"}], "rejected": [{"role": "assistant", "content": "r"}], "score_chosen": 1.7e308, "score_rejected": -1.7e308}
+        {"id": "y", "source": "s", "prompt": [{"role": "user", "content": "q2"}], "chosen": [{"role": "assistant", "content": "c"}], "rejected": [{"role": "assistant", "content": "r"}], "score_chosen": -1.7e308, "score_rejected": 1.7e308}
+
+        """.write(toFile: d + "/big.jsonl", atomically: false, encoding: .utf8)
+        r = try run(["stats", d + "/big.jsonl", "--json", d + "/s.json", "--html", d + "/s.html"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let stats = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/s.json"))) as! [String: Any]
+        XCTAssertEqual((stats["score_chosen"] as? [String: Any])?["max"] as? Double, 1.7e308)
+        XCTAssertTrue(read(d + "/s.html").contains("</html>"))
+        r = try run(["convert", d + "/score.xml", "-o", d + "/o/"], env: ["SLURM_ARRAY_TASK_ID": "9223372036854775807", "SLURM_ARRAY_TASK_MIN": "-1", "SLURM_ARRAY_TASK_COUNT": "4"])
+        XCTAssertEqual(r.code, 2, r.err)
+        for m in ["17179869184G", "9223372036854775807K", "8589934592G"] {
+            r = try run(["convert", d + "/score.xml", "-o", d + "/x.jsonl", "--memory-limit", m])
+            XCTAssertEqual(r.code, 2, "\(m): \(r.err)")
+        }
     }
 }
