@@ -126,6 +126,10 @@ public enum TempFiles {
         for (sig, name) in names {
             messages[Int(sig)] = strdup("\nprefkit: interrupted by \(name); unpublished outputs and temporary files removed, nothing was published\n")
         }
+        for (sig, name) in [(SIGUSR1, "SIGUSR1"), (SIGUSR2, "SIGUSR2"), (SIGALRM, "SIGALRM"), (SIGVTALRM, "SIGVTALRM"), (SIGPROF, "SIGPROF"), (SIGXCPU, "SIGXCPU")] {
+            messages[Int(sig)] = strdup("\nprefkit: stopped by \(name); unpublished outputs and temporary files removed, nothing was published\n")
+        }
+        _ = previous
         _ = children
         let handler: @convention(c) (Int32) -> Void = { sig in
             // Children first: each stops (removing its own temp files) before this process says
@@ -136,9 +140,34 @@ public enum TempFiles {
             if sig > 0 && sig < 65, let m = TempFiles.messages[Int(sig)] { _ = Glibc.write(2, m, strlen(m)) }
             _exit(128 + sig)
         }
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(sig, handler) }
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU] { signal(sig, handler) }
         signal(SIGXFSZ, SIG_IGN)
+        // A crash (an allocation that fails, a trap) removes the temp files too, then ends as it
+        // would have: the previous handler (the Swift runtime's backtracer) runs after ours.
+        let crash: @convention(c) (Int32) -> Void = { sig in
+            for i in 0..<TempFiles.capacity { if let s = TempFiles.slots[i] { unlink(s) } }
+            if sig > 0 && sig < 65 { _ = sigaction(sig, &TempFiles.previous[Int(sig)], nil) }
+            raise(sig)
+        }
+        var alt = stack_t()
+        alt.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        alt.ss_size = 1 << 16
+        _ = sigaltstack(&alt, nil)
+        for sig in [SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] {
+            var a = sigaction()
+            a.__sigaction_handler.sa_handler = crash
+            a.sa_flags = Int32(SA_ONSTACK)
+            sigemptyset(&a.sa_mask)
+            _ = sigaction(sig, &a, &previous[Int(sig)])
+        }
     }
+
+    /// The handlers the crash handler replaced, by signal number.
+    nonisolated(unsafe) static let previous: UnsafeMutablePointer<sigaction> = {
+        let p = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
+        p.initialize(repeating: sigaction(), count: 65)
+        return p
+    }()
 }
 
 /// Locks on output directories, held until the process exits: a run that writes a whole set of

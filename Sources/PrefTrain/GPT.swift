@@ -36,14 +36,7 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 public enum ModelBudget {
     nonisolated(unsafe) public static var limit: Int? = nil
 
-    public static var bytes: Int {
-        var b = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
-        if b <= 0 { b = Int.max }
-        var rl = rlimit()
-        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur < UInt64(Int.max) { b = min(b, Int(rl.rlim_cur)) }
-        if let l = limit { b = min(b, l) }
-        return b
-    }
+    public static var bytes: Int { min(SystemMemory.available, limit ?? .max) }
 
     /// Sums element counts times the element size, or nil on overflow.
     static func total(_ counts: [Int], elementBytes: Int) -> Int? {

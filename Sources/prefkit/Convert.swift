@@ -183,6 +183,8 @@ struct Convert: ParsableCommand {
         if let l = labelValues { config.options.labelValues = try GenericAdapter.parseLabelValues(l) }
         if let w = attributeWeights { config.options.attributeWeights = try HelpSteer.parseWeights(w) }
         AtomicFile.syncOnCommit = fsync
+        DecodeBudget.memoryLimit = Convert.parseBytes(memoryLimit)!
+        DecodeBudget.recordBytes = maxRecordBytes
         let (outcome, summary) = try ConvertRun(config: config, output: output, shardSize: sharded && spec == nil ? (shardSize ?? Int.max) : nil, zstdLevel: zstdLevel,
                                                 parquet: parquet ? parquetCodec : nil,
                                                 rejectsPath: rejects, removedPath: removed, overwrite: overwrite, quiet: quiet)

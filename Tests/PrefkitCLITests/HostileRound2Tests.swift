@@ -494,4 +494,33 @@ final class HostileRound2Tests: CLITestCase {
             XCTAssertEqual(r.code, 2, "\(m): \(r.err)")
         }
     }
+
+    // MARK: D8, D9, D13, D16, P8: Parquet footers and pages that lie (fixtures/bad/parquet_*, scripts/make_hostile_parquet.py)
+
+    func testHostileParquetIsBoundedInMemoryAndTime() throws {
+        let d = tempDir()
+        let map = ["--from", "generic", "--map", "prompt=prompt,chosen=prompt,rejected=prompt"]
+        // (fixture, extra flags, expected exit, words of the reason)
+        let cases: [(String, [String], Int32, String)] = [
+            ("parquet_no_columns.parquet", [], 1, "no columns"),
+            ("parquet_pages_bomb.parquet", ["--max-record-bytes", "1000000"], 1, "larger than a record may be"),
+            ("parquet_pages_bomb.parquet", ["--memory-limit", "50M"], 1, "memory budget"),
+            ("parquet_dictionary_bomb.parquet", [], 1, "memory budget"),
+            ("parquet_dictionary_bomb.parquet", ["--memory-limit", "64M"], 1, "memory budget"),
+            ("parquet_page_claims_1gib.parquet", [], 1, "parquet"),
+            ("parquet_deep_list.parquet", [], 1, "nesting too deep"),
+            ("parquet_bool_maps_unbacked.parquet", [], 1, "bad footer"),
+            ("parquet_bool_maps.parquet", [], 0, "0 read"),
+        ]
+        for (name, flags, code, reason) in cases {
+            let t0 = Date()
+            // Under an address-space limit like the review's: an allocation past it would abort (134).
+            let r = try run(["-c", "ulimit -v 1500000; exec \(binary) convert \(fixture("bad/" + name)) -o \(d)/o.jsonl " + (map + flags).joined(separator: " ")],
+                            executable: "/bin/sh")
+            XCTAssertEqual(r.code, code, "\(name) \(flags): \(r.err)")
+            XCTAssertTrue(r.err.contains(reason), "\(name): \(r.err)")
+            XCTAssertLessThan(Date().timeIntervalSince(t0), 20, "\(name) \(flags)")
+            XCTAssertEqual(entries(d).filter { $0.contains(".tmp.") }, [], name)
+        }
+    }
 }

@@ -2,6 +2,9 @@
 // where written), repetition and definition levels (RLE/bit-packed hybrid), and values in the
 // PLAIN, dictionary (PLAIN_DICTIONARY, RLE_DICTIONARY), RLE (booleans), DELTA_BINARY_PACKED,
 // DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT encodings.
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSnappy
 import CZlib
 import CZstd
@@ -34,6 +37,17 @@ struct ColumnValues {
 
     func bytes(_ i: Int) -> ArraySlice<UInt8> { data[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
 
+    /// Memory element `i` takes.
+    func elementSize(_ i: Int) -> Int {
+        switch type {
+        case .byteArray, .fixedLenByteArray, .int96: return ends[i] - (i == 0 ? 0 : ends[i - 1]) + 8
+        default: return 8
+        }
+    }
+
+    /// Memory the decoded values take (for the decode budget).
+    var byteSize: Int { data.count + 8 * (ends.count + ints.count + doubles.count) + bools.count }
+
     mutating func appendBytes(_ b: UnsafeRawBufferPointer) { data.append(contentsOf: b); ends.append(data.count) }
 
     /// Appends element `i` of `dict` (a dictionary page's values).
@@ -54,6 +68,30 @@ final class ColumnData {
     var def: [Int16] = []
     var values: ColumnValues
     init(values: ColumnValues) { self.values = values }
+    var byteSize: Int { values.byteSize + 2 * (rep.count + def.count) }
+}
+
+/// What the in-memory decoding of an input may take, checked before allocating: a row group's
+/// decoded columns (Parquet), set from `--memory-limit`; and the largest single value, set from
+/// `--max-record-bytes` (a value larger than a record cannot be part of one).
+public enum DecodeBudget {
+    /// The limit asked for (`--memory-limit`; 1 GiB by default).
+    nonisolated(unsafe) public static var memoryLimit: Int = 1 << 30
+    nonisolated(unsafe) public static var recordBytes: Int = 256 << 20
+    /// What a decoder may hold: the limit, and never more than a third of the memory the process
+    /// can have (growing arrays briefly hold their old and new storage, and threads reserve address space).
+    public static var memoryBytes: Int { min(memoryLimit, SystemMemory.available / 4) }
+}
+
+/// The memory this process can use: the machine's, or less under `ulimit -v`.
+public enum SystemMemory {
+    public static var available: Int {
+        var b = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        if b <= 0 { b = Int.max }
+        var rl = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur < UInt64(Int.max) { b = min(b, Int(rl.rlim_cur)) }
+        return b
+    }
 }
 
 /// A bounds-checked cursor over a decoded page.
@@ -167,6 +205,11 @@ enum Codec {
             guard src.count == size else { throw ParquetError("uncompressed page of \(src.count) bytes, header says \(size)") }
             return Array(src)
         case 1:
+            // The stream states its length: checked before the page's size is allocated.
+            var stated = 0
+            guard snappy_uncompressed_length(src.baseAddress?.assumingMemoryBound(to: CChar.self), src.count, &stated) == SNAPPY_OK, stated == size else {
+                throw ParquetError("snappy page does not decompress to the \(size) bytes its header says")
+            }
             var out = [UInt8](repeating: 0, count: size)
             var n = size
             let st = out.withUnsafeMutableBytes { o in
@@ -175,20 +218,36 @@ enum Codec {
             guard st == SNAPPY_OK, n == size else { throw ParquetError("snappy page does not decompress (\(st.rawValue))") }
             return out
         case 2:
-            var out = [UInt8](repeating: 0, count: size)
+            // gzip states no length up front: the output grows with what the stream really gives
+            // (at most `size`), so a small page cannot make its header's size be allocated.
+            var out = [UInt8]()
             var zs = z_stream()
             guard inflateInit2_(&zs, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw ParquetError("zlib init failed") }
             defer { inflateEnd(&zs) }
-            let rc: Int32 = out.withUnsafeMutableBytes { o in
-                zs.next_in = UnsafeMutablePointer(mutating: src.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                zs.avail_in = UInt32(src.count)
-                zs.next_out = o.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                zs.avail_out = UInt32(size)
-                return inflate(&zs, Z_FINISH)
+            zs.next_in = UnsafeMutablePointer(mutating: src.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            zs.avail_in = UInt32(src.count)
+            var rc: Int32 = Z_OK
+            while rc == Z_OK {
+                let have = out.count
+                let grow = min(max(1 << 16, have), size - have + 1)
+                out.append(contentsOf: repeatElement(0, count: grow))
+                rc = out.withUnsafeMutableBytes { o in
+                    zs.next_out = o.baseAddress!.assumingMemoryBound(to: UInt8.self) + have
+                    zs.avail_out = UInt32(grow)
+                    return inflate(&zs, Z_NO_FLUSH)
+                }
+                out.removeLast(Int(zs.avail_out))
+                if out.count > size { break }
+                if rc == Z_BUF_ERROR && zs.avail_in > 0 { rc = Z_OK }
             }
-            guard rc == Z_STREAM_END, Int(zs.total_out) == size else { throw ParquetError("gzip page does not decompress (zlib \(rc))") }
+            guard rc == Z_STREAM_END, out.count == size else { throw ParquetError("gzip page does not decompress to the \(size) bytes its header says (zlib \(rc))") }
             return out
         case 6:
+            // A frame that states its content size must state this page's.
+            let stated = ZSTD_getFrameContentSize(src.baseAddress, src.count)
+            guard stated == ZSTD_CONTENTSIZE_UNKNOWN || stated == UInt64(size) else {
+                throw ParquetError("zstd page does not decompress to the \(size) bytes its header says")
+            }
             var out = [UInt8](repeating: 0, count: size)
             let n = out.withUnsafeMutableBytes { o in ZSTD_decompress(o.baseAddress, size, src.baseAddress, src.count) }
             guard ZSTD_isError(n) == 0, n == size else { throw ParquetError("zstd page does not decompress") }
@@ -211,8 +270,13 @@ struct LeafInfo {
 
 enum ColumnReader {
     /// Reads every page of a column chunk (`chunk` holds its bytes, which start at file offset `base`).
-    static func read(_ chunk: UnsafeRawBufferPointer, base: Int64, meta: ColumnMeta, leaf: LeafInfo) throws -> ColumnData {
+    /// `budget`: bytes the decoded column may take (pages are checked before they are decompressed,
+    /// dictionary references before they are expanded).
+    static func read(_ chunk: UnsafeRawBufferPointer, base: Int64, meta: ColumnMeta, leaf: LeafInfo, budget: Int) throws -> ColumnData {
         let col = ColumnData(values: ColumnValues(type: leaf.type))
+        func overBudget() -> ParquetError {
+            ParquetError("column '\(leaf.name)' decodes to more than the memory budget of \(budget) bytes (--memory-limit); split the file into smaller row groups or raise the limit")
+        }
         var dict: ColumnValues?
         var pos = 0
         var valuesSeen: Int64 = 0
@@ -232,6 +296,8 @@ enum ColumnReader {
             guard h.uncompressedSize <= 1 << 30, h.numValues <= 1 << 26 else {
                 throw ParquetError("page at file byte \(base + Int64(start)) claims \(h.uncompressedSize) bytes and \(h.numValues) values")
             }
+            // What this page would add (its bytes and its levels) must fit what is left of the budget.
+            guard col.byteSize + Int(h.uncompressedSize) + 4 * Int(h.numValues) <= budget else { throw overBudget() }
             switch PageType(rawValue: h.type) {
             case .dictionaryPage:
                 let page = try Codec.decompress(meta.codec, body, size: Int(h.uncompressedSize))
@@ -249,9 +315,10 @@ enum ColumnReader {
                     if leaf.maxRep > 0 { try levels(&c, max: leaf.maxRep, count: n, encoding: h.repEncoding, prefixed: true, into: &col.rep) }
                     if leaf.maxDef > 0 { try levels(&c, max: leaf.maxDef, count: n, encoding: h.defEncoding, prefixed: true, into: &col.def) }
                     let defined = leaf.maxDef == 0 ? n : col.def.suffix(n).reduce(0) { $0 + ($1 == leaf.maxDef ? 1 : 0) }
-                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values)
+                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values, limit: budget - 2 * (col.rep.count + col.def.count))
                 }
                 valuesSeen += Int64(h.numValues)
+                guard col.byteSize <= budget else { throw overBudget() }
             case .dataPageV2:
                 let n = Int(h.numValues)
                 let levelBytes = Int(h.repLength) + Int(h.defLength)
@@ -267,9 +334,10 @@ enum ColumnReader {
                 try page.withUnsafeBytes { p in
                     var c = ByteCursor(p)
                     let defined = leaf.maxDef == 0 ? n : col.def.suffix(n).reduce(0) { $0 + ($1 == leaf.maxDef ? 1 : 0) }
-                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values)
+                    try decodeValues(&c, encoding: h.encoding, count: defined, leaf: leaf, dict: dict, into: &col.values, limit: budget - 2 * (col.rep.count + col.def.count))
                 }
                 valuesSeen += Int64(h.numValues)
+                guard col.byteSize <= budget else { throw overBudget() }
             case .indexPage: continue
             case nil: throw ParquetError("unknown page type \(h.type)")
             }
@@ -327,6 +395,9 @@ enum ColumnReader {
         case .byteArray:
             for _ in 0..<count {
                 let n = Int(try c.le32())
+                guard n <= DecodeBudget.recordBytes else {
+                    throw ParquetError("a value of \(n) bytes in column '\(leaf.name)' is larger than a record may be (--max-record-bytes \(DecodeBudget.recordBytes))")
+                }
                 v.appendBytes(try c.take(n))
             }
         case .fixedLenByteArray, .int96:
@@ -336,7 +407,9 @@ enum ColumnReader {
         }
     }
 
-    static func decodeValues(_ c: inout ByteCursor, encoding: Int32, count: Int, leaf: LeafInfo, dict: ColumnValues?, into v: inout ColumnValues) throws {
+    /// `limit`: the size `v` may reach (dictionary references expand values: checked one by one).
+    static func decodeValues(_ c: inout ByteCursor, encoding: Int32, count: Int, leaf: LeafInfo, dict: ColumnValues?, into v: inout ColumnValues,
+                             limit: Int = .max) throws {
         switch encoding {
         case 0:
             try decodePlain(&c, count: count, leaf: leaf, into: &v)
@@ -347,6 +420,12 @@ enum ColumnReader {
             let n = dict.count
             try decodeHybrid(&c, width: w, count: count) { _, idx in
                 guard idx < UInt64(n) else { throw ParquetError("dictionary index \(idx) out of range (\(n) entries)") }
+                let size = dict.elementSize(Int(idx))
+                guard v.byteSize + size <= limit else {
+                    throw ParquetError("dictionary references in column '\(leaf.name)' expand past the memory budget of \(limit) bytes (--memory-limit)")
+                }
+                // Growth stops at the budget (an array doubling past it would overshoot it by up to 2x).
+                if v.data.count + size > v.data.capacity { v.data.reserveCapacity(min(max(2 * v.data.capacity, v.data.count + size), limit)) }
                 v.append(from: dict, Int(idx))
             }
         case 3:

@@ -86,6 +86,8 @@ public final class ParquetSource: ByteSource {
             try ParquetSource.build(root, meta.schema, &next, &leaves, depth: 0)
             leafPaths = leaves.map { ParquetSource.path(root, to: $0) }
             flat = ParquetSource.flatPlan(root)
+            // A schema without columns has no rows to give, whatever its row groups claim.
+            guard !leaves.isEmpty else { throw StreamError(kind: .corrupt, message: "parquet: the schema has no columns", fileOffset: size - 8 - metaLen) }
             for g in meta.rowGroups where g.columns.count != leaves.count || g.numRows < 0 {
                 throw StreamError(kind: .corrupt, message: "parquet: a row group has \(g.columns.count) columns, the schema \(leaves.count)", fileOffset: size - 8 - metaLen)
             }
@@ -132,19 +134,23 @@ public final class ParquetSource: ByteSource {
         rowsLeft = 0
         // A row group without rows may have no pages at all (pyarrow writes one for an empty table).
         guard g.numRows > 0 else { return }
+        // The whole row group's decoded columns share one budget (--memory-limit).
+        var budget = DecodeBudget.memoryBytes
         for (k, c) in g.columns.enumerated() {
             let leaf = leaves[k]
             guard c.type == leaf.e.type else { throw StreamError(kind: .corrupt, message: "parquet: row group \(group) column '\(leaf.e.name)': type differs from the schema", fileOffset: c.dataPageOffset) }
             // The chunk starts at its dictionary page when it has one (some writers set the field to 0 otherwise).
             let start = min(c.dataPageOffset, c.dictionaryPageOffset.flatMap { $0 > 0 ? $0 : nil } ?? c.dataPageOffset)
-            guard start >= 4, c.totalCompressedSize >= 0, c.totalCompressedSize <= fileSize - start else {
+            guard start >= 4, c.totalCompressedSize >= 0, c.totalCompressedSize <= fileSize - start, c.totalCompressedSize <= Int64(budget) else {
                 throw StreamError(kind: .corrupt, message: "parquet: row group \(group) column '\(leaf.e.name)': bad offsets", fileOffset: start)
             }
             let bytes = try ParquetSource.pread(fd, at: start, count: Int(c.totalCompressedSize))
             fileOffset += c.totalCompressedSize
             let info = LeafInfo(type: leaf.e.type!, typeLength: leaf.e.typeLength, maxDef: leaf.defLevel, maxRep: leaf.repLevel, name: c.path.joined(separator: "."))
             do {
-                columns.append(try bytes.withUnsafeBytes { try ColumnReader.read($0, base: start, meta: c, leaf: info) })
+                let col = try bytes.withUnsafeBytes { try ColumnReader.read($0, base: start, meta: c, leaf: info, budget: budget) }
+                budget -= col.byteSize
+                columns.append(col)
             } catch {
                 throw StreamError(kind: .corrupt, message: "parquet: row group \(group) column '\(info.name)': \(error)", fileOffset: start)
             }

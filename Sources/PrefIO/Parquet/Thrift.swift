@@ -110,21 +110,31 @@ struct ThriftReader {
     static func bool(_ type: UInt8) -> Bool { type == 1 }
 
     mutating func skip(_ type: UInt8) throws {
+        // Inside a list, set or map a boolean is one byte (only a struct field keeps it in its type
+        // nibble), so every element consumes at least one byte: skipping is linear in the data.
+        func element(_ r: inout ThriftReader, _ t: UInt8) throws { if t == 1 || t == 2 { _ = try r.byte() } else { try r.skip(t) } }
         switch type {
         case 1, 2: return
         case 3: _ = try byte()
         case 4, 5, 6: _ = try varint()
         case 7: _ = try double()
         case 8: _ = try binary()
-        case 9, 10:
-            let (n, t) = try listHeader()
-            for _ in 0..<n { if t == 1 || t == 2 { _ = try byte() } else { try skip(t) } }
-        case 11:
-            let n = try varint()
-            guard n <= UInt64(bytes.count) else { throw ThriftError("thrift: map longer than the data") }
-            if n > 0 {
-                let kv = try byte()
-                for _ in 0..<n { try skip(kv >> 4); try skip(kv & 0x0F) }
+        case 9, 10, 11:
+            // Containers nest like structs: bounded, so a crafted footer cannot exhaust the stack.
+            depth += 1
+            guard depth < 64 else { throw ThriftError("thrift: nesting too deep") }
+            defer { depth -= 1 }
+            if type == 11 {
+                let n = try varint()
+                guard n <= UInt64(bytes.count - pos) else { throw ThriftError("thrift: map longer than the data") }
+                if n > 0 {
+                    let kv = try byte()
+                    for _ in 0..<n { try element(&self, kv >> 4); try element(&self, kv & 0x0F) }
+                }
+            } else {
+                let (n, t) = try listHeader()
+                guard n <= bytes.count - pos else { throw ThriftError("thrift: list longer than the data") }
+                for _ in 0..<n { try element(&self, t) }
             }
         case 12: try readStruct { _, _, _ in false }
         default: throw ThriftError("thrift: unknown field type \(type)")
