@@ -107,6 +107,10 @@ struct MarkdownWriter {
     var breakLevel = 0           // 0: none, 1: new line, 2: blank line
     var quoteDepth = 0
     var lists: [(ordered: Bool, counter: Int)] = []
+    /// Block quotes and lists nested deeper than this are written at this depth: the prefix of
+    /// every line stays bounded, so the Markdown grows linearly with the HTML, whatever its nesting.
+    static let maxRenderedDepth = 32
+    var quotePrefix: Int { min(quoteDepth, MarkdownWriter.maxRenderedDepth) }
     var codeStart: [Int] = []
 
     mutating func newline() { breakLevel = max(breakLevel, 1); pendingSpace = false }
@@ -118,14 +122,14 @@ struct MarkdownWriter {
             while let l = out.last, l == 0x20 { out.removeLast() }
             if out.last != 0x0A { out.append(0x0A) }
             if breakLevel == 2 {
-                for _ in 0..<quoteDepth { out.append(UInt8(ascii: ">")) }
+                for _ in 0..<quotePrefix { out.append(UInt8(ascii: ">")) }
                 out.append(0x0A)
             }
             atLineStart = true
         }
         breakLevel = 0
         if atLineStart {
-            for _ in 0..<quoteDepth { out += [UInt8(ascii: ">"), 0x20] }
+            for _ in 0..<quotePrefix { out += [UInt8(ascii: ">"), 0x20] }
             atLineStart = false
             pendingSpace = false
         }
@@ -183,7 +187,7 @@ struct MarkdownWriter {
         case "li":
             newline()
             materialize()
-            out += Array(String(repeating: "  ", count: max(0, lists.count - 1)).utf8)
+            out += Array(String(repeating: "  ", count: min(max(0, lists.count - 1), MarkdownWriter.maxRenderedDepth)).utf8)
             if var top = lists.last {
                 top.counter += 1
                 lists[lists.count - 1] = top

@@ -78,17 +78,28 @@ public enum OpenAssistant {
         for i in nodes.indices { nodes[i].children.sort { ids[$0] < ids[$1] } }
         var path: [Message] = []
         var paired = Set<Int>()     // replies compared in a pair, decided when their parent is visited
-        func visit(_ i: Int) throws {
+        // Depth first without recursion (a reply chain can be as deep as the export is long): an
+        // entry either visits a node or, once its subtree is done, takes it off the path.
+        var stack: [(node: Int, leave: Bool)] = [(root, false)]
+        while let (i, leave) = stack.popLast() {
+            if leave { path.removeLast(); continue }
             let n = nodes[i]
             if let why = exclusion(n, options) {
                 emit.removed(why, ref: "\(tree):\(n.id)")
-                var stack = n.children
-                while let c = stack.popLast() { emit.removed("excluded_ancestor", ref: "\(tree):\(nodes[c].id)"); stack += nodes[c].children }
-                return
+                var below = n.children
+                while let c = below.popLast() { emit.removed("excluded_ancestor", ref: "\(tree):\(nodes[c].id)"); below += nodes[c].children }
+                continue
             }
             path.append(Message(n.prompter ? .user : .assistant, n.text))
-            defer { path.removeLast() }
+            stack.append((i, true))
             var produced = false
+            if n.prompter && path.count > OpenAssistant.maxPromptTurns {
+                // Every pair repeats its whole conversation: past this depth a tree's output would
+                // grow with the square of its length. Its replies are counted, not paired.
+                emit.removed("too_deep", ref: "\(tree):\(n.id)")
+                for c in n.children.reversed() { stack.append((c, false)) }
+                continue
+            }
             if n.prompter {
                 let ranked = n.children.filter { c in !nodes[c].prompter && nodes[c].rank != nil && exclusion(nodes[c], options) == nil }
                     .sorted { (nodes[$0].rank!, nodes[$0].id) < (nodes[$1].rank!, nodes[$1].id) }
@@ -112,10 +123,14 @@ public enum OpenAssistant {
                 }
             }
             if produced || paired.contains(i) { emit.used() } else { emit.removed("unpaired", ref: "\(tree):\(n.id)") }
-            for c in n.children { try visit(c) }
+            // Children in order: pushed last to first.
+            for c in n.children.reversed() { stack.append((c, false)) }
         }
-        try visit(root)
     }
+
+    /// The longest conversation (in messages, the prompter's last turn included) a pair's prompt
+    /// may hold; deeper prompter messages give no pairs (removed as `too_deep`).
+    static let maxPromptTurns = 64
 
     /// Tree export: one tree per record.
     static func convertTree(_ r: JRef, emit: JoinEmitter) throws -> (String, [OANode]) {

@@ -21,6 +21,9 @@ public struct PairingOptions: Sendable {
     public var minGap: Double = 0
     /// Seeds best-random, mixed with each record's position, so output is the same for any thread count.
     public var seed: UInt64 = 0
+    /// `all` gives at most this many pairs per record: those with the largest score gaps (the
+    /// other candidates are counted as skipped, `pair_cap`), so one record's output is bounded.
+    public var maxPairs = 100
     public init() {}
 
     func strategy(default d: PairStrategy) -> PairStrategy { strategy ?? d }
@@ -100,22 +103,79 @@ enum Ranking {
             }
         case .all:
             var why: [String: Int] = [:]
-            for a in rated.indices {
-                for b in rated.indices where b > a {
-                    let (x, y) = (rated[a], rated[b])
-                    let (c, r) = s[x] >= s[y] ? (x, y) : (y, x)
-                    if let w = refuse(c, r) { why[w, default: 0] += 1 } else { sel.pairs.append(RankedPair(chosen: c, rejected: r)) }
+            let candidates = rated.count * (rated.count - 1) / 2
+            if candidates <= options.maxPairs {
+                for a in rated.indices {
+                    for b in rated.indices where b > a {
+                        let (x, y) = (rated[a], rated[b])
+                        let (c, r) = s[x] >= s[y] ? (x, y) : (y, x)
+                        if let w = refuse(c, r) { why[w, default: 0] += 1 } else { sel.pairs.append(RankedPair(chosen: c, rejected: r)) }
+                    }
                 }
+            } else {
+                // Too many candidates to enumerate: the pairs with the largest gaps, found best first.
+                let found = Ranking.largestGaps(rated, s, limit: options.maxPairs, refuse: refuse)
+                sel.pairs = found.pairs
+                for (k, v) in found.refused { why[k, default: 0] += v }
+                why["pair_cap", default: 0] += candidates - found.examined
             }
             if sel.pairs.isEmpty {
                 // The record goes; its reason is the most common refusal (ties first when equal).
-                let top = why.sorted { ($0.value, $0.key == "tie" ? 1 : 0, $1.key) > ($1.value, $1.key == "tie" ? 1 : 0, $0.key) }.first
+                let top = why.filter { $0.key != "pair_cap" }.sorted { ($0.value, $0.key == "tie" ? 1 : 0, $1.key) > ($1.value, $1.key == "tie" ? 1 : 0, $0.key) }.first
                 sel.removal = removal(top?.key ?? "tie", "no pair among \(rated.count) replies")
             } else {
                 for (k, v) in why { sel.skipped[k == "tie_vote" ? "tie" : k, default: 0] += v }
             }
         }
         return sel
+    }
+
+    /// Up to `limit` acceptable pairs with the largest score gaps, in the order the full enumeration
+    /// would give them, without visiting every candidate: replies sorted by score, the pair (best i,
+    /// worst j) taken from a max-heap of gaps whose next candidates are (i+1, j) and (i, j-1). At
+    /// most 4 x limit candidates are examined, so a record of any size costs O(limit log limit + n log n).
+    static func largestGaps(_ rated: [Int], _ s: [Double], limit: Int, refuse: (Int, Int) -> String?) -> (pairs: [RankedPair], refused: [String: Int], examined: Int) {
+        // Descending score; equal scores by reply order.
+        let order = rated.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
+        let n = order.count
+        var heap: [(gap: Double, i: Int, j: Int)] = [(s[order[0]] - s[order[n - 1]], 0, n - 1)]
+        var seen: Set<Int> = [n - 1]
+        func above(_ a: (gap: Double, i: Int, j: Int), _ b: (gap: Double, i: Int, j: Int)) -> Bool { a.gap != b.gap ? a.gap > b.gap : (a.i, a.j) < (b.i, b.j) }
+        func push(_ e: (gap: Double, i: Int, j: Int)) {
+            heap.append(e)
+            var k = heap.count - 1
+            while k > 0 { let p = (k - 1) / 2; if above(heap[k], heap[p]) { heap.swapAt(k, p); k = p } else { break } }
+        }
+        func pop() -> (gap: Double, i: Int, j: Int)? {
+            guard !heap.isEmpty else { return nil }
+            let top = heap[0], last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var k = 0
+                while true {
+                    let l = 2 * k + 1, r = l + 1
+                    var m = k
+                    if l < heap.count && above(heap[l], heap[m]) { m = l }
+                    if r < heap.count && above(heap[r], heap[m]) { m = r }
+                    if m == k { break }
+                    heap.swapAt(k, m); k = m
+                }
+            }
+            return top
+        }
+        var pairs: [RankedPair] = []
+        var refused: [String: Int] = [:]
+        var examined = 0
+        while pairs.count < limit, examined < 4 * limit, let e = pop() {
+            examined += 1
+            let (c, r) = (order[e.i], order[e.j])
+            if let w = refuse(c, r) { refused[w, default: 0] += 1 } else { pairs.append(RankedPair(chosen: c, rejected: r)) }
+            if e.i + 1 < e.j, seen.insert((e.i + 1) * n + e.j).inserted { push((s[order[e.i + 1]] - s[order[e.j]], e.i + 1, e.j)) }
+            if e.i < e.j - 1, seen.insert(e.i * n + e.j - 1).inserted { push((s[order[e.i]] - s[order[e.j - 1]], e.i, e.j - 1)) }
+        }
+        // Written in the order the full enumeration uses (by the replies' places).
+        pairs.sort { (min($0.chosen, $0.rejected), max($0.chosen, $0.rejected)) < (min($1.chosen, $1.rejected), max($1.chosen, $1.rejected)) }
+        return (pairs, refused, examined)
     }
 
     /// Copeland scores from pairwise votes: for each reply, wins minus losses.

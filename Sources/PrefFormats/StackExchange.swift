@@ -100,8 +100,17 @@ public enum StackExchange {
             try pairsFor(group, options: options, emit: emit)
             try group.reset()
         }
+        var lastKey: [UInt8] = []
         try sorter.drain { key, payload in
             let qid = keyInt(key, 0)
+            // A second post with the same Id (and type) is not part of the thread: rejected, counted.
+            if key == lastKey {
+                let p = SEPost(payload: payload)
+                emit.reject(line: p.line, offset: 0, reason: "duplicate_id",
+                            message: "a second \(p.type == 1 ? "question" : "answer") with Id \(p.id); only the first one is read", raw: [])
+                return
+            }
+            lastKey = key
             if qid != groupQ { try finish(); groupQ = qid }
             try group.add(payload)
         }

@@ -143,6 +143,7 @@ public final class XMLRowReader {
     /// The next row, a row that could not be read, or nil at the end of the document.
     /// A damaged compressed stream throws StreamError (nothing after it can be read).
     public func next() throws -> XMLRowItem? {
+        if !pending.isEmpty { return .bad(pending.removeFirst()) }
         if finished { return nil }
         if !started {
             started = true
@@ -183,6 +184,10 @@ public final class XMLRowReader {
         if filled - pos >= 2 && ((buf[pos] == 0xFE && buf[pos + 1] == 0xFF) || (buf[pos] == 0xFF && buf[pos + 1] == 0xFE)) {
             return XMLBadRow(line: 1, offset: 0, reason: "unsupported_encoding", message: "UTF-16 XML is not supported; convert the file to UTF-8 (iconv -f UTF-16 -t UTF-8)", raw: [])
         }
+        // UTF-16 without a byte order mark: '<' then NUL (little endian) or NUL then '<' (big endian).
+        if filled - pos >= 4 && ((buf[pos] == 0x3C && buf[pos + 1] == 0 && buf[pos + 3] == 0) || (buf[pos] == 0 && buf[pos + 1] == 0x3C && buf[pos + 2] == 0)) {
+            return XMLBadRow(line: 1, offset: 0, reason: "unsupported_encoding", message: "the file looks like UTF-16 XML without a byte order mark; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)", raw: [])
+        }
         if filled - pos >= 3 && buf[pos] == 0xEF && buf[pos + 1] == 0xBB && buf[pos + 2] == 0xBF { advance(3) }
         guard startsWith("<?xml") else { return nil }
         // The declaration is short; read it whole (bounded) to check its encoding.
@@ -213,17 +218,31 @@ public final class XMLRowReader {
     }
 
     /// `<!DOCTYPE ...>` (with any internal subset) or another `<!...>` declaration: skipped unread,
-    /// quote- and bracket-aware. Its entity declarations are never applied.
+    /// aware of quotes, brackets, comments and processing instructions (an apostrophe in
+    /// `<!-- it's -->` opens no quote). Its entity declarations are never applied.
     func skipDeclaration() throws -> XMLBadRow? {
         let startLine = line, startOffset = offset
         var depth = 0
         var quote: UInt8 = 0
+        /// Inside a comment ("-->" ends it) or a processing instruction ("?>").
+        var closer: [UInt8]? = nil
         var i = pos + 2
         while true {
-            while i < filled {
+            scan: while i < filled {
                 let c = buf[i]
+                if let end = closer {
+                    guard i + end.count <= filled else { break scan }            // need more bytes to tell
+                    if memcmp(buf + i, end, end.count) == 0 { i += end.count; closer = nil; continue }
+                    i += 1
+                    continue
+                }
                 if quote != 0 { if c == quote { quote = 0 } }
                 else if c == 0x22 || c == 0x27 { quote = c }
+                else if c == 0x3C {
+                    guard i + 4 <= filled || eof else { break scan }
+                    if i + 4 <= filled && buf[i + 1] == 0x21 && buf[i + 2] == 0x2D && buf[i + 3] == 0x2D { closer = Array("-->".utf8); i += 4; continue }
+                    if i + 2 <= filled && buf[i + 1] == 0x3F { closer = Array("?>".utf8); i += 2; continue }
+                }
                 else if c == 0x5B { depth += 1 }
                 else if c == 0x5D { depth -= 1 }
                 else if c == 0x3E && depth <= 0 { advance(i + 1 - pos); return nil }
@@ -236,6 +255,7 @@ public final class XMLRowReader {
                                  message: "a declaration (DOCTYPE) longer than --max-record-bytes (\(maxRowBytes)); the rest of the document is not read", raw: [])
             }
             if !(try fill()) {
+                if i < filled { i = pos + consumed; eofTail += 1; if eofTail < 8 { continue } }
                 finished = true
                 return XMLBadRow(line: startLine, offset: startOffset, reason: "malformed_xml",
                                  message: "XML error at line \(startLine): a <!...> declaration is not closed before the end of the input", raw: [])
@@ -243,6 +263,8 @@ public final class XMLRowReader {
             i = pos + consumed
         }
     }
+    /// Rescans of the last bytes once the input has ended (a construct cut by the end).
+    var eofTail = 0
 
     @inline(__always) func isNameEnd(_ c: UInt8) -> Bool {
         c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x2F || c == 0x3E
@@ -261,11 +283,22 @@ public final class XMLRowReader {
         var name = Array(UnsafeBufferPointer(start: buf + pos + 1, count: max(0, min(k, filled) - pos - 1)))
         if let colon = name.lastIndex(of: 0x3A) { name = Array(name[(colon + 1)...]) }
         let isRow = name == [0x72, 0x6F, 0x77]
+        // A name with a NUL or another control byte is no element at all: counted, not skipped.
+        if name.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return try damaged(startLine, startOffset, tooLarge: false, why: "a control byte (such as NUL) in an element name") }
         // The end of the start tag, outside quoted attribute values.
         guard let (tagEnd, selfClosing) = try findTagEnd() else {
             return try damaged(startLine, startOffset, tooLarge: filled - pos > maxRowBytes)
         }
         guard isRow else { advance(tagEnd - pos); return nil }
+        // libxml2 checks each attribute against every earlier one (quadratic): a row with more
+        // attributes than any dump has is refused before it is parsed.
+        if tagAttributes > XMLRowReader.maxAttributes {
+            let raw = Array(UnsafeBufferPointer(start: buf + pos, count: min(tagEnd - pos, 1024)))
+            advance(tagEnd - pos)
+            if !selfClosing, let e = try findRowEnd(from: pos) { advance(e - pos) }
+            return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: "too_many_attributes",
+                                  message: "row with \(tagAttributes) attributes (more than \(XMLRowReader.maxAttributes)); skipped", raw: raw))
+        }
         var end = tagEnd
         if !selfClosing {
             // A row with content: up to its end tag.
@@ -289,11 +322,17 @@ public final class XMLRowReader {
         return parse(row, line: startLine, offset: startOffset)
     }
 
+    /// Attributes a row may have (a Stack Exchange row has about 20).
+    static let maxAttributes = 1000
+    /// The number of quoted values in the last start tag `findTagEnd` delimited.
+    var tagAttributes = 0
+
     /// Index just past the '>' that closes the start tag at pos, and whether it was "/>".
     /// Nil when the input ends first or the tag grows past the record limit.
     func findTagEnd() throws -> (Int, Bool)? {
         var quote: UInt8 = 0
         var i = pos + 1
+        tagAttributes = 0
         while true {
             while i < filled {
                 if quote != 0 {
@@ -303,7 +342,7 @@ public final class XMLRowReader {
                     continue
                 }
                 let c = buf[i]
-                if c == 0x22 || c == 0x27 { quote = c }
+                if c == 0x22 || c == 0x27 { quote = c; tagAttributes += 1 }
                 else if c == 0x3E { return (i + 1, i > pos + 1 && buf[i - 1] == 0x2F) }
                 else if c == 0x3C { return nil }       // a '<' outside quotes: this tag is broken
                 i += 1
@@ -321,7 +360,8 @@ public final class XMLRowReader {
         while true {
             while i < filled, let hit = memchr(buf + i, 0x3C, filled - i) {
                 let h = hit.assumingMemoryBound(to: UInt8.self) - buf
-                if filled - h < 8 { i = h; break }
+                // "</x:row>" needs 8 bytes to be told apart; at the end of the input, what is left decides.
+                if filled - h < 8 && !eof { i = h; break }
                 if buf[h + 1] == 0x2F {
                     var j = h + 2
                     while j < filled && buf[j] != 0x3E && !isNameEnd(buf[j]) { j += 1 }
@@ -335,14 +375,15 @@ public final class XMLRowReader {
             }
             if i - pos > maxRowBytes { return nil }
             let consumed = i - pos
-            if !(try fill()) { return nil }
+            if eof { return nil }
+            _ = try fill()          // at the end, the loop above reads the last bytes once more
             i = pos + consumed
         }
     }
 
     /// A row that cannot be delimited (unclosed quote or tag, or too large): one reject, then reading
     /// resumes at the next line that begins with '<' (Stack Exchange dumps hold one row per line).
-    func damaged(_ startLine: Int, _ startOffset: Int64, tooLarge: Bool) throws -> XMLRowItem {
+    func damaged(_ startLine: Int, _ startOffset: Int64, tooLarge: Bool, why given: String? = nil) throws -> XMLRowItem {
         // Collect the stretch up to the next line starting with "<row" (or the end), bounded.
         var stretch: [UInt8] = []
         let limit = 1024
@@ -369,7 +410,7 @@ public final class XMLRowReader {
             if i < filled && buf[i] == 0x3C { break }
             more = try skipLine()
         }
-        let why = tooLarge ? "row longer than --max-record-bytes (\(maxRowBytes))" : "row not closed (an unterminated quote or tag)"
+        let why = given ?? (tooLarge ? "row longer than --max-record-bytes (\(maxRowBytes))" : "row not closed (an unterminated quote or tag)")
         return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: tooLarge ? "record_too_large" : "malformed_xml",
                               message: "XML error at line \(startLine): \(why); skipped to the next line that starts a row",
                               raw: stretch))
@@ -380,6 +421,10 @@ public final class XMLRowReader {
     /// The wanted attributes of the row being parsed, filled by the SAX callback.
     var current: [[UInt8]?] = []
     var seenRoot = false
+    /// `row` elements found inside the row being parsed (each is reported as a reject of its own).
+    var nestedRows = 0
+    /// Rejects waiting to be returned by `next` (the nested rows of the last row).
+    var pending: [XMLBadRow] = []
 
     /// A SAX2 handler with only startElementNs: no tree is built, the row element's attribute values
     /// (already decoded: character references and the predefined entities) are copied straight out.
@@ -388,12 +433,15 @@ public final class XMLRowReader {
     nonisolated(unsafe) static let handler: xmlSAXHandler = {
         var h = xmlSAXHandler()
         h.initialized = UInt32(XML_SAX2_MAGIC)
-        h.startElementNs = { ctx, _, _, _, _, _, nbAttributes, _, attributes in
+        h.startElementNs = { ctx, localname, _, _, _, _, nbAttributes, _, attributes in
             guard let ctx, let attributes else { return }
             let c = ctx.assumingMemoryBound(to: xmlParserCtxt.self)
             guard let priv = c.pointee._private else { return }
             let me = Unmanaged<XMLRowReader>.fromOpaque(priv).takeUnretainedValue()
-            if me.seenRoot { return }
+            if me.seenRoot {
+                if let local = localname, strcmp(UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self), "row") == 0 { me.nestedRows += 1 }
+                return
+            }
             me.seenRoot = true
             for a in 0..<Int(nbAttributes) {
                 guard let an = attributes[5 * a], let v = attributes[5 * a + 3], let e = attributes[5 * a + 4] else { continue }
@@ -417,6 +465,7 @@ public final class XMLRowReader {
         let options = Int32(XML_PARSE_NOENT.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_HUGE.rawValue)
         current = [[UInt8]?](repeating: nil, count: wanted.count)
         seenRoot = false
+        nestedRows = 0
         ctxt.pointee.sax.pointee = XMLRowReader.handler
         ctxt.pointee._private = Unmanaged.passUnretained(self).toOpaque()
         // What xmlCtxtReadMemory does, over a static (uncopied, never "grown") input buffer.
@@ -442,7 +491,11 @@ public final class XMLRowReader {
                 if err.code == XML_ERR_UNDECLARED_ENTITY.rawValue || err.code == XML_WAR_UNDECLARED_ENTITY.rawValue {
                     reason = "xml_entity"
                 }
-                if err.code == XML_ERR_INVALID_CHAR.rawValue || err.code == XML_ERR_INVALID_ENCODING.rawValue { reason = "invalid_utf8" }
+                if err.code == XML_ERR_INVALID_CHAR.rawValue || err.code == XML_ERR_INVALID_ENCODING.rawValue || err.code == XML_ERR_INVALID_CHARREF.rawValue {
+                    // Valid UTF-8 that XML does not allow (a reference such as &#0;, a control byte) is not an encoding error.
+                    let valid = row.withUnsafeBytes { UTF8Check.firstInvalid(UnsafeRawBufferPointer(rebasing: $0[0..<(row.count - 1)])) } == nil
+                    reason = valid ? "invalid_xml_char" : "invalid_utf8"
+                }
                 message = err.message.map { String(cString: $0) } ?? message
                 while message.hasSuffix("\n") { message.removeLast() }
                 message = String(message.map { $0 == "\n" ? " " : $0 })
@@ -452,6 +505,10 @@ public final class XMLRowReader {
             if reason == "xml_entity" { message += " (DTD entities are never expanded; only &lt; &gt; &amp; &quot; &apos; and character references are read)" }
             return .bad(XMLBadRow(line: startLine, offset: startOffset, reason: reason,
                                   message: "XML error at line \(errLine), column \(column): \(message)", raw: Array(row[0..<min(row.count - 1, 1024)])))
+        }
+        for _ in 0..<nestedRows {
+            pending.append(XMLBadRow(line: startLine, offset: startOffset, reason: "nested_row",
+                                     message: "XML error at line \(startLine): a row inside another row is not read (rows are siblings in a dump)", raw: []))
         }
         return .row(line: startLine, values: current)
     }

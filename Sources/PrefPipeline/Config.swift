@@ -129,6 +129,9 @@ public struct PipelineConfig: Sendable {
         "shard-size": "the pipeline names each stage's output", "clusters": "the pipeline passes the cluster directory",
         "groups": "the pipeline passes the group directory", "ext": "the pipeline writes .jsonl.zst", "inputs": "each stage reads the previous stage's output",
         "quiet": "use 'prefkit pipeline --quiet'", "q": "use 'prefkit pipeline --quiet'", "output-format": "the pipeline writes JSON Lines between stages",
+        "help": "a stage runs, it does not print its help (see 'prefkit STAGE --help')", "h": "a stage runs, it does not print its help (see 'prefkit STAGE --help')",
+        "version": "see 'prefkit --version'", "generate-completion-script": "see 'prefkit --generate-completion-script'",
+        "experimental-dump-help": "see 'prefkit STAGE --help'",
     ]
     static let stageKeys: Set<String> = ["shards", "parallel", "launcher", "sbatch"]
     static let topKeys = ["run", "inputs", "threads", "stages"]
@@ -144,8 +147,50 @@ public struct PipelineConfig: Sendable {
         return try parse(text, path: absolute, display: path, runOverride: runOverride)
     }
 
+    /// Aliases as mapping keys make the YAML library compare whole expanded nodes (exponential in
+    /// the nesting of anchors): refused, with the number of aliases and the size of a config
+    /// bounded, before the text is parsed. Quoted text and comments are not looked at.
+    static func refuseCostlyYAML(_ text: String, display: String) throws {
+        guard text.utf8.count <= 1 << 20 else { throw ConfigError(display, 0, "the config is larger than 1 MB; a pipeline config is a page of YAML") }
+        let b = Array(text.utf8)
+        var i = 0, line = 1, aliases = 0
+        var quote: UInt8 = 0
+        while i < b.count {
+            let c = b[i]
+            if c == 0x0A { line += 1 }
+            if quote != 0 {
+                if c == quote { quote = 0 } else if c == 0x5C && quote == 0x22 { i += 1 }
+                i += 1; continue
+            }
+            switch c {
+            case 0x22, 0x27: quote = c
+            case 0x23 where i == 0 || b[i - 1] == 0x20 || b[i - 1] == 0x09 || b[i - 1] == 0x0A:
+                while i < b.count && b[i] != 0x0A { i += 1 }
+                continue
+            case 0x2A where i == 0 || [0x20, 0x09, 0x0A, 0x5B, 0x7B, 0x2C, 0x3F, 0x3A, 0x2D].contains(b[i - 1]):
+                aliases += 1
+                var j = i + 1
+                while j < b.count && ![0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5B, 0x5D, 0x7B, 0x7D].contains(b[j]) { j += 1 }
+                let name = String(decoding: b[(i + 1)..<j], as: UTF8.self)
+                var k = j
+                while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+                var p = i - 1
+                while p >= 0 && (b[p] == 0x20 || b[p] == 0x09) { p -= 1 }
+                let explicitKey = p >= 0 && b[p] == 0x3F
+                if explicitKey || name.hasSuffix(":") || (k < b.count && b[k] == 0x3A && (k + 1 == b.count || [0x20, 0x09, 0x0A, 0x0D].contains(b[k + 1]))) {
+                    throw ConfigError(display, line, "the alias *\(name.hasSuffix(":") ? String(name.dropLast()) : name) is used as a mapping key; aliases may only stand for values")
+                }
+                if aliases > 256 { throw ConfigError(display, line, "more than 256 aliases; a pipeline config needs few") }
+                i = j; continue
+            default: break
+            }
+            i += 1
+        }
+    }
+
     public static func parse(_ text: String, path: String, display: String, runOverride: String? = nil) throws -> PipelineConfig {
         let root: Node
+        try refuseCostlyYAML(text, display: display)
         do {
             guard let n = try Yams.compose(yaml: text) else { throw ConfigError(display, 0, "the config is empty", hint: "'prefkit pipeline --init' writes an example") }
             root = n

@@ -83,6 +83,9 @@ struct Convert: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Stack Exchange: keep at most this many pairs per question (largest score gap first).")
     var maxPairsPerQuestion: Int = 10
 
+    @Option(name: .long, parsing: .unconditional, help: "With --pairs all (OpenAssistant's default): at most this many pairs per prompt, those with the largest score gaps (1-1000000).")
+    var maxPairsPerRecord: Int = 100
+
     @Option(name: .long, help: "Memory budget for joins (Stack Exchange, OpenAssistant flat export), e.g. 512M or 2G; beyond it sorted runs spill to disk.")
     var memoryLimit: String = "1G"
 
@@ -126,6 +129,7 @@ struct Convert: ParsableCommand {
         try Range.check(maxRecordBytes, "max-record-bytes", 64...(1 << 32))
         guard Convert.parseBytes(memoryLimit) != nil else { throw ValidationError("--memory-limit takes a size such as 512M or 2G") }
         try Range.check(maxPairsPerQuestion, "max-pairs-per-question", 1...1_000_000)
+        try Range.check(maxPairsPerRecord, "max-pairs-per-record", 1...1_000_000)
         guard minGap.isFinite, minGap >= 0 else { throw ValidationError("--min-gap must be a number >= 0") }
         if labelValues != nil && !(map ?? "").contains("label=") { throw ValidationError("--label-values goes with --map ...,label=FIELD") }
         do {
@@ -177,6 +181,7 @@ struct Convert: ParsableCommand {
         config.options.pairing.strategy = pairs
         config.options.pairing.minGap = minGap
         config.options.pairing.seed = seed
+        config.options.pairing.maxPairs = maxPairsPerRecord
         config.options.ultrafeedbackRating = rating
         // Checked in validate().
         if let m = map { config.options.fieldMap = try FormatOptions.parseMap(m) }

@@ -40,6 +40,9 @@ struct PipelineCommand: ParsableCommand {
             print("wrote \(path): set its inputs, then run 'prefkit pipeline \(path)'")
             return
         }
+        // The pipeline shards its stages itself (--shard-index): a scheduler's array environment
+        // around it must not turn each stage into a shard of its own (stages inherit this environment).
+        for k in ProcessInfo.processInfo.environment.keys where k.hasPrefix("SLURM_ARRAY_") || k == "JOB_COMPLETION_INDEX" { unsetenv(k) }
         var cfg = try PipelineConfig.load(config!, runOverride: runDirectory)
         for o in overrides { try cfg.apply(override: o) }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -78,10 +81,22 @@ struct PipelineCommand: ParsableCommand {
         for p in runner.plans {
             for s in p.steps {
                 let args = s.arguments + (s.tasks.map { ["--shard-index", "0", "--shard-count", String($0)] } ?? [])
+                let hint = "the options of a stage are those of 'prefkit \(s.arguments.prefix(while: { !$0.hasPrefix("/") && !$0.hasPrefix("-") }).joined(separator: " ")) --help', without the dashes"
                 do { _ = try Prefkit.parseAsRoot(args) } catch {
                     let d = Diagnosis(error, command: "prefkit " + p.name, parseCode: Prefkit.exitCode(for: error))
-                    throw ConfigError((runner.config.path as NSString).lastPathComponent, p.config.line, "stage '\(p.name)': \(d.message)",
-                                      hint: "the options of a stage are those of 'prefkit \(s.arguments.prefix(while: { !$0.hasPrefix("/") && !$0.hasPrefix("-") }).joined(separator: " ")) --help', without the dashes")
+                    throw ConfigError((runner.config.path as NSString).lastPathComponent, p.config.line, "stage '\(p.name)': \(d.message)", hint: hint)
+                }
+                // A value given to a flag (`empty: 1`) would become one more input: an option that
+                // parses without its value is a flag, and takes `true` only.
+                for (key, value) in p.config.options {
+                    guard case .value(let v) = value else { continue }
+                    guard let k = args.indices.first(where: { args[$0] == "--" + key && $0 + 1 < args.count && args[$0 + 1] == v }) else { continue }
+                    var bare = args
+                    bare.remove(at: k + 1)
+                    if (try? Prefkit.parseAsRoot(bare)) != nil {
+                        throw ConfigError((runner.config.path as NSString).lastPathComponent, p.config.line,
+                                          "stage '\(p.name)': '\(key)' is a flag: write '\(key): true' (it takes no value, got '\(v)')", hint: hint)
+                    }
                 }
             }
         }
