@@ -57,13 +57,14 @@ public struct RunSummary {
 
     /// Nothing was published: the records converted before the stop count as discarded, the
     /// stopping record as rejected, so that read = written + removed + rejected + discarded.
-    public mutating func markStrictStop(_ e: RecordFailure) {
+    /// `total` holds the records read up to and including the stopping one; `uncounted` are records
+    /// read before it that no tally holds yet (rows a join buffered): they are discarded too.
+    public mutating func markStrictStop(_ e: RecordFailure, uncounted: Int = 0) {
         strictStop = e
-        discarded = total.written
+        discarded = total.written + uncounted
+        total.read += uncounted
         total.written = 0
         total.pairs = 0
-        total.read += 1
-        total.rejected[e.reason, default: 0] += 1
         outputs = []
     }
 

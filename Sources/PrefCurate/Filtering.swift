@@ -51,6 +51,9 @@ public enum FilterArgument: Sendable {
 public enum FilterStage: Sendable {
     /// Keep or remove each pair on its own.
     case pair(@Sendable (Pair) -> Bool)
+    /// Keep (nil) or remove each pair with a reason of the filter's own (a filter that can also
+    /// fail to decide, such as a pattern that runs out of time).
+    case pairReason(@Sendable (Pair) -> String?)
     /// Among the pairs left with the same normalized prompt, keep the `n` with the largest margin
     /// (no score counts as 0), ties broken by id.
     case perPrompt(Int)
@@ -131,16 +134,28 @@ public enum Filters {
             let res = try patterns.map { pat -> NSRegularExpression in
                 do { return try NSRegularExpression(pattern: pat, options: []) } catch { throw FilterError("invalid regular expression '\(pat)'") }
             }
-            return .pair { p in
+            // A pattern may backtrack for ever on some text ("(x+x+)+y"): each search has a time
+            // limit, and a pair whose search runs out of it is removed as `regex_timeout`.
+            let limit = Filters.regexSecondsPerText
+            return .pairReason { p in
                 var texts: [String] = []
                 if fields.contains("prompt") { texts += p.prompt.map(\.text) }
                 if fields.contains("chosen") { texts += p.chosen.map(\.text) }
                 if fields.contains("rejected") { texts += p.rejected.map(\.text) }
                 for t in texts {
                     let r = NSRange(t.startIndex..., in: t)
-                    for re in res where re.firstMatch(in: t, range: r) != nil { return false }
+                    for re in res {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        var matched = false, timedOut = false
+                        re.enumerateMatches(in: t, options: [.reportProgress], range: r) { m, _, stop in
+                            if m != nil { matched = true; stop.pointee = true }
+                            else if Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 > limit { timedOut = true; stop.pointee = true }
+                        }
+                        if matched { return "regex" }
+                        if timedOut { return "regex_timeout" }
+                    }
                 }
-                return true
+                return nil
             }
         },
         FilterDef(name: "lang", flag: "lang", help: "Keep pairs whose prompt and chosen text are mainly in the script of these languages, e.g. en,de or zh.", parameter: .languages) { a in
@@ -157,6 +172,9 @@ public enum Filters {
     ]
 
     public static func named(_ name: String) -> FilterDef? { table.first { $0.name == name } }
+
+    /// How long one pattern may search one text before the pair is removed as `regex_timeout`.
+    public static let regexSecondsPerText = 1.0
     public static var names: [String] { table.map(\.name) }
 
     static func blank(_ ms: [Message]) -> Bool { ms.allSatisfy { TextNorm.collapseSpace($0.content).isEmpty } }
@@ -305,16 +323,18 @@ public enum Filters {
 
 /// The filters of one run, built: the per-pair filters in order, and the grouped one.
 public struct FilterPlan: Sendable {
-    let filters: [(name: String, keep: @Sendable (Pair) -> Bool)]
+    let filters: [(name: String, check: @Sendable (Pair) -> String?)]
     let maxPerPrompt: Int?
     public let names: [String]
 
     public init(_ choices: [FilterChoice]) throws {
-        var fs: [(String, @Sendable (Pair) -> Bool)] = []
+        var fs: [(String, @Sendable (Pair) -> String?)] = []
         var maxPer: Int?
         for c in choices {
+            let name = c.def.name
             switch try c.def.build(c.argument) {
-            case .pair(let keep): fs.append((c.def.name, keep))
+            case .pair(let keep): fs.append((name, { keep($0) ? nil : name }))
+            case .pairReason(let check): fs.append((name, check))
             case .perPrompt(let n): maxPer = n
             }
         }
@@ -325,7 +345,7 @@ public struct FilterPlan: Sendable {
 
     /// The name of the first filter that removes `p`, or nil to keep it.
     public func reason(_ p: Pair) -> String? {
-        for f in filters where !f.keep(p) { return f.name }
+        for f in filters { if let r = f.check(p) { return r } }
         return nil
     }
 

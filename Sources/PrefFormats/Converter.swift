@@ -18,6 +18,8 @@ public struct ConvertConfig: Sendable {
 
 public struct StrictAbort: Error, CustomStringConvertible {
     public var entry: RecordFailure
+    /// Records read before the stop that no tally counts yet (a join's buffered rows).
+    public var uncounted = 0
     public var description: String { "\(entry.file):\(entry.line): \(entry.reason): \(entry.message)" }
 }
 
@@ -96,7 +98,12 @@ public final class Converter {
         for e in rejects {
             onReject?(e)
             try onRejectWrite?(e)
-            if config.strict { throw StrictAbort(entry: e) }
+            if config.strict {
+                // The unit's records up to the stop are read (its tally ends there in strict mode).
+                total.add(tally)
+                inputs[idx].tally.add(tally)
+                throw StrictAbort(entry: e)
+            }
         }
         try sink.write(out.bytes, ends: ends)
         if removed.count > 0 { try onRemovedWrite?(removed.bytes) }
@@ -108,8 +115,16 @@ public final class Converter {
         let input = config.inputs[idx]
         inputs[idx].format = name
         let emit = JoinEmitter(format: name, display: input.display) { [unowned self] e in
-            try self.publish(idx, out: e.out, ends: e.ends, tally: e.tally, rejects: e.rejects, removed: e.removedOut, sink: sink)
+            do {
+                try self.publish(idx, out: e.out, ends: e.ends, tally: e.tally, rejects: e.rejects, removed: e.removedOut, sink: sink)
+            } catch var stop as StrictAbort {
+                // Rows the join read but has not counted yet (buffered for the join) were read too.
+                stop.uncounted = max(0, e.taken - (self.inputs[idx].tally.read))
+                self.inputs[idx].tally.read += stop.uncounted
+                throw stop
+            }
         }
+        emit.strict = config.strict
         let opened: OpenedInput
         switch OpenedInput.open(input.path) {
         case .success(let o): opened = o
@@ -139,6 +154,7 @@ public final class Converter {
         for (name, a) in Corpora.recordAdapters(config.options) { adapters[name] = a }
         let frozenAdapters = adapters
         let displays = config.inputs.map(\.display)
+        let strict = config.strict
         let reports = ReportBox(inputs)
         var reading = InputBatches(indices.map { config.inputs[$0] })
         reading.maxRecordBytes = config.maxRecordBytes
@@ -161,7 +177,8 @@ public final class Converter {
             })
         }, work: { it in
             let adapter = it.corpus.flatMap { frozenAdapters[$0.name] }
-            return (it.batch.inputIndex, Converter.process(it.batch, adapter: adapter, format: it.corpus?.name, display: displays[it.batch.inputIndex]))
+            return (it.batch.inputIndex, Converter.process(it.batch, adapter: adapter, format: it.corpus?.name, display: displays[it.batch.inputIndex],
+                                                           strict: strict))
         }, consume: { (idx: Int, r: BatchResult) in
             try publish(idx, out: r.out, ends: r.ends, tally: r.tally, rejects: r.rejects, removed: r.removedRecords, sink: sink)
         })
@@ -221,16 +238,22 @@ public final class Converter {
         }
     }
 
-    static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: String?, display: String) -> BatchResult {
+    /// `strict`: the batch ends at its first bad record (by line): the tally then counts exactly the
+    /// records read up to the stop, so `--strict` reports what was read, not a whole batch.
+    static func process(_ batch: RecordBatch, adapter: FormatAdapter?, format: String?, display: String, strict: Bool = false) -> BatchResult {
         let res = BatchResult()
         res.out = ByteBuffer(capacity: batch.data.count + batch.data.count / 4)
         var scanner = JSONScanner()
         let fmt = format ?? "unknown"
-        for f in batch.failures {
+        // The reader's own failures (a record too large, broken JSON framing) stand at their lines;
+        // in strict mode only the first one can matter, and only if no record before it is bad.
+        var pendingFailure = strict ? batch.failures.min { $0.line < $1.line } : nil
+        func countFailure(_ f: RecordFailure) {
             res.tally.read += 1
             res.tally.rejected[f.reason, default: 0] += 1
             res.rejects.append(f.at(display))
         }
+        if !strict { for f in batch.failures { countFailure(f) } }
         func write(_ p: Pair, source: String) {
             var pair = p
             pair.source = source
@@ -240,6 +263,8 @@ public final class Converter {
             res.tally.pairs += 1
         }
         for i in 0..<batch.count {
+            if strict && !res.rejects.isEmpty { break }
+            if let f = pendingFailure, batch.lines[i] > f.line { countFailure(f); pendingFailure = nil; break }
             res.tally.read += 1
             let line = batch.lines[i], number = batch.numbers[i], offset = batch.offsets[i]
             func reject(_ reason: String, _ message: String) {
@@ -279,6 +304,7 @@ public final class Converter {
                 res.tally.written += 1
             }
         }
+        if let f = pendingFailure, res.rejects.isEmpty { countFailure(f) }
         return res
     }
 }

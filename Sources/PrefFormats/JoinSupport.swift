@@ -13,6 +13,11 @@ final class JoinEmitter {
     var removedOut = ByteBuffer()
     var rejects: [RecordFailure] = []
     let flush: (JoinEmitter) throws -> Void
+    /// Source rows the join has read so far (counted or still buffered): what `--strict` reports as
+    /// read when it stops the run.
+    var taken = 0
+    /// `--strict`: a reject is published at once, so the run stops at the first bad row.
+    var strict = false
 
     init(format: String, display: String, flush: @escaping (JoinEmitter) throws -> Void) {
         fmt = format; self.display = display; self.flush = flush
@@ -44,6 +49,12 @@ final class JoinEmitter {
     func reject(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8], count: Bool = true) {
         if count { tally.read += 1; tally.rejected[reason, default: 0] += 1 }
         rejects.append(RecordFailure(file: display, line: line, offset: offset, reason: reason, message: message, raw: raw))
+    }
+
+    /// A bad source row while rows are being read: with `--strict`, the run stops here.
+    func rejectRow(line: Int, offset: Int64, reason: String, message: String, raw: [UInt8]) throws {
+        reject(line: line, offset: offset, reason: reason, message: message, raw: raw)
+        if strict { try flushNow() }
     }
 
     func flushNow() throws {

@@ -172,8 +172,10 @@ public enum OpenAssistant {
         let sorter = SpillSorter(memoryLimit: options.memoryLimit, tempDir: options.tempDir)
         var scanner = JSONScanner()
         while let batch = reader.nextBatch() {
-            for f in batch.failures { emit.reject(line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw) }
+            emit.taken += batch.failures.count
+            for f in batch.failures { try emit.rejectRow(line: f.line, offset: f.offset, reason: f.reason, message: f.message, raw: f.raw) }
             for i in 0..<batch.count {
+                emit.taken += 1
                 let line = batch.lines[i], offset = batch.offsets[i]
                 let raw = batch.withRecord(i) { Array($0) }
                 do {
@@ -194,7 +196,7 @@ public enum OpenAssistant {
                         }
                     }
                 } catch let e as FormatError {
-                    emit.reject(line: line, offset: offset, reason: e.reason, message: e.message, raw: raw)
+                    try emit.rejectRow(line: line, offset: offset, reason: e.reason, message: e.message, raw: raw)
                 }
             }
         }

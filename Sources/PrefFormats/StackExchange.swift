@@ -63,12 +63,13 @@ public enum StackExchange {
         func num(_ v: [UInt8]?) -> Int? { v.flatMap { Int(String(decoding: $0, as: UTF8.self)) } }
         do {
             while let item = try reader.next() {
+                emit.taken += 1
                 guard case .row(let line, let v) = item else {
-                    if case .bad(let b) = item { emit.reject(line: b.line, offset: b.offset, reason: b.reason, message: b.message, raw: b.raw) }
+                    if case .bad(let b) = item { try emit.rejectRow(line: b.line, offset: b.offset, reason: b.reason, message: b.message, raw: b.raw) }
                     continue
                 }
                 guard let id = num(v[0]), let type = num(v[1]) else {
-                    emit.reject(line: line, offset: 0, reason: "bad_row", message: "row without a numeric Id or PostTypeId", raw: [])
+                    try emit.rejectRow(line: line, offset: 0, reason: "bad_row", message: "row without a numeric Id or PostTypeId", raw: [])
                     continue
                 }
                 guard type == 1 || type == 2 else {
@@ -77,7 +78,7 @@ public enum StackExchange {
                 }
                 let parent = num(v[2]) ?? 0
                 if type == 2 && parent == 0 {
-                    emit.reject(line: line, offset: 0, reason: "bad_row", message: "answer \(id) without ParentId", raw: [])
+                    try emit.rejectRow(line: line, offset: 0, reason: "bad_row", message: "answer \(id) without ParentId", raw: [])
                     continue
                 }
                 let post = SEPost(id: id, type: type, parent: parent, accepted: num(v[3]) ?? 0, score: num(v[4]) ?? 0, line: line,

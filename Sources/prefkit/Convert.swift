@@ -196,7 +196,7 @@ struct Convert: ParsableCommand {
             .execute(summaryPath: summaryJson) { outcome in
                 var s = RunSummary(command: "convert", converter: outcome.converter, outputs: outcome.outputs,
                                    rejectsPath: outcome.rejectsPath, seconds: Date().timeIntervalSince(started))
-                if let abort = outcome.strictAbort { s.markStrictStop(abort.entry) }
+                if let abort = outcome.strictAbort { s.markStrictStop(abort.entry, uncounted: abort.uncounted) }
                 return s
             }
         // A --strict stop publishes no pairs; its summary still says where it stopped.

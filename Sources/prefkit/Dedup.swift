@@ -92,19 +92,19 @@ struct DedupRun: ParsableCommand, Titled {
 /// What makes two pairs duplicates (dedup and its sign phase).
 struct DedupMatch: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Word n-gram size for MinHash, 1-64.") var ngram: Int = 5
-    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for prompts, 1-4096.") var numPerm: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for prompts, 16-4096 (fewer make the similarity estimate too coarse to mean anything).") var numPerm: Int = 128
     @Option(name: .long, parsing: .unconditional, help: "Jaccard threshold for near duplicates, in (0, 1].") var threshold: Double = 0.8
     @Option(name: .long, parsing: .unconditional, help: "LSH bands (with --rows; default: chosen for the threshold as datasketch does).") var bands: Int?
     @Option(name: .long, parsing: .unconditional, help: "LSH rows per band.") var rows: Int?
-    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for the response check, 1-4096.") var responsePerm: Int = 32
+    @Option(name: .long, parsing: .unconditional, help: "MinHash permutations for the response check, 16-4096.") var responsePerm: Int = 32
     @Flag(name: .long, help: "Exact duplicates and conflicts only.") var exactOnly = false
     @Option(name: .long, help: "What must match: the whole pair (preference-aware) or the prompt alone.") var by: DedupOptions.By = .pair
     @Option(name: .long, parsing: .unconditional, help: "Seed of the MinHash permutations.") var seed: UInt64 = 1
 
     func validate() throws {
         try Range.check(ngram, "ngram", 1...64)
-        try Range.check(numPerm, "num-perm", 1...4096)
-        try Range.check(responsePerm, "response-perm", 1...4096)
+        try Range.check(numPerm, "num-perm", 16...4096)
+        try Range.check(responsePerm, "response-perm", 16...4096)
         try Range.check(bands, "bands", 1...4096)
         try Range.check(rows, "rows", 1...4096)
         guard (bands == nil) == (rows == nil) else { throw ValidationError("--bands and --rows go together") }

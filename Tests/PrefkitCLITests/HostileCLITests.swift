@@ -207,7 +207,8 @@ final class HostileCLITests: CLITestCase {
         let o = d + "/o"
         let cases: [([String], String)] = [
             (["dedup", input, "-o", o, "--ngram", "0"], "--ngram must be in 1...64"),
-            (["dedup", input, "-o", o, "--num-perm", "0"], "--num-perm must be in 1...4096"),
+            (["dedup", input, "-o", o, "--num-perm", "0"], "--num-perm must be in 16...4096"),
+            (["dedup", input, "-o", o, "--num-perm", "1"], "--num-perm must be in 16...4096"),
             (["dedup", input, "-o", o, "--threshold", "nan"], "--threshold"),
             (["sft", input, "-o", o, "--steps", "0"], "--steps must be in 1..."),
             (["sft", input, "-o", o, "--steps=-5"], "--steps must be in 1..."),
