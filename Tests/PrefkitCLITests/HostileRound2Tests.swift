@@ -523,4 +523,172 @@ final class HostileRound2Tests: CLITestCase {
             XCTAssertEqual(entries(d).filter { $0.contains(".tmp.") }, [], name)
         }
     }
+
+    // MARK: D14, D17, P1-P6: every row of a well-formed dump is read, every row not read is counted
+
+    func convertXML(_ rows: [String], prolog: String = "", _ d: String, name: String, flags: [String] = []) throws -> (code: Int32, err: String, summary: [String: Any]) {
+        let path = d + "/" + name + ".xml"
+        try (prolog + (["<posts>"] + rows + ["</posts>"]).joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        let r = try run(["convert", path, "-o", d + "/" + name + ".jsonl", "--summary-json", d + "/" + name + ".json"] + flags)
+        let summary = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/" + name + ".json")))) as? [String: Any] ?? [:]
+        return (r.code, r.err, summary)
+    }
+
+    func testXMLRowsAreReadOrCounted() throws {
+        let d = tempDir()
+        let q = #"<row Id="1" PostTypeId="1" Score="5" Title="T" Body="q" />"#
+        let a = #"<row Id="2" PostTypeId="2" ParentId="1" Score="10" Body="a" />"#
+        let b = #"<row Id="3" PostTypeId="2" ParentId="1" Score="0" Body="b" />"#
+        // D17: an apostrophe in a DOCTYPE comment (and in a processing instruction) opens no quote.
+        var r = try convertXML([q, a, b], prolog: "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!DOCTYPE posts [ <!-- it's a comment --> <?pi it's ?> ]>\n", d, name: "doctype")
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(r.summary["pairs"] as? Int, 1, r.err)
+        // D14: a row with 320,000 attributes is one counted reject, in well under a second a row.
+        let many = #"<row Id="9" PostTypeId="1" Score="5" Title="T" Body="q" "# + (0..<320_000).map { "a\($0)=\"\"" }.joined(separator: " ") + " />"
+        let t0 = Date()
+        r = try convertXML([many, q, a, b], d, name: "attrs")
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 15)
+        XCTAssertEqual(r.code, 1, r.err)
+        XCTAssertEqual((r.summary["rejected"] as? [String: Int])?["too_many_attributes"], 1, r.err)
+        XCTAssertEqual(r.summary["pairs"] as? Int, 1)
+        // P1: a character reference XML does not allow is not an encoding error.
+        r = try convertXML([q, #"<row Id="2" PostTypeId="2" ParentId="1" Score="9" Body="a&#0;b" />"#, b], d, name: "charref")
+        XCTAssertEqual((r.summary["rejected"] as? [String: Int])?["invalid_xml_char"], 1, r.err)
+        // P2: a row nested in a row is a counted reject: 4 rows, 4 read.
+        r = try convertXML([#"<row Id="1" PostTypeId="1" Score="1" Title="T" Body="q"><row Id="2" PostTypeId="2" ParentId="1" Score="9" Body="inner" /></row>"#,
+                            #"<row Id="3" PostTypeId="2" ParentId="1" Score="0" Body="x" />"#, #"<row Id="4" PostTypeId="2" ParentId="1" Score="3" Body="y" />"#], d, name: "nested")
+        XCTAssertEqual(r.summary["read"] as? Int, 4, r.err)
+        XCTAssertEqual((r.summary["rejected"] as? [String: Int])?["nested_row"], 1, r.err)
+        // P4: a NUL in an element name is a counted reject, not a silent skip.
+        r = try convertXML([q, "<ro\u{0}w Id=\"2\" PostTypeId=\"2\" ParentId=\"1\" Score=\"9\" Body=\"a\" />", b], d, name: "nul")
+        XCTAssertEqual(r.summary["read"] as? Int, 3, r.err)
+        // P5: the last row closed by </row> at the very end of the input (no </posts>) is read.
+        let eof = d + "/eof.xml"
+        try "<posts>\n<row Id=\"1\" PostTypeId=\"1\" Score=\"1\" Title=\"T\" Body=\"q\"></row>\n<row Id=\"2\" PostTypeId=\"2\" ParentId=\"1\" Score=\"9\" Body=\"a\"></row>\n<row Id=\"3\" PostTypeId=\"2\" ParentId=\"1\" Score=\"0\" Body=\"b\"></row>\n".write(toFile: eof, atomically: false, encoding: .utf8)
+        var c = try run(["convert", eof, "-o", d + "/eof.jsonl"])
+        XCTAssertEqual(c.code, 0, c.err)
+        XCTAssertEqual(lines(d + "/eof.jsonl"), 1)
+        // P6: a second question with the same Id is a counted reject; its body is never a reply.
+        r = try convertXML([q, #"<row Id="1" PostTypeId="1" Score="1" Title="Second" Body="SECOND QUESTION" />"#, a, b], d, name: "dup")
+        XCTAssertEqual((r.summary["rejected"] as? [String: Int])?["duplicate_id"], 1, r.err)
+        XCTAssertFalse(read(d + "/dup.jsonl").contains("SECOND"))
+        // P3: UTF-16 without a byte order mark is refused with the iconv hint.
+        let u16 = d + "/u16.xml"
+        try Data("<?xml version=\"1.0\"?>\n<posts>\n\(q)\n</posts>\n".data(using: .utf16LittleEndian)!).write(to: URL(fileURLWithPath: u16))
+        c = try run(["convert", u16, "--from", "stackexchange", "-o", d + "/u16.jsonl"])
+        XCTAssertEqual(c.code, 1, c.err)
+        XCTAssertTrue(c.err.contains("unsupported_encoding") && c.err.contains("iconv"), c.err)
+        // D10: nested block quotes and lists grow the Markdown linearly.
+        let quotes = String(repeating: "&lt;blockquote&gt;", count: 6000) + String(repeating: "&lt;p&gt;x&lt;/p&gt;", count: 6000)
+        let lists = String(repeating: "&lt;ul&gt;&lt;li&gt;x", count: 6000)
+        r = try convertXML([q, "<row Id=\"2\" PostTypeId=\"2\" ParentId=\"1\" Score=\"10\" Body=\"\(quotes)\" />", "<row Id=\"3\" PostTypeId=\"2\" ParentId=\"1\" Score=\"0\" Body=\"\(lists)\" />"], d, name: "nesting")
+        XCTAssertEqual(r.code, 0, r.err)
+        let input = (try FileManager.default.attributesOfItem(atPath: d + "/nesting.xml")[.size] as! NSNumber).intValue
+        let output = (try FileManager.default.attributesOfItem(atPath: d + "/nesting.jsonl")[.size] as! NSNumber).intValue
+        XCTAssertLessThan(output, 8 * input, "Markdown of nested HTML stays linear (\(input) -> \(output) bytes)")
+    }
+
+    // MARK: D11, D12: joins with bounded output per record
+
+    func testRankedAndTreeJoinsAreBounded() throws {
+        let d = tempDir()
+        var wide = "{\"message_tree_id\": \"t\", \"prompt\": {\"message_id\": \"root\", \"role\": \"prompter\", \"text\": \"Tell me\", \"lang\": \"en\", \"replies\": ["
+        wide += (0..<2000).map { "{\"message_id\": \"r\($0)\", \"role\": \"assistant\", \"text\": \"reply \($0)\", \"lang\": \"en\", \"rank\": \($0)}" }.joined(separator: ", ") + "]}}\n"
+        try wide.write(toFile: d + "/wide.jsonl", atomically: false, encoding: .utf8)
+        var r = try run(["convert", d + "/wide.jsonl", "--from", "oasst", "-o", d + "/w.jsonl", "--summary-json", d + "/w.json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(lines(d + "/w.jsonl"), 100)
+        XCTAssertTrue(r.err.contains("pair_cap 1998900"), r.err)
+        // The kept pairs are those with the largest rank gaps.
+        XCTAssertTrue(read(d + "/w.jsonl").contains("\"chosen_message_id\": \"r0\", \"rejected_message_id\": \"r1999\""))
+        r = try run(["convert", d + "/wide.jsonl", "--from", "oasst", "-o", d + "/w5.jsonl", "--max-pairs-per-record", "5", "-q"])
+        XCTAssertEqual(lines(d + "/w5.jsonl"), 5)
+        let nectar = "{\"prompt\": \"Human: hi\\n\\nAssistant:\", \"answers\": [" + (0..<3000).map { "{\"answer\": \"a\($0)\", \"model\": \"m\", \"rank\": \($0 + 1)}" }.joined(separator: ", ") + "], \"turns\": 1, \"num_responses\": 3000, \"source\": [\"x\"], \"good_natured\": true}\n"
+        try nectar.write(toFile: d + "/nectar.jsonl", atomically: false, encoding: .utf8)
+        r = try run(["-c", "ulimit -v 3000000; exec \(binary) convert \(d)/nectar.jsonl --from nectar --pairs all -o \(d)/n.jsonl -q"], executable: "/bin/sh")
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(lines(d + "/n.jsonl"), 100)
+        // A reply chain of 30,000 messages: no stack overflow, output bounded by the depth cap.
+        var chain = "", prev = "null"
+        for k in 0..<30_000 {
+            let role = k % 2 == 0 ? "prompter" : "assistant"
+            chain += "{\"message_id\": \"m\(k)\", \"parent_id\": \(prev), \"message_tree_id\": \"t\", \"role\": \"\(role)\", \"text\": \"msg \(k)\", \"lang\": \"en\", \"rank\": \(role == "assistant" ? "0" : "null")}\n"
+            if role == "assistant" { chain += "{\"message_id\": \"s\(k)\", \"parent_id\": \"m\(k - 1)\", \"message_tree_id\": \"t\", \"role\": \"assistant\", \"text\": \"sib \(k)\", \"lang\": \"en\", \"rank\": 1}\n" }
+            prev = "\"m\(k)\""
+        }
+        try chain.write(toFile: d + "/chain.jsonl", atomically: false, encoding: .utf8)
+        r = try run(["convert", d + "/chain.jsonl", "--from", "oasst", "-o", d + "/c.jsonl", "--summary-json", d + "/c.json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let s = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/c.json"))) as! [String: Any]
+        XCTAssertEqual(s["read"] as? Int, 45_000, "every message counted")
+        XCTAssertGreaterThan((s["removed"] as? [String: Int])?["too_deep"] ?? 0, 0)
+        XCTAssertLessThan((try FileManager.default.attributesOfItem(atPath: d + "/c.jsonl")[.size] as! NSNumber).intValue, 1 << 20)
+    }
+
+    // MARK: D15, P14, P15, P19: pipeline configs
+
+    func testPipelineConfigsThatWouldHangOrMisleadAreRefused() throws {
+        let d = tempDir()
+        try pairs(3, to: d + "/in.jsonl")
+        var defs = ["a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+        for k in 1...9 { defs.append("a\(k): &a\(k) [" + Array(repeating: "*a\(k - 1)", count: 9).joined(separator: ",") + "]") }
+        try pipeline(d, "run: run\ninputs: [in.jsonl]\nstages:\n  - filter:\n      defs: {\(defs.joined(separator: ", "))}\n  - dedup: {*a9 : 1}\n")
+        let t0 = Date()
+        var r = try run(["pipeline", d + "/p.yaml", "--dry-run"])
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 5)
+        XCTAssertEqual(r.code, 2, r.err)
+        XCTAssertTrue(r.err.contains("used as a mapping key"), r.err)
+        for (opts, want) in [("{help: true}", "cannot set 'help'"), ("{version: true}", "cannot set 'version'"), ("{empty: 1}", "'empty' is a flag")] {
+            try pipeline(d, "run: run\ninputs: [in.jsonl]\nstages:\n  - convert: {}\n  - filter: \(opts)\n")
+            r = try run(["pipeline", d + "/p.yaml", "-q"])
+            XCTAssertEqual(r.code, 2, "\(opts): \(r.err)")
+            XCTAssertTrue(r.err.contains(want), "\(opts): \(r.err)")
+        }
+        try pipeline(d, "run: run\ninputs: [in.jsonl]\nstages:\n  - convert: {}\n  - filter: {empty: true}\n")
+        r = try run(["pipeline", d + "/p.yaml", "--dry-run", "--set", "filter.empty=TRUE"])
+        XCTAssertEqual(r.code, 2, r.err)
+        // P19: inside a Slurm array task the pipeline's local stages are not shards.
+        try pipeline(d, "run: run\ninputs: [in.jsonl]\nstages:\n  - convert: {}\n  - stats\n")
+        r = try run(["pipeline", d + "/p.yaml", "-q"], env: ["SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "2"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/run/02-stats/stats.json"))
+    }
+
+    // MARK: P11, P22, P23, P24, P25
+
+    func testStrictCountsWhatWasReadAndOtherCarelessInputs() throws {
+        let d = tempDir()
+        var big = ""
+        for k in 0..<20_000 { big += k == 14_999 ? "{\"chosen\": 1}\n" : "{\"chosen\": \"\\n\\nHuman: q\(k)?\\n\\nAssistant: a\", \"rejected\": \"\\n\\nHuman: q\(k)?\\n\\nAssistant: b\"}\n" }
+        try big.write(toFile: d + "/big.jsonl", atomically: false, encoding: .utf8)
+        for threads in ["1", "2"] {
+            let r = try run(["convert", d + "/big.jsonl", "-o", d + "/y.jsonl", "--strict", "--threads", threads])
+            XCTAssertEqual(r.code, 3, r.err)
+            XCTAssertTrue(r.err.contains("15000 read = 0 written + 0 removed + 1 rejected + 14999 discarded"), r.err)
+        }
+        var xml = "<posts>\n"
+        for i in 1...38 { xml += "<row Id=\"\(i)\" PostTypeId=\"1\" Score=\"1\" Title=\"T\(i)\" Body=\"q\" />\n" }
+        xml += "<row Id=\"99\" PostTypeId=\"1\" Body=\"&bad;\" />\n<row Id=\"100\" PostTypeId=\"1\" Score=\"1\" Title=\"T\" Body=\"q\" />\n</posts>\n"
+        try xml.write(toFile: d + "/s.xml", atomically: false, encoding: .utf8)
+        var r = try run(["convert", d + "/s.xml", "-o", d + "/o.jsonl", "--strict"])
+        XCTAssertEqual(r.code, 3, r.err)
+        XCTAssertTrue(r.err.contains("39 read = 0 written + 0 removed + 1 rejected + 38 discarded"), r.err)
+        // P24: a catastrophic pattern is stopped by its time limit.
+        try "(x+x+)+y\n".write(toFile: d + "/pat.txt", atomically: false, encoding: .utf8)
+        try "{\"id\": \"x\", \"source\": \"s\", \"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"\(String(repeating: "x", count: 64))\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"r\"}]}\n".write(toFile: d + "/p64.jsonl", atomically: false, encoding: .utf8)
+        let t0 = Date()
+        r = try run(["filter", d + "/p64.jsonl", "-o", d + "/f.jsonl", "--block-patterns", d + "/pat.txt"])
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 10)
+        XCTAssertTrue(r.err.contains("regex_timeout 1"), r.err)
+        // P11: an sft output directory that holds an input is refused before training.
+        try FileManager.default.createDirectory(atPath: d + "/ref", withIntermediateDirectories: true)
+        try pairs(60, to: d + "/ref/special_tokens_map.json")
+        r = try run(["sft", d + "/ref/special_tokens_map.json", "-o", d + "/ref", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--vocab-size", "300", "--steps", "2"])
+        XCTAssertEqual(r.code, 2, r.err)
+        XCTAssertFalse(r.err.contains("sft step"), "refused before training: \(r.err)")
+        // P25: one permutation is refused; the default removes nothing from distinct prompts.
+        try pairs(50, to: d + "/distinct.jsonl")
+        r = try run(["dedup", d + "/distinct.jsonl", "-o", d + "/dd.jsonl", "--num-perm", "1"])
+        XCTAssertEqual(r.code, 2, r.err)
+    }
 }
