@@ -194,7 +194,7 @@ public final class SignSet {
     let idsSeg: [PhaseFileReader.Segment]
 
     /// Opens `DIR/sign-*-of-N.bin` (every shard must be there, from one run).
-    public init(dir: String, purpose: PhaseParams.Purpose) throws {
+    public convenience init(dir: String, purpose: PhaseParams.Purpose) throws {
         guard let paths = try ShardSpec.finishedShards(in: dir, prefix: "sign", ext: ".bin", step: "\(purpose.rawValue) sign") else {
             throw PhaseFileError("\(dir) holds no sign files (sign-*.bin): run `prefkit \(purpose.rawValue) sign` first")
         }
@@ -204,7 +204,13 @@ public final class SignSet {
             lim.rlim_cur = min(lim.rlim_max, rlim_t(paths.count + 256))
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
         }
-        let readers = try paths.map { try PhaseFileReader(path: $0) }
+        try self.init(readers: try paths.map { try PhaseFileReader(path: $0) }, purpose: purpose)
+    }
+
+    /// The sign set of opened sign files (one per shard, in shard order), checked against each other
+    /// and each against its own header.
+    public init(readers: [PhaseFileReader], purpose: PhaseParams.Purpose) throws {
+        guard !readers.isEmpty else { throw PhaseFileError("no sign files") }
         guard let p = PhaseParams(readers[0].header["params"] ?? .null), p.purpose == purpose else {
             throw PhaseFileError("\(readers[0].path) was not written by `prefkit \(purpose.rawValue) sign`")
         }

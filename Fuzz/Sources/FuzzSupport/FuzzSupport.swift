@@ -16,3 +16,27 @@ public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8]? {
     guard let data else { return nil }
     return Array(UnsafeBufferPointer(start: data, count: size))
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private temp file the target rewrites for every input (readers that take a path: Parquet,
+/// phase files, model directories). Created once per process.
+public final class ScratchFile: @unchecked Sendable {
+    public let path: String
+    let fd: Int32
+    public init(name: String, in dir: String? = nil) {
+        let base = dir ?? {
+            var t = Array("/tmp/prefkit-fuzz-XXXXXX".utf8CString)
+            return t.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        }()
+        path = base + "/" + name
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    }
+    /// Replaces the file's content with `bytes`.
+    public func write(_ bytes: [UInt8]) {
+        _ = ftruncate(fd, 0)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+}
