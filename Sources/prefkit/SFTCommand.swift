@@ -62,7 +62,7 @@ struct SFTCommand: ParsableCommand {
 
     func run() throws {
         // Every file the model directory gets, before anything is read or trained.
-        try checkOutputs(inputs, ["model.safetensors", "tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json"].map { ("-o", output + "/" + $0) })
+        try checkOutputs(inputs, ["model.safetensors", "tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json", "sft_summary.json"].map { ("-o", output + "/" + $0) })
         let shape = try model.shape(over: .sft)
         var s = SFTSettings()
         s.steps = steps; s.seed = model.seed; s.gradAccum = gradAccum

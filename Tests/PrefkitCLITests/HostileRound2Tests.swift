@@ -311,6 +311,28 @@ final class HostileRound2Tests: CLITestCase {
         XCTAssertEqual(entries(d), ["bad.jsonl", "in.jsonl"], "no output, no temp file")
     }
 
+    // MARK: P13: other signals and crashes leave no temp file
+
+    func testOtherSignalsRemoveTempFiles() throws {
+        let d = tempDir()
+        var s = ""
+        for k in 0..<600_000 { s += "{\"chosen\": \"\\n\\nHuman: q\(k)?\\n\\nAssistant: a\", \"rejected\": \"\\n\\nHuman: q\(k)?\\n\\nAssistant: b\"}\n" }
+        try s.write(toFile: d + "/big.jsonl", atomically: false, encoding: .utf8)
+        for sig in [SIGUSR1, SIGALRM] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["convert", d + "/big.jsonl", "-o", d + "/o.jsonl", "--threads", "1"]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Signal once the temp output exists.
+            for _ in 0..<200 where !entries(d).contains(where: { $0.contains(".tmp.") }) { usleep(20_000) }
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 128 + sig)
+            XCTAssertEqual(entries(d), ["big.jsonl"], "signal \(sig): nothing left behind")
+        }
+    }
+
     // MARK: P21: names from outside never drive the terminal
 
     func testControlCharactersInNamesAreEscaped() throws {
@@ -381,6 +403,15 @@ final class HostileRound2Tests: CLITestCase {
             XCTAssertEqual(r.code, 3, "\(action): \(r.err)")
             XCTAssertTrue(r.err.contains("damaged") || r.err.contains("does not match"), "\(action): \(r.err)")
         }
+        // P20: a sign file cut short is damage (exit 3, as scale-out.md says), not a usage error.
+        try? FileManager.default.removeItem(atPath: d + "/sig"); try? FileManager.default.removeItem(atPath: d + "/cl")
+        XCTAssertEqual(try run(["dedup", "sign", d + "/near.jsonl", "-o", d + "/sig/", "-q"]).code, 0)
+        let sign = d + "/sig/sign-00000-of-00001.bin"
+        let whole = try Data(contentsOf: URL(fileURLWithPath: sign))
+        try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: sign))
+        let cut = try run(["dedup", "cluster", d + "/sig", "-o", d + "/cl/"])
+        XCTAssertEqual(cut.code, 3, cut.err)
+        XCTAssertTrue(cut.err.contains("damaged"), cut.err)
         try? FileManager.default.removeItem(atPath: d + "/st")
         XCTAssertEqual(try run(["stats", d + "/near.jsonl", "-o", d + "/st/", "--shard-index", "0", "--shard-count", "1"]).code, 0)
         try craft(d + "/st/stats-00000-of-00001.bin", "idxlen_ff")
