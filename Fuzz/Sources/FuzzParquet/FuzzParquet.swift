@@ -1,5 +1,5 @@
 // The Parquet reader on arbitrary files: footer, schema, pages, codecs, dictionaries, levels and
-// row assembly, with the decode budget small so that a bomb is a refusal, not a slow run.
+// row assembly, with the decode budget small (8 MB) so that a bomb is a quick refusal, not a slow run.
 import FuzzSupport
 import PrefIO
 
@@ -8,8 +8,8 @@ let scratch = ScratchFile(name: "in.parquet")
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let bytes = fuzzBytes(data, size) else { return 0 }
-    DecodeBudget.memoryLimit = 64 << 20
-    DecodeBudget.recordBytes = 1 << 20
+    DecodeBudget.memoryLimit = 8 << 20
+    DecodeBudget.recordBytes = 256 << 10
     scratch.write(bytes)
     guard let src = try? ParquetSource(path: scratch.path) else { return 0 }
     var buf = [UInt8](repeating: 0, count: 1 << 16)

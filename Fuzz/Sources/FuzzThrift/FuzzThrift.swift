@@ -10,7 +10,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let bytes = fuzzBytes(data, size), !bytes.isEmpty else { return 0 }
     let n = UInt32(bytes.count)
     let file = Array("PAR1".utf8) + bytes + [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)] + Array("PAR1".utf8)
-    DecodeBudget.memoryLimit = 64 << 20
+    DecodeBudget.memoryLimit = 8 << 20
     scratch.write(file)
     if let src = try? ParquetSource(path: scratch.path) {
         var buf = [UInt8](repeating: 0, count: 1 << 12)
