@@ -57,10 +57,14 @@ public final class FileSource: ByteSource {
         if path == "-" {
             fd = 0; owns = false
         } else {
-            fd = open(path, O_RDONLY)
+            fd = open(path, O_RDONLY | O_CLOEXEC)
             owns = true
             if fd < 0 {
                 throw StreamError(kind: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))", fileOffset: 0)
+            }
+            guard InputRegistry.isSameInput(path, fd: fd) else {
+                close(fd)
+                throw StreamError(kind: .io, message: "\(path) was replaced by another file while this run read it; run again", fileOffset: 0)
             }
         }
     }

@@ -12,6 +12,8 @@ public enum InputRegistry {
     struct FileID: Hashable { var dev: UInt64; var ino: UInt64 }
     nonisolated(unsafe) static var ids = Set<FileID>()
     nonisolated(unsafe) static var names: [FileID: String] = [:]
+    /// The identity each input path had when the run expanded it.
+    nonisolated(unsafe) static var identities: [String: FileID] = [:]
     nonisolated(unsafe) static var lock = pthread_mutex_t()
     nonisolated(unsafe) static var lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
 
@@ -25,7 +27,20 @@ public enum InputRegistry {
     public static func register(_ path: String) {
         guard path != "-", let i = id(path) else { return }
         _ = lockReady
-        pthread_mutex_lock(&lock); ids.insert(i); names[i] = names[i] ?? path; pthread_mutex_unlock(&lock)
+        pthread_mutex_lock(&lock); ids.insert(i); names[i] = names[i] ?? path; identities[path] = i; pthread_mutex_unlock(&lock)
+    }
+
+    /// Whether an opened descriptor is still the file the run expanded at `path` (true for a path
+    /// that is not a registered input). Every open of an input checks it, so the bytes that decided
+    /// the format (detection) and the bytes converted come from one file, even if the name is
+    /// pointed elsewhere meanwhile.
+    static func isSameInput(_ path: String, fd: Int32) -> Bool {
+        _ = lockReady
+        pthread_mutex_lock(&lock); let want = identities[path]; pthread_mutex_unlock(&lock)
+        guard let want else { return true }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return false }
+        return FileID(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)) == want
     }
 
     /// Records stdin when it is a regular file (`prefkit convert - -o raw.jsonl < raw.jsonl`).

@@ -3,6 +3,36 @@ import XCTest
 @testable import PrefIO
 
 final class OutputTests: XCTestCase {
+    func testTempFilesArePrivateUnpredictableAndKeepTheReplacedMode() throws {
+        let dir = Paths.tempDir()
+        let path = dir + "/out.jsonl"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o640)
+        let a = try AtomicFile(path: path), b = try AtomicFile(path: path)
+        XCTAssertNotEqual(a.tempPath, b.tempPath)
+        XCTAssertTrue(a.tempPath.hasPrefix(path + ".tmp.") && a.tempPath.count == path.count + 5 + 16, a.tempPath)
+        var st = stat()
+        XCTAssertEqual(lstat(a.tempPath, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600, "private while written")
+        b.abort()
+        try a.commit()
+        XCTAssertEqual(stat(path, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o640, "the replaced file's mode")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out.jsonl"])
+    }
+
+    func testAnInputReplacedDuringTheRunIsNotRead() throws {
+        let dir = Paths.tempDir()
+        let path = dir + "/in.jsonl"
+        try "{\"a\": 1}\n".write(toFile: path, atomically: false, encoding: .utf8)
+        InputRegistry.register(path)
+        XCTAssertNoThrow(try FileSource(path: path))
+        // Another file renamed over the name: a later open (conversion after detection) refuses it.
+        try "{\"b\": 2}\n".write(toFile: dir + "/other.jsonl", atomically: false, encoding: .utf8)
+        XCTAssertEqual(rename(dir + "/other.jsonl", path), 0)
+        XCTAssertThrowsError(try FileSource(path: path)) { e in XCTAssertTrue("\(e)".contains("was replaced"), "\(e)") }
+    }
+
     func testAtomicFileAppearsOnlyOnCommit() throws {
         let dir = Paths.tempDir()
         let path = dir + "/out.jsonl"

@@ -61,8 +61,12 @@ public final class ParquetSource: ByteSource {
 
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY)
+        fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StreamError(kind: .io, message: "cannot open \(path): \(String(cString: strerror(errno)))", fileOffset: 0) }
+        guard InputRegistry.isSameInput(path, fd: fd) else {
+            close(fd)
+            throw StreamError(kind: .io, message: "\(path) was replaced by another file while this run read it; run again", fileOffset: 0)
+        }
         do {
             var st = stat()
             guard fstat(fd, &st) == 0 else { throw StreamError(kind: .io, message: "cannot stat \(path)", fileOffset: 0) }
