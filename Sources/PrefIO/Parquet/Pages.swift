@@ -434,24 +434,28 @@ enum ColumnReader {
             try decodeHybrid(&c, width: 1, count: count) { _, b in v.bools.append(b != 0) }
         case 5:
             guard leaf.type == .int32 || leaf.type == .int64 else { throw ParquetError("DELTA_BINARY_PACKED for a non-integer column") }
-            let vals = try decodeDeltaBinary(&c)
+            let vals = try decodeDeltaBinary(&c, count: count)
             guard vals.count == count else { throw ParquetError("DELTA_BINARY_PACKED has \(vals.count) values, expected \(count)") }
             v.ints += leaf.type == .int32 ? vals.map { Int64(Int32(truncatingIfNeeded: $0)) } : vals
         case 6:
-            let lengths = try decodeDeltaBinary(&c)
+            let lengths = try decodeDeltaBinary(&c, count: count)
             guard lengths.count == count else { throw ParquetError("DELTA_LENGTH_BYTE_ARRAY count mismatch") }
             for n in lengths {
                 guard n >= 0 else { throw ParquetError("negative length") }
                 v.appendBytes(try c.take(Int(n)))
             }
         case 7:
-            let prefixes = try decodeDeltaBinary(&c)
-            let lengths = try decodeDeltaBinary(&c)
+            let prefixes = try decodeDeltaBinary(&c, count: count)
+            let lengths = try decodeDeltaBinary(&c, count: count)
             guard prefixes.count == count, lengths.count == count else { throw ParquetError("DELTA_BYTE_ARRAY count mismatch") }
             var prev: [UInt8] = []
             for i in 0..<count {
                 let p = Int(prefixes[i]), n = Int(lengths[i])
                 guard p >= 0, p <= prev.count, n >= 0 else { throw ParquetError("DELTA_BYTE_ARRAY prefix out of range") }
+                // Shared prefixes let each value grow by a byte: the values' total size is checked as they come.
+                guard p + n <= DecodeBudget.recordBytes, v.byteSize + p + n + 8 <= limit else {
+                    throw ParquetError("DELTA_BYTE_ARRAY values in column '\(leaf.name)' grow past the memory budget (--memory-limit, --max-record-bytes)")
+                }
                 var cur = Array(prev[0..<p])
                 cur.append(contentsOf: try c.take(n))
                 cur.withUnsafeBytes { v.appendBytes($0) }
