@@ -9,7 +9,7 @@ let package = Package(
     name: "prefkit-fuzz",
     dependencies: [.package(name: "prefkit", path: "..")],
     targets: [
-        .target(name: "FuzzSupport"),
+        .target(name: "FuzzSupport", dependencies: [.product(name: "PrefIO", package: "prefkit")]),
         .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit")]),
         .executableTarget(name: "FuzzAdapters", dependencies: ["FuzzSupport", .product(name: "PrefIO", package: "prefkit"), .product(name: "PrefCore", package: "prefkit"),
                                                            .product(name: "PrefFormats", package: "prefkit")]),

@@ -138,40 +138,19 @@ enum Ranking {
         // Descending score; equal scores by reply order.
         let order = rated.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
         let n = order.count
-        var heap: [(gap: Double, i: Int, j: Int)] = [(s[order[0]] - s[order[n - 1]], 0, n - 1)]
+        // Largest gap first; equal gaps by place in the order.
+        var heap = MaxHeap<(gap: Double, i: Int, j: Int)>(above: { a, b in a.gap != b.gap ? a.gap > b.gap : (a.i, a.j) < (b.i, b.j) })
+        heap.push((s[order[0]] - s[order[n - 1]], 0, n - 1))
         var seen: Set<Int> = [n - 1]
-        func above(_ a: (gap: Double, i: Int, j: Int), _ b: (gap: Double, i: Int, j: Int)) -> Bool { a.gap != b.gap ? a.gap > b.gap : (a.i, a.j) < (b.i, b.j) }
-        func push(_ e: (gap: Double, i: Int, j: Int)) {
-            heap.append(e)
-            var k = heap.count - 1
-            while k > 0 { let p = (k - 1) / 2; if above(heap[k], heap[p]) { heap.swapAt(k, p); k = p } else { break } }
-        }
-        func pop() -> (gap: Double, i: Int, j: Int)? {
-            guard !heap.isEmpty else { return nil }
-            let top = heap[0], last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var k = 0
-                while true {
-                    let l = 2 * k + 1, r = l + 1
-                    var m = k
-                    if l < heap.count && above(heap[l], heap[m]) { m = l }
-                    if r < heap.count && above(heap[r], heap[m]) { m = r }
-                    if m == k { break }
-                    heap.swapAt(k, m); k = m
-                }
-            }
-            return top
-        }
         var pairs: [RankedPair] = []
         var refused: [String: Int] = [:]
         var examined = 0
-        while pairs.count < limit, examined < 4 * limit, let e = pop() {
+        while pairs.count < limit, examined < 4 * limit, let e = heap.pop() {
             examined += 1
             let (c, r) = (order[e.i], order[e.j])
             if let w = refuse(c, r) { refused[w, default: 0] += 1 } else { pairs.append(RankedPair(chosen: c, rejected: r)) }
-            if e.i + 1 < e.j, seen.insert((e.i + 1) * n + e.j).inserted { push((s[order[e.i + 1]] - s[order[e.j]], e.i + 1, e.j)) }
-            if e.i < e.j - 1, seen.insert(e.i * n + e.j - 1).inserted { push((s[order[e.i]] - s[order[e.j - 1]], e.i, e.j - 1)) }
+            if e.i + 1 < e.j, seen.insert((e.i + 1) * n + e.j).inserted { heap.push((s[order[e.i + 1]] - s[order[e.j]], e.i + 1, e.j)) }
+            if e.i < e.j - 1, seen.insert(e.i * n + e.j - 1).inserted { heap.push((s[order[e.i]] - s[order[e.j - 1]], e.i, e.j - 1)) }
         }
         // Written in the order the full enumeration uses (by the replies' places).
         pairs.sort { (min($0.chosen, $0.rejected), max($0.chosen, $0.rejected)) < (min($1.chosen, $1.rejected), max($1.chosen, $1.rejected)) }

@@ -125,8 +125,9 @@ public final class BPETokenizer: @unchecked Sendable {
                 where_[key, default: []].insert(Int32(w))
             }
         }
-        var heap = PairHeap()
-        for (k, c) in pairCount where c > 0 { heap.push(c, k) }
+        // Most frequent pair first; equal counts pop the smaller key first.
+        var heap = MaxHeap<(Int, UInt64)>(above: { x, y in x.0 != y.0 ? x.0 > y.0 : x.1 < y.1 })
+        for (k, c) in pairCount where c > 0 { heap.push((c, k)) }
         while vocab.count < target {
             guard let (c, best) = heap.pop() else { break }
             guard let cur = pairCount[best], cur == c, c > 0 else { continue }   // stale entry
@@ -156,7 +157,7 @@ public final class BPETokenizer: @unchecked Sendable {
             for (key, delta) in touched where delta != 0 {
                 let c = (pairCount[key] ?? 0) + delta
                 pairCount[key] = c
-                if c > 0 { heap.push(c, key) }
+                if c > 0 { heap.push((c, key)) }
             }
             pairCount[best] = 0
             where_[best] = nil
@@ -284,33 +285,4 @@ public struct TrainError: Error, CustomStringConvertible {
     public var message: String
     public init(_ m: String) { message = m }
     public var description: String { message }
-}
-
-/// Max-heap of (count, pair key); equal counts pop the smaller key first.
-struct PairHeap {
-    var items: [(Int, UInt64)] = []
-    @inline(__always) static func above(_ x: (Int, UInt64), _ y: (Int, UInt64)) -> Bool { x.0 != y.0 ? x.0 > y.0 : x.1 < y.1 }
-    mutating func push(_ c: Int, _ k: UInt64) {
-        items.append((c, k))
-        var i = items.count - 1
-        while i > 0 { let p = (i - 1) / 2; if PairHeap.above(items[i], items[p]) { items.swapAt(i, p); i = p } else { break } }
-    }
-    mutating func pop() -> (Int, UInt64)? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && PairHeap.above(items[l], items[m]) { m = l }
-                if r < items.count && PairHeap.above(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m); i = m
-            }
-        }
-        return top
-    }
 }

@@ -7,12 +7,7 @@ import PrefIO
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let bytes = fuzzBytes(data, size) else { return 0 }
     guard let (src, _) = try? Sources.decoding(MemorySource(bytes)) else { return 0 }
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    var total = 0
-    while total < 16 << 20 {
-        guard let n = try? buf.withUnsafeMutableBytes({ try src.read(into: $0) }), n > 0 else { break }
-        total += n
-    }
+    drain(src)
     return 0
 }
 

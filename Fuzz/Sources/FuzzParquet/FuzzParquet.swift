@@ -12,12 +12,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     DecodeBudget.recordBytes = 256 << 10
     scratch.write(bytes)
     guard let src = try? ParquetSource(path: scratch.path) else { return 0 }
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    var total = 0
-    while total < 16 << 20 {
-        guard let n = try? buf.withUnsafeMutableBytes({ try src.read(into: $0) }), n > 0 else { break }
-        total += n
-    }
+    drain(src)
     return 0
 }
 

@@ -11,6 +11,19 @@ public func runFuzzer(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutableP
     return LLVMFuzzerRunDriver(&c, &v, test)
 }
 
+import PrefIO
+
+/// Reads a source to its end or to `cap` bytes (a decompression bomb is not a crash; the cap keeps
+/// runs fast), ignoring errors: a target looks for crashes, not for refusals.
+public func drain(_ src: ByteSource, cap: Int = 16 << 20, chunk: Int = 1 << 16) {
+    var buf = [UInt8](repeating: 0, count: chunk)
+    var total = 0
+    while total < cap {
+        guard let n = try? buf.withUnsafeMutableBytes({ try src.read(into: $0) }), n > 0 else { break }
+        total += n
+    }
+}
+
 /// The fuzzer's input as bytes.
 public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8]? {
     guard let data else { return nil }
