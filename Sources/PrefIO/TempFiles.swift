@@ -131,6 +131,8 @@ public enum TempFiles {
         }
         _ = previous
         _ = children
+        // Read the umask once, now, before any worker thread could create a file meanwhile.
+        _ = OutputPath.newFileMode
         let handler: @convention(c) (Int32) -> Void = { sig in
             // Children first: each stops (removing its own temp files) before this process says
             // that nothing was published.
