@@ -32,8 +32,8 @@ demo: build
 
 test: deps
 	swift build --build-tests
-	@set -o pipefail; py=$$(bash scripts/interop-env.sh); mkdir -p $(DEMO); \
-	  PREFKIT_PYTHON="$$py" swift test 2>&1 | tee $(DEMO)/swift-test.log; status=$$?; \
+	@set -o pipefail; py=$$(bash scripts/interop-env.sh); gguf=$$(bash scripts/model-env.sh); mkdir -p $(DEMO); \
+	  PREFKIT_PYTHON="$$py" PREFKIT_GGUF="$$gguf" swift test 2>&1 | tee $(DEMO)/swift-test.log; status=$$?; \
 	  bash scripts/test-summary.sh $(DEMO)/swift-test.log; exit $$status
 	.build/debug/prefkit pipeline $(DEMO_CONFIG) -o $(DEMO)/ci-run --force -q $(TINY_SCORE)
 	@echo "demo pipeline (tiny score) ok: $(DEMO)/ci-run/index.html"

