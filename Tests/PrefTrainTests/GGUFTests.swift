@@ -294,3 +294,68 @@ final class HFTokenizerTests: XCTestCase {
         XCTAssertEqual(differ, 0, "\(differ) of \(texts.count) texts tokenize differently")
     }
 }
+
+/// The Llama forward pass against transformers (fp32, eager) on the same tokens.
+final class LlamaEngineTests: XCTestCase {
+    func testReplyLogProbsEqualTransformers() throws {
+        let path = try realSmolLM2GGUF()
+        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+            throw XCTSkip("no Python with transformers and torch (make test passes PREFKIT_PYTHON)")
+        }
+        let hh = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
+        let f = try GGUFFile(path: path)
+        let tok = try ByteBPETokenizer(gguf: f)
+        // Real HH records: the conversation up to the last "Assistant:" is the prompt, the rest the reply.
+        var seqs: [(tokens: [Int32], replyStart: Int)] = []
+        for line in try Sources.readAll(hh).split(separator: 0x0A).prefix(6) {
+            guard let v = try? JSONValue.parse(bytes: Array(line)), let chosen = v["chosen"]?.stringValue,
+                  let cut = chosen.range(of: "\n\nAssistant:", options: .backwards) else { continue }
+            let prompt = tok.encode(String(chosen[..<cut.upperBound])), reply = tok.encode(String(chosen[cut.upperBound...]))
+            let p = Array(prompt.suffix(96)), r = Array(reply.prefix(48))
+            guard !r.isEmpty else { continue }
+            seqs.append((p + r, p.count))
+        }
+        XCTAssertGreaterThanOrEqual(seqs.count, 4)
+        let dir = Paths.tempDir()
+        try JSONValue.array(seqs.map { s in .object([("ids", .array(s.tokens.map { .int(Int64($0)) })), ("start", .int(Int64(s.replyStart)))]) }).write(to: dir + "/seqs.json")
+        let script = """
+        import json, os, sys, torch
+        from transformers import AutoModelForCausalLM
+        torch.set_num_threads(2)
+        m = AutoModelForCausalLM.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]), torch_dtype=torch.float32)
+        m.eval()
+        out = []
+        with torch.no_grad():
+            for s in json.load(open(sys.argv[2])):
+                ids = torch.tensor([s["ids"]])
+                lp = torch.log_softmax(m(ids).logits[0].double(), -1)
+                out.append(sum(lp[t - 1, s["ids"][t]].item() for t in range(s["start"], len(s["ids"]))))
+        json.dump(out, open(sys.argv[3], "w"))
+        """
+        try script.write(toFile: dir + "/lp.py", atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = [dir + "/lp.py", path, dir + "/seqs.json", dir + "/lp.json"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            let msg = String(decoding: errData, as: UTF8.self)
+            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks torch, transformers or gguf") }
+            XCTFail(String(msg.suffix(2000))); return
+        }
+        let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/lp.json")).arrayValue!.map { $0.doubleValue! }
+        let model = try LlamaModel(gguf: f)
+        XCTAssertEqual(model.config.layers, 30)
+        XCTAssertEqual(model.config.kvHeads, 3)
+        var worst = 0.0
+        for (k, s) in seqs.enumerated() {
+            let ours = model.logprobs(s.tokens, targets: s.replyStart..<s.tokens.count).reduce(0, +)
+            worst = max(worst, abs(ours - theirs[k]) / abs(theirs[k]))
+            XCTAssertLessThan(abs(ours - theirs[k]) / abs(theirs[k]), 1e-4, "sequence \(k): ours \(ours), transformers \(theirs[k])")
+        }
+        print("llama engine vs transformers: \(seqs.count) real HH sequences, largest relative difference of summed reply log-probs \(worst)")
+    }
+}

@@ -1,0 +1,212 @@
+// The Llama graph (SmolLM2, TinyLlama, Llama 3.x; Mistral where it is the same graph), forward
+// only, over flat Float buffers with OpenBLAS for every matrix product: RMSNorm, rotary position
+// embeddings, grouped-query causal attention, SwiGLU, tied or untied output head. Weights come
+// from a GGUF file, dequantized once at load. The log-probabilities of chosen tokens are computed
+// with the output head applied to the positions asked for only.
+import CBLAS
+import Foundation
+import PrefIO
+
+public struct LlamaConfig: Sendable, Equatable {
+    public var vocab: Int
+    public var dim: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var ffn: Int
+    public var ropeTheta: Double
+    public var eps: Double
+    public var context: Int
+    public var headDim: Int { dim / heads }
+
+    /// Checks every size (they come from a file) before anything is allocated.
+    public func validate(_ origin: String) throws {
+        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws {
+            guard r.contains(v) else { throw TrainError("\(origin): \(name) is \(v); it must be from \(r.lowerBound) to \(r.upperBound)") }
+        }
+        try range(vocab, "vocabulary size", 1...(1 << 21))
+        try range(dim, "embedding length", 1...(1 << 16))
+        try range(layers, "block count", 1...1024)
+        try range(heads, "head count", 1...1024)
+        try range(kvHeads, "key-value head count", 1...heads)
+        try range(ffn, "feed-forward length", 1...(1 << 18))
+        try range(context, "context length", 1...(1 << 22))
+        guard dim % heads == 0, heads % kvHeads == 0, headDim % 2 == 0 else {
+            throw TrainError("\(origin): \(heads) heads of \(dim) with \(kvHeads) key-value heads do not divide evenly")
+        }
+        guard ropeTheta.isFinite, ropeTheta > 1, eps.isFinite, eps > 0, eps < 1 else { throw TrainError("\(origin): rope base \(ropeTheta) or norm epsilon \(eps) out of range") }
+    }
+}
+
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    struct Layer {
+        var attnNorm: [Float], wq: [Float], wk: [Float], wv: [Float], wo: [Float]
+        var ffnNorm: [Float], wg: [Float], wu: [Float], wd: [Float]
+    }
+    let embed: [Float]
+    let layers: [Layer]
+    let outNorm: [Float]
+    /// The output head: the embedding itself when tied (nil).
+    let head: [Float]?
+    /// Rotary frequencies, headDim / 2 of them.
+    let invFreq: [Float]
+
+    /// A Llama-architecture GGUF (`general.architecture` llama).
+    public init(gguf f: GGUFFile) throws {
+        let arch = f.metadata["general.architecture"]?.string ?? "(none)"
+        guard arch == "llama" else { throw TrainError("\(f.path): architecture '\(arch)' is not supported here (llama is)") }
+        func int(_ k: String) throws -> Int {
+            guard let v = f.metadata["llama." + k]?.int else { throw TrainError("\(f.path): metadata llama.\(k) is missing") }
+            return v
+        }
+        let vocab = f.tensors["token_embd.weight"]?.dims.last ?? 0
+        let heads = try int("attention.head_count")
+        let c = LlamaConfig(vocab: f.metadata["llama.vocab_size"]?.int ?? vocab, dim: try int("embedding_length"), layers: try int("block_count"),
+                            heads: heads, kvHeads: f.metadata["llama.attention.head_count_kv"]?.int ?? heads,
+                            ffn: try int("feed_forward_length"), ropeTheta: f.metadata["llama.rope.freq_base"]?.double ?? 10_000,
+                            eps: f.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5, context: try int("context_length"))
+        try c.validate(f.path)
+        if let rd = f.metadata["llama.rope.dimension_count"]?.int, rd != c.headDim {
+            throw TrainError("\(f.path): partial rotary (\(rd) of \(c.headDim)) is not supported for llama")
+        }
+        if f.metadata["llama.rope.scaling.type"] != nil || f.tensors["rope_freqs.weight"] != nil {
+            throw TrainError("\(f.path): rope scaling is not supported yet")
+        }
+        let kv = c.kvHeads * c.headDim
+        // Every tensor with the shape the config implies, before anything is dequantized.
+        var expected: [(String, [Int])] = [("token_embd.weight", [c.dim, c.vocab]), ("output_norm.weight", [c.dim])]
+        for l in 0..<c.layers {
+            let p = "blk.\(l)."
+            expected += [(p + "attn_norm.weight", [c.dim]), (p + "attn_q.weight", [c.dim, c.dim]), (p + "attn_k.weight", [c.dim, kv]),
+                         (p + "attn_v.weight", [c.dim, kv]), (p + "attn_output.weight", [c.dim, c.dim]), (p + "ffn_norm.weight", [c.dim]),
+                         (p + "ffn_gate.weight", [c.dim, c.ffn]), (p + "ffn_up.weight", [c.dim, c.ffn]), (p + "ffn_down.weight", [c.ffn, c.dim])]
+        }
+        let tied = f.tensors["output.weight"] == nil
+        if !tied { expected.append(("output.weight", [c.dim, c.vocab])) }
+        for (name, dims) in expected {
+            guard let t = f.tensors[name] else { throw TrainError("\(f.path): tensor \(name) is missing") }
+            guard t.dims == dims else { throw TrainError("\(f.path): tensor \(name) has shape \(t.dims), the config implies \(dims)") }
+        }
+        try ModelBudget.check(expected.map { $0.1.reduce(1, *) }, elementBytes: 4, what: "the weights of \(f.path)")
+        config = c
+        embed = try f.floats("token_embd.weight")
+        outNorm = try f.floats("output_norm.weight")
+        head = tied ? nil : try f.floats("output.weight")
+        layers = try (0..<c.layers).map { l in
+            let p = "blk.\(l)."
+            return Layer(attnNorm: try f.floats(p + "attn_norm.weight"), wq: try f.floats(p + "attn_q.weight"), wk: try f.floats(p + "attn_k.weight"),
+                         wv: try f.floats(p + "attn_v.weight"), wo: try f.floats(p + "attn_output.weight"), ffnNorm: try f.floats(p + "ffn_norm.weight"),
+                         wg: try f.floats(p + "ffn_gate.weight"), wu: try f.floats(p + "ffn_up.weight"), wd: try f.floats(p + "ffn_down.weight"))
+        }
+        invFreq = (0..<(c.headDim / 2)).map { Float(1 / pow(c.ropeTheta, Double(2 * $0) / Double(c.headDim))) }
+    }
+
+    /// y (rows x out) = x (rows x inDim) times W^T, W row-major (out x inDim).
+    @inline(__always) func matmul(_ x: UnsafePointer<Float>, _ w: [Float], rows: Int, inDim: Int, out: Int, _ y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        w.withUnsafeBufferPointer { wp in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(out), Int32(inDim), 1, x, Int32(inDim),
+                        wp.baseAddress, Int32(inDim), accumulate ? 1 : 0, y, Int32(out))
+        }
+    }
+
+    /// RMSNorm of each row of x into y, times the weight.
+    func rmsnorm(_ x: UnsafePointer<Float>, _ w: [Float], rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        let d = config.dim
+        for r in 0..<rows {
+            let xr = x + r * d, yr = y + r * d
+            var ss: Float = 0
+            for i in 0..<d { ss += xr[i] * xr[i] }
+            let inv = 1 / (ss / Float(d) + Float(config.eps)).squareRoot()
+            for i in 0..<d { yr[i] = w[i] * (xr[i] * inv) }
+        }
+    }
+
+    /// Rotary embedding in place on `n` heads of each row (adjacent pairs: GGUF's llama layout).
+    func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads n: Int, positions: [Int]) {
+        let hd = config.headDim
+        for r in 0..<rows {
+            let pos = Float(positions[r])
+            for k in 0..<(hd / 2) {
+                let a = pos * invFreq[k]
+                let c = cos(a), s = sin(a)
+                for h in 0..<n {
+                    let p = x + (r * n + h) * hd + 2 * k
+                    let x0 = p[0], x1 = p[1]
+                    p[0] = x0 * c - x1 * s
+                    p[1] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    /// log p(tokens[t] | tokens[..<t]) for every t in `targets` (1 <= t < tokens.count).
+    public func logprobs(_ tokens: [Int32], targets: Range<Int>) -> [Double] {
+        let c = config, T = tokens.count, d = c.dim, hd = c.headDim, kv = c.kvHeads * hd
+        precondition(T <= c.context && targets.lowerBound >= 1 && targets.upperBound <= T)
+        var x = [Float](repeating: 0, count: T * d)
+        for t in 0..<T {
+            let id = Int(tokens[t])
+            precondition(id >= 0 && id < c.vocab)
+            for i in 0..<d { x[t * d + i] = embed[id * d + i] }
+        }
+        var xn = [Float](repeating: 0, count: T * d), q = [Float](repeating: 0, count: T * d)
+        var k = [Float](repeating: 0, count: T * kv), v = [Float](repeating: 0, count: T * kv)
+        var att = [Float](repeating: 0, count: T * d), scores = [Float](repeating: 0, count: T)
+        var g = [Float](repeating: 0, count: T * c.ffn), u = [Float](repeating: 0, count: T * c.ffn)
+        let positions = Array(0..<T)
+        let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kvHeads
+        for L in layers {
+            rmsnorm(x, L.attnNorm, rows: T, &xn)
+            matmul(xn, L.wq, rows: T, inDim: d, out: d, &q)
+            matmul(xn, L.wk, rows: T, inDim: d, out: kv, &k)
+            matmul(xn, L.wv, rows: T, inDim: d, out: kv, &v)
+            rope(&q, rows: T, heads: c.heads, positions: positions)
+            rope(&k, rows: T, heads: c.kvHeads, positions: positions)
+            for h in 0..<c.heads {
+                let kh = h / group
+                for t in 0..<T {
+                    let qt = t * d + h * hd
+                    var mx = -Float.infinity
+                    for s in 0...t {
+                        var dot: Float = 0
+                        let ks = s * kv + kh * hd
+                        for i in 0..<hd { dot += q[qt + i] * k[ks + i] }
+                        scores[s] = dot * scale
+                        mx = max(mx, scores[s])
+                    }
+                    var sum: Float = 0
+                    for s in 0...t { scores[s] = exp(scores[s] - mx); sum += scores[s] }
+                    let inv = 1 / sum
+                    for i in 0..<hd { att[qt + i] = 0 }
+                    for s in 0...t {
+                        let w = scores[s] * inv, vs = s * kv + kh * hd
+                        for i in 0..<hd { att[qt + i] += w * v[vs + i] }
+                    }
+                }
+            }
+            matmul(att, L.wo, rows: T, inDim: d, out: d, &x, accumulate: true)
+            rmsnorm(x, L.ffnNorm, rows: T, &xn)
+            matmul(xn, L.wg, rows: T, inDim: d, out: c.ffn, &g)
+            matmul(xn, L.wu, rows: T, inDim: d, out: c.ffn, &u)
+            for i in 0..<(T * c.ffn) { let a = g[i]; g[i] = a / (1 + exp(-a)) * u[i] }
+            matmul(g, L.wd, rows: T, inDim: c.ffn, out: d, &x, accumulate: true)
+        }
+        // The head on the rows that predict a target only: row t - 1 predicts token t.
+        let rows = targets.count
+        var hsel = [Float](repeating: 0, count: rows * d)
+        for (r, t) in targets.enumerated() { for i in 0..<d { hsel[r * d + i] = x[(t - 1) * d + i] } }
+        var hn = [Float](repeating: 0, count: rows * d)
+        rmsnorm(hsel, outNorm, rows: rows, &hn)
+        var logits = [Float](repeating: 0, count: rows * c.vocab)
+        matmul(hn, head ?? embed, rows: rows, inDim: d, out: c.vocab, &logits)
+        return targets.enumerated().map { r, t in
+            let row = r * c.vocab
+            var mx = -Float.infinity
+            for i in 0..<c.vocab { mx = max(mx, logits[row + i]) }
+            var sum = 0.0
+            for i in 0..<c.vocab { sum += Double(exp(logits[row + i] - mx)) }
+            return Double(logits[row + Int(tokens[t])] - mx) - log(sum)
+        }
+    }
+}
