@@ -359,3 +359,102 @@ final class LlamaEngineTests: XCTestCase {
         print("llama engine vs transformers: \(seqs.count) real HH sequences, largest relative difference of summed reply log-probs \(worst)")
     }
 }
+
+/// Chat templates rendered by prefkit and by transformers' apply_chat_template, byte for byte.
+final class ChatTemplateTests: XCTestCase {
+    func conversations() throws -> [[(String, String)]] {
+        var convs: [[(String, String)]] = [
+            [("user", "hi")],
+            [("system", "Be brief."), ("user", "What is 2+2?"), ("assistant", "4"), ("user", "  and 3+3?  \n")],
+            [("user", "你好 🙂\n\nline two"), ("assistant", "{\"json\": [1, 2]}"), ("user", "tabs\tand 'quotes' \"double\"")],
+        ]
+        // Real multi-turn HH prompts, split into turns.
+        let hh = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
+        for line in try Sources.readAll(hh).split(separator: 0x0A).prefix(12) {
+            guard let v = try? JSONValue.parse(bytes: Array(line)), let chosen = v["chosen"]?.stringValue else { continue }
+            var turns: [(String, String)] = []
+            for part in chosen.components(separatedBy: "\n\nHuman: ").dropFirst() {
+                let hp = part.components(separatedBy: "\n\nAssistant: ")
+                turns.append(("user", hp[0]))
+                for a in hp.dropFirst() { turns.append(("assistant", a)) }
+            }
+            if turns.count > 1 { convs.append(Array(turns.dropLast())) }
+        }
+        return convs
+    }
+
+    func testTemplatesRenderLikeTransformers() throws {
+        let gguf = try realSmolLM2GGUF()
+        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+            throw XCTSkip("no Python with transformers (make test passes PREFKIT_PYTHON)")
+        }
+        let smol = try GGUFFile(path: gguf).metadata["tokenizer.chat_template"]!.string!
+        var templates = [("smollm2", smol)]
+        for n in ["zephyr", "llama3", "chatml_system"] {
+            templates.append((n, try String(contentsOfFile: Paths.fixture("templates/\(n).jinja"), encoding: .utf8)))
+        }
+        let convs = try conversations()
+        XCTAssertGreaterThan(convs.count, 8)
+        var cases: [JSONValue] = []
+        for (name, t) in templates {
+            for c in convs {
+                for gen in [true, false] {
+                    cases.append(.object([("name", .string(name)), ("template", .string(t)), ("gen", .bool(gen)),
+                                          ("messages", .array(c.map { .object([("role", .string($0.0)), ("content", .string($0.1))]) }))]))
+                }
+            }
+        }
+        let dir = Paths.tempDir()
+        try JSONValue.array(cases).write(to: dir + "/cases.json")
+        let script = """
+        import json, os, sys
+        from transformers import AutoTokenizer
+        t = AutoTokenizer.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]))
+        out = []
+        for c in json.load(open(sys.argv[2])):
+            out.append(t.apply_chat_template(c["messages"], chat_template=c["template"], tokenize=False, add_generation_prompt=c["gen"],
+                                             bos_token="<s>", eos_token="</s>"))
+        json.dump(out, open(sys.argv[3], "w"))
+        """
+        try script.write(toFile: dir + "/render.py", atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = [dir + "/render.py", gguf, dir + "/cases.json", dir + "/out.json"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            let msg = String(decoding: errData, as: UTF8.self)
+            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks transformers or gguf") }
+            XCTFail(String(msg.suffix(2000))); return
+        }
+        let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/out.json")).arrayValue!.map { $0.stringValue! }
+        var k = 0, differ = 0
+        for (name, t) in templates {
+            let tpl = try ChatTemplate(t)
+            for c in convs {
+                for gen in [true, false] {
+                    let ours = try tpl.render(messages: c.map { [("role", TValue.string($0.0)), ("content", TValue.string($0.1))] }, addGenerationPrompt: gen,
+                                              extra: ["bos_token": .string("<s>"), "eos_token": .string("</s>")])
+                    if ours != theirs[k] {
+                        differ += 1
+                        if differ <= 3 { XCTFail("\(name) gen=\(gen): ours \(ours.prefix(300).debugDescription)\ntheirs \(theirs[k].prefix(300).debugDescription)") }
+                    }
+                    k += 1
+                }
+            }
+        }
+        XCTAssertEqual(differ, 0, "\(differ) of \(k) renderings differ")
+    }
+
+    func testTemplatesOutsideTheSubsetAreRefused() {
+        for (t, want) in [("{% macro m() %}x{% endmacro %}", "'macro' is not supported"), ("{{ x | wordwrap }}", "'wordwrap' is not supported"),
+                          ("{% for x in y %}", "missing"), ("{{ 'a' ", "not closed"), ("{% for m in messages if m %}{% endfor %}", "not supported")] {
+            XCTAssertThrowsError(try ChatTemplate(t).render(messages: [], addGenerationPrompt: false), t) { e in
+                XCTAssertTrue("\(e)".contains(want), "\(t): \(e)")
+            }
+        }
+    }
+}
