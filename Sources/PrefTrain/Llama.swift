@@ -152,7 +152,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         var xn = [Float](repeating: 0, count: T * d), q = [Float](repeating: 0, count: T * d)
         var k = [Float](repeating: 0, count: T * kv), v = [Float](repeating: 0, count: T * kv)
-        var att = [Float](repeating: 0, count: T * d), scores = [Float](repeating: 0, count: T)
+        var att = [Float](repeating: 0, count: T * d), scores = [Float](repeating: 0, count: T * T)
         var g = [Float](repeating: 0, count: T * c.ffn), u = [Float](repeating: 0, count: T * c.ffn)
         let positions = Array(0..<T)
         let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kvHeads
@@ -165,25 +165,27 @@ public final class LlamaModel: @unchecked Sendable {
             rope(&k, rows: T, heads: c.kvHeads, positions: positions)
             for h in 0..<c.heads {
                 let kh = h / group
-                for t in 0..<T {
-                    let qt = t * d + h * hd
-                    var mx = -Float.infinity
-                    for s in 0...t {
-                        var dot: Float = 0
-                        let ks = s * kv + kh * hd
-                        for i in 0..<hd { dot += q[qt + i] * k[ks + i] }
-                        scores[s] = dot * scale
-                        mx = max(mx, scores[s])
-                    }
-                    var sum: Float = 0
-                    for s in 0...t { scores[s] = exp(scores[s] - mx); sum += scores[s] }
-                    let inv = 1 / sum
-                    for i in 0..<hd { att[qt + i] = 0 }
-                    for s in 0...t {
-                        let w = scores[s] * inv, vs = s * kv + kh * hd
-                        for i in 0..<hd { att[qt + i] += w * v[vs + i] }
-                    }
-                }
+                q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                    scores.withUnsafeMutableBufferPointer { sp in att.withUnsafeMutableBufferPointer { ap in
+                        let S = sp.baseAddress!
+                        // Scores of every query row against every key row: (T x hd)(hd x T), scaled.
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(hd), scale, qp.baseAddress! + h * hd, Int32(d),
+                                    kp.baseAddress! + kh * hd, Int32(kv), 0, S, Int32(T))
+                        // Causal softmax per row; the masked part is zero for the product below.
+                        for t in 0..<T {
+                            let row = S + t * T
+                            var mx = -Float.infinity
+                            for s in 0...t { mx = max(mx, row[s]) }
+                            var sum: Float = 0
+                            for s in 0...t { row[s] = exp(row[s] - mx); sum += row[s] }
+                            let inv = 1 / sum
+                            for s in 0...t { row[s] *= inv }
+                            for s in (t + 1)..<T { row[s] = 0 }
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T), 1, S, Int32(T),
+                                    vp.baseAddress! + kh * hd, Int32(kv), 0, ap.baseAddress! + h * hd, Int32(d))
+                    } }
+                } } }
             }
             matmul(att, L.wo, rows: T, inDim: d, out: d, &x, accumulate: true)
             rmsnorm(x, L.ffnNorm, rows: T, &xn)

@@ -91,7 +91,7 @@ struct LogpsCommand: ParsableCommand {
     )
 
     @Argument(help: "Normalized pair files.") var inputs: [String]
-    @Option(name: .long, help: "Model directory (Hugging Face GPT-2 layout with tokenizer.json).") var model: String
+    @Option(name: .long, help: "A model: a GGUF file (Llama architecture: SmolLM2, TinyLlama, Llama 3 ...; its tokenizer and chat template), or a prefkit checkpoint directory (GPT-2 layout with tokenizer.json).") var model: String
     @Option(name: [.short, .long], help: "Output JSON Lines.") var output: String
     @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
     @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (default: what the model was trained with, from its config.json; else half the length).") var maxPromptLength: Int?
@@ -109,11 +109,21 @@ struct LogpsCommand: ParsableCommand {
     func run() throws {
         try checkOutputs(inputs, [("-o", output)])
         let pairs = try readPairs(inputs)
+        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        // A pretrained model is loaded before the output exists (a model that cannot be read publishes nothing).
+        let pretrained: PretrainedModel?
+        do { pretrained = PretrainedModel.isGGUF(model) ? try PretrainedModel(path: model) : nil } catch { throw ValidationError("\(error)") }
         let f = try EncodedFile(path: output, compression: OutputCompression.forPath(output), level: 3)
         let dropped: Int
         do {
-            dropped = try CheckpointEval.writeLogps(pairs, model: model, maxLength: maxLength, maxPromptLength: maxPromptLength, batchSize: batchSize,
-                                                    threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, to: f)
+            if let pm = pretrained {
+                BLAS.setThreads(threads)
+                let maxLen = min(maxLength ?? 1024, pm.model.config.context)
+                dropped = try pm.writeLogps(pairs, maxLength: maxLen, maxPromptLength: maxPromptLength ?? maxLen / 2, to: f)
+            } else {
+                dropped = try CheckpointEval.writeLogps(pairs, model: model, maxLength: maxLength, maxPromptLength: maxPromptLength, batchSize: batchSize,
+                                                        threads: threads, to: f)
+            }
         } catch { f.abort(); throw error }
         try f.commit()
         if dropped > 0 { FileHandle.standardError.write("prefkit logps: \(dropped) pairs had no response tokens within --max-length\n".data(using: .utf8)!) }

