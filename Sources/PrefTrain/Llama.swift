@@ -142,8 +142,38 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// log p(tokens[t] | tokens[..<t]) for every t in `targets` (1 <= t < tokens.count).
     public func logprobs(_ tokens: [Int32], targets: Range<Int>) -> [Double] {
+        let x = forward(tokens, positions: Array(0..<tokens.count), segments: nil)
+        return head(x, rows: targets.map { $0 - 1 }, tokens: targets.map { tokens[$0] })
+    }
+
+    /// The summed log-probabilities of several replies to one prompt, in one pass: the prompt once,
+    /// then each reply after it with positions continuing from the prompt and attention to the
+    /// prompt and to itself only (the packing TRL's padding-free collators use).
+    public func replyLogprobs(prompt: [Int32], replies: [[Int32]]) -> [Double] {
+        precondition(!prompt.isEmpty)
+        var tokens = prompt, positions = Array(0..<prompt.count), segments = [Int](repeating: 0, count: prompt.count)
+        var rows: [[Int]] = []
+        for (i, r) in replies.enumerated() {
+            let start = tokens.count
+            tokens += r
+            positions += (0..<r.count).map { prompt.count + $0 }
+            segments += [Int](repeating: i + 1, count: r.count)
+            // Reply token j is predicted by the last prompt row (j = 0) or by the reply's row j - 1.
+            rows.append(r.isEmpty ? [] : [prompt.count - 1] + (0..<(r.count - 1)).map { start + $0 })
+        }
+        let x = forward(tokens, positions: positions, segments: segments)
+        let all = head(x, rows: rows.flatMap { $0 }, tokens: replies.flatMap { $0 })
+        var out: [Double] = [], at = 0
+        for r in replies { out.append(all[at..<(at + r.count)].reduce(0, +)); at += r.count }
+        return out
+    }
+
+    /// The hidden states after the last layer (T x dim). `segments` (nil: one causal sequence):
+    /// 0 for the shared prompt, k for reply k; a token sees the prompt and the earlier tokens of its
+    /// own segment.
+    func forward(_ tokens: [Int32], positions: [Int], segments: [Int]?) -> [Float] {
         let c = config, T = tokens.count, d = c.dim, hd = c.headDim, kv = c.kvHeads * hd
-        precondition(T <= c.context && targets.lowerBound >= 1 && targets.upperBound <= T)
+        precondition(T <= c.context && positions.count == T)
         var x = [Float](repeating: 0, count: T * d)
         for t in 0..<T {
             let id = Int(tokens[t])
@@ -154,7 +184,13 @@ public final class LlamaModel: @unchecked Sendable {
         var k = [Float](repeating: 0, count: T * kv), v = [Float](repeating: 0, count: T * kv)
         var att = [Float](repeating: 0, count: T * d), scores = [Float](repeating: 0, count: T * T)
         var g = [Float](repeating: 0, count: T * c.ffn), u = [Float](repeating: 0, count: T * c.ffn)
-        let positions = Array(0..<T)
+        // Per row, where its own segment starts (packed replies), and the prompt's length.
+        let promptLen = segments?.firstIndex { $0 != 0 } ?? T
+        let segStart: [Int]? = segments.map { seg in
+            var st = [Int](repeating: 0, count: T)
+            for t in 0..<T where seg[t] != 0 { st[t] = t > 0 && seg[t - 1] == seg[t] ? st[t - 1] : t }
+            return st
+        }
         let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kvHeads
         for L in layers {
             rmsnorm(x, L.attnNorm, rows: T, &xn)
@@ -171,15 +207,21 @@ public final class LlamaModel: @unchecked Sendable {
                         // Scores of every query row against every key row: (T x hd)(hd x T), scaled.
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(hd), scale, qp.baseAddress! + h * hd, Int32(d),
                                     kp.baseAddress! + kh * hd, Int32(kv), 0, S, Int32(T))
-                        // Causal softmax per row; the masked part is zero for the product below.
+                        // Causal softmax per row over what the row sees; the rest is zero for the product below.
                         for t in 0..<T {
                             let row = S + t * T
+                            // Visible: [0, a) and [b, t] (a = 0 for one sequence; the prompt's end and the segment's start when packed).
+                            let (a, b) = segStart.map { st in st[t] == 0 ? (0, 0) : (promptLen, st[t]) } ?? (0, 0)
                             var mx = -Float.infinity
-                            for s in 0...t { mx = max(mx, row[s]) }
+                            for s in 0..<a { mx = max(mx, row[s]) }
+                            for s in b...t { mx = max(mx, row[s]) }
                             var sum: Float = 0
-                            for s in 0...t { row[s] = exp(row[s] - mx); sum += row[s] }
+                            for s in 0..<a { row[s] = exp(row[s] - mx); sum += row[s] }
+                            for s in b...t { row[s] = exp(row[s] - mx); sum += row[s] }
                             let inv = 1 / sum
-                            for s in 0...t { row[s] *= inv }
+                            for s in 0..<a { row[s] *= inv }
+                            for s in a..<b { row[s] = 0 }
+                            for s in b...t { row[s] *= inv }
                             for s in (t + 1)..<T { row[s] = 0 }
                         }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T), 1, S, Int32(T),
@@ -194,21 +236,26 @@ public final class LlamaModel: @unchecked Sendable {
             for i in 0..<(T * c.ffn) { let a = g[i]; g[i] = a / (1 + exp(-a)) * u[i] }
             matmul(g, L.wd, rows: T, inDim: c.ffn, out: d, &x, accumulate: true)
         }
-        // The head on the rows that predict a target only: row t - 1 predicts token t.
-        let rows = targets.count
+        return x
+    }
+
+    /// log p(tokens[k] | hidden row rows[k]): the output head on the rows asked for only.
+    func head(_ x: [Float], rows sel: [Int], tokens: [Int32]) -> [Double] {
+        let c = config, d = c.dim, rows = sel.count
+        guard rows > 0 else { return [] }
         var hsel = [Float](repeating: 0, count: rows * d)
-        for (r, t) in targets.enumerated() { for i in 0..<d { hsel[r * d + i] = x[(t - 1) * d + i] } }
+        for (r, t) in sel.enumerated() { for i in 0..<d { hsel[r * d + i] = x[t * d + i] } }
         var hn = [Float](repeating: 0, count: rows * d)
         rmsnorm(hsel, outNorm, rows: rows, &hn)
         var logits = [Float](repeating: 0, count: rows * c.vocab)
         matmul(hn, head ?? embed, rows: rows, inDim: d, out: c.vocab, &logits)
-        return targets.enumerated().map { r, t in
+        return (0..<rows).map { r in
             let row = r * c.vocab
             var mx = -Float.infinity
             for i in 0..<c.vocab { mx = max(mx, logits[row + i]) }
             var sum = 0.0
             for i in 0..<c.vocab { sum += Double(exp(logits[row + i] - mx)) }
-            return Double(logits[row + Int(tokens[t])] - mx) - log(sum)
+            return Double(logits[row + Int(tokens[r])] - mx) - log(sum)
         }
     }
 }

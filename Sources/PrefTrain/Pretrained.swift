@@ -60,13 +60,16 @@ public final class PretrainedModel: @unchecked Sendable {
         return (tokenizer.encode(prompt), try reply(p.chosen), try reply(p.rejected))
     }
 
-    /// Summed log-probability of `reply` after `prompt`, truncated as scoring does (the prompt keeps
-    /// its end, the reply its start, at most `maxLength` tokens); nil when no reply token fits.
-    public func replyLogp(prompt: [Int32], reply: [Int32], maxLength: Int, maxPrompt: Int) -> (logp: Double, count: Int)? {
-        guard let s = ChatRender.fit(prompt, reply, maxLength: min(maxLength, model.config.context), maxPrompt: maxPrompt) else { return nil }
-        guard !s.prompt.isEmpty else { return nil }
-        let tokens = s.prompt + s.response
-        return (model.logprobs(tokens, targets: s.prompt.count..<tokens.count).reduce(0, +), s.response.count)
+    /// Summed log-probabilities of two replies after one prompt, truncated as scoring does (the
+    /// prompt keeps its end, each reply its start, prompt + reply at most `maxLength` tokens), in one
+    /// packed pass (the prompt once); nil when a reply has no token left.
+    public func pairLogps(prompt: [Int32], chosen: [Int32], rejected: [Int32], maxLength: Int, maxPrompt: Int) -> (chosen: (Double, Int), rejected: (Double, Int))? {
+        let limit = min(maxLength, model.config.context)
+        guard let c = ChatRender.fit(prompt, chosen, maxLength: limit, maxPrompt: maxPrompt),
+              let r = ChatRender.fit(prompt, rejected, maxLength: limit, maxPrompt: maxPrompt), !c.prompt.isEmpty,
+              c.prompt.count + c.response.count + r.response.count <= model.config.context else { return nil }
+        let lp = model.replyLogprobs(prompt: c.prompt, replies: [c.response, r.response])
+        return ((lp[0], c.response.count), (lp[1], r.response.count))
     }
 
     /// `prefkit logps` with a pretrained model: per pair in order, the same fields as for a prefkit
@@ -76,11 +79,10 @@ public final class PretrainedModel: @unchecked Sendable {
         for p in pairs {
             guard p.isPlainText else { dropped += 1; continue }
             let (pr, c, r) = try render(p)
-            guard let lc = replyLogp(prompt: pr, reply: c, maxLength: maxLength, maxPrompt: maxPromptLength),
-                  let lr = replyLogp(prompt: pr, reply: r, maxLength: maxLength, maxPrompt: maxPromptLength) else { dropped += 1; continue }
+            guard let (lc, lr) = pairLogps(prompt: pr, chosen: c, rejected: r, maxLength: maxLength, maxPrompt: maxPromptLength) else { dropped += 1; continue }
             var b = ByteBuffer()
-            b.appendJSONValue(.object([("id", .string(p.id)), ("logp_chosen", .double(lc.logp)), ("logp_rejected", .double(lr.logp)),
-                                       ("n_chosen", .int(Int64(lc.count))), ("n_rejected", .int(Int64(lr.count)))]))
+            b.appendJSONValue(.object([("id", .string(p.id)), ("logp_chosen", .double(lc.0)), ("logp_rejected", .double(lr.0)),
+                                       ("n_chosen", .int(Int64(lc.1))), ("n_rejected", .int(Int64(lr.1)))]))
             b.append(0x0A)
             try out.write(b.bytes)
         }
