@@ -122,14 +122,22 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
+    /// cos and sin of every row's rotary angles (rows x headDim / 2 each), computed once per pass.
+    func ropeTables(_ positions: [Int]) -> (cos: [Float], sin: [Float]) {
+        let half = config.headDim / 2
+        var c = [Float](repeating: 0, count: positions.count * half), s = c
+        for (r, p) in positions.enumerated() {
+            for k in 0..<half { let a = Float(p) * invFreq[k]; c[r * half + k] = cos(a); s[r * half + k] = sin(a) }
+        }
+        return (c, s)
+    }
+
     /// Rotary embedding in place on `n` heads of each row (adjacent pairs: GGUF's llama layout).
-    func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads n: Int, positions: [Int]) {
-        let hd = config.headDim
+    func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads n: Int, tables t: (cos: [Float], sin: [Float])) {
+        let hd = config.headDim, half = hd / 2
         for r in 0..<rows {
-            let pos = Float(positions[r])
-            for k in 0..<(hd / 2) {
-                let a = pos * invFreq[k]
-                let c = cos(a), s = sin(a)
+            for k in 0..<half {
+                let c = t.cos[r * half + k], s = t.sin[r * half + k]
                 for h in 0..<n {
                     let p = x + (r * n + h) * hd + 2 * k
                     let x0 = p[0], x1 = p[1]
@@ -192,13 +200,14 @@ public final class LlamaModel: @unchecked Sendable {
             return st
         }
         let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kvHeads
+        let rot = ropeTables(positions)
         for L in layers {
             rmsnorm(x, L.attnNorm, rows: T, &xn)
             matmul(xn, L.wq, rows: T, inDim: d, out: d, &q)
             matmul(xn, L.wk, rows: T, inDim: d, out: kv, &k)
             matmul(xn, L.wv, rows: T, inDim: d, out: kv, &v)
-            rope(&q, rows: T, heads: c.heads, positions: positions)
-            rope(&k, rows: T, heads: c.kvHeads, positions: positions)
+            rope(&q, rows: T, heads: c.heads, tables: rot)
+            rope(&k, rows: T, heads: c.kvHeads, tables: rot)
             for h in 0..<c.heads {
                 let kh = h / group
                 q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
@@ -249,13 +258,21 @@ public final class LlamaModel: @unchecked Sendable {
         rmsnorm(hsel, outNorm, rows: rows, &hn)
         var logits = [Float](repeating: 0, count: rows * c.vocab)
         matmul(hn, head ?? embed, rows: rows, inDim: d, out: c.vocab, &logits)
-        return (0..<rows).map { r in
-            let row = r * c.vocab
-            var mx = -Float.infinity
-            for i in 0..<c.vocab { mx = max(mx, logits[row + i]) }
-            var sum = 0.0
-            for i in 0..<c.vocab { sum += Double(exp(logits[row + i] - mx)) }
-            return Double(logits[row + Int(tokens[r])] - mx) - log(sum)
+        return logits.withUnsafeBufferPointer { lp in
+            (0..<rows).map { r in
+                let row = lp.baseAddress! + r * c.vocab
+                var mx = -Float.infinity
+                for i in 0..<c.vocab { mx = max(mx, row[i]) }
+                // Float exponentials in four running sums (the vocabulary is long; the error stays ~1e-7).
+                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                var i = 0
+                while i + 4 <= c.vocab {
+                    s0 += expf(row[i] - mx); s1 += expf(row[i + 1] - mx); s2 += expf(row[i + 2] - mx); s3 += expf(row[i + 3] - mx)
+                    i += 4
+                }
+                while i < c.vocab { s0 += expf(row[i] - mx); i += 1 }
+                return Double(row[Int(tokens[r])] - mx) - log(Double(s0) + Double(s1) + Double(s2) + Double(s3))
+            }
         }
     }
 }

@@ -73,19 +73,45 @@ public final class PretrainedModel: @unchecked Sendable {
     }
 
     /// `prefkit logps` with a pretrained model: per pair in order, the same fields as for a prefkit
-    /// checkpoint. Returns the pairs left out (no reply token within the length, or not plain text).
-    public func writeLogps(_ pairs: [Pair], maxLength: Int, maxPromptLength: Int, to out: EncodedFile) throws -> Int {
+    /// checkpoint. Pairs run `threads` at a time, each on one core (single-threaded BLAS: the matrices
+    /// of one pair are too small to share well), so results do not depend on the thread count.
+    /// Returns the pairs left out (no reply token within the length, or not plain text).
+    public func writeLogps(_ pairs: [Pair], maxLength: Int, maxPromptLength: Int, threads: Int, to out: EncodedFile) throws -> Int {
+        BLAS.setThreads(1)
         var dropped = 0
-        for p in pairs {
-            guard p.isPlainText else { dropped += 1; continue }
-            let (pr, c, r) = try render(p)
-            guard let (lc, lr) = pairLogps(prompt: pr, chosen: c, rejected: r, maxLength: maxLength, maxPrompt: maxPromptLength) else { dropped += 1; continue }
+        let chunk = max(1, threads) * 8
+        for start in stride(from: 0, to: pairs.count, by: chunk) {
+            let part = Array(pairs[start..<min(pairs.count, start + chunk)])
+            // Rendering (templates, tokenizer) here; the forward passes in parallel.
+            let rendered: [(prompt: [Int32], chosen: [Int32], rejected: [Int32])?] = try part.map { p in p.isPlainText ? try render(p) : nil }
+            let results = ResultSlots<(chosen: (Double, Int), rejected: (Double, Int))>(part.count)
+            DispatchQueue.concurrentPerform(iterations: max(1, min(threads, part.count))) { w in
+                var k = w
+                while k < part.count {
+                    if let r = rendered[k] {
+                        results.set(k, pairLogps(prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, maxLength: maxLength, maxPrompt: maxPromptLength))
+                    }
+                    k += max(1, min(threads, part.count))
+                }
+            }
             var b = ByteBuffer()
-            b.appendJSONValue(.object([("id", .string(p.id)), ("logp_chosen", .double(lc.0)), ("logp_rejected", .double(lr.0)),
-                                       ("n_chosen", .int(Int64(lc.1))), ("n_rejected", .int(Int64(lr.1)))]))
-            b.append(0x0A)
+            for (k, p) in part.enumerated() {
+                guard let (lc, lr) = results.get(k) else { dropped += 1; continue }
+                b.appendJSONValue(.object([("id", .string(p.id)), ("logp_chosen", .double(lc.0)), ("logp_rejected", .double(lr.0)),
+                                           ("n_chosen", .int(Int64(lc.1))), ("n_rejected", .int(Int64(lr.1)))]))
+                b.append(0x0A)
+            }
             try out.write(b.bytes)
         }
         return dropped
     }
+}
+
+/// Results written by worker threads, one slot each, read after they finish.
+final class ResultSlots<T>: @unchecked Sendable {
+    private var items: [T?]
+    private let lock = NSLock()
+    init(_ n: Int) { items = Array(repeating: nil, count: n) }
+    func set(_ i: Int, _ v: T?) { lock.lock(); items[i] = v; lock.unlock() }
+    func get(_ i: Int) -> T? { lock.lock(); defer { lock.unlock() }; return items[i] }
 }

@@ -117,9 +117,8 @@ struct LogpsCommand: ParsableCommand {
         let dropped: Int
         do {
             if let pm = pretrained {
-                BLAS.setThreads(threads)
                 let maxLen = min(maxLength ?? 1024, pm.model.config.context)
-                dropped = try pm.writeLogps(pairs, maxLength: maxLen, maxPromptLength: maxPromptLength ?? maxLen / 2, to: f)
+                dropped = try pm.writeLogps(pairs, maxLength: maxLen, maxPromptLength: maxPromptLength ?? maxLen / 2, threads: threads, to: f)
             } else {
                 dropped = try CheckpointEval.writeLogps(pairs, model: model, maxLength: maxLength, maxPromptLength: maxPromptLength, batchSize: batchSize,
                                                         threads: threads, to: f)
