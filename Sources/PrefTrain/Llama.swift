@@ -263,15 +263,17 @@ public final class LlamaModel: @unchecked Sendable {
                 let row = lp.baseAddress! + r * c.vocab
                 var mx = -Float.infinity
                 for i in 0..<c.vocab { mx = max(mx, row[i]) }
-                // Float exponentials in four running sums (the vocabulary is long; the error stays ~1e-7).
-                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                // Float exponentials summed in Double (a Float sum over the whole vocabulary costs
+                // about 1e-5 of relative accuracy in a reply's summed log-probability).
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
                 var i = 0
                 while i + 4 <= c.vocab {
-                    s0 += expf(row[i] - mx); s1 += expf(row[i + 1] - mx); s2 += expf(row[i + 2] - mx); s3 += expf(row[i + 3] - mx)
+                    s0 += Double(expf(row[i] - mx)); s1 += Double(expf(row[i + 1] - mx))
+                    s2 += Double(expf(row[i + 2] - mx)); s3 += Double(expf(row[i + 3] - mx))
                     i += 4
                 }
-                while i < c.vocab { s0 += expf(row[i] - mx); i += 1 }
-                return Double(row[Int(tokens[r])] - mx) - log(Double(s0) + Double(s1) + Double(s2) + Double(s3))
+                while i < c.vocab { s0 += Double(expf(row[i] - mx)); i += 1 }
+                return Double(row[Int(tokens[r])] - mx) - log(s0 + s1 + s2 + s3)
             }
         }
     }
