@@ -19,9 +19,7 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     /// Checks every size (they may come from a file) before anything is allocated: each within its
     /// range, the heads dividing the width, and no product overflowing.
     public func validate(_ origin: String) throws {
-        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws {
-            guard r.contains(v) else { throw TrainError("\(origin): \(name) is \(v); it must be from \(r.lowerBound) to \(r.upperBound)") }
-        }
+        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws { try checkSize(v, name, r, origin) }
         try range(vocabSize, "vocab_size", 1...(1 << 21))
         try range(maxT, "n_positions", 1...(1 << 17))
         try range(nLayer, "n_layer", 1...1024)
@@ -29,6 +27,11 @@ public struct GPTConfig: Codable, Equatable, Sendable {
         try range(nEmbd, "n_embd", 1...(1 << 16))
         guard nEmbd % nHead == 0 else { throw TrainError("\(origin): n_embd (\(nEmbd)) is not a multiple of n_head (\(nHead))") }
     }
+}
+
+/// A size read from a model file within its range, or one sentence naming the file, the size and the range.
+func checkSize(_ v: Int, _ name: String, _ r: ClosedRange<Int>, _ origin: String) throws {
+    guard r.contains(v) else { throw TrainError("\(origin): \(name) is \(v); it must be from \(r.lowerBound) to \(r.upperBound)") }
 }
 
 /// How much memory a model may take: the machine's memory, or less where the process is limited

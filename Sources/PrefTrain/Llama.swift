@@ -21,9 +21,7 @@ public struct LlamaConfig: Sendable, Equatable {
 
     /// Checks every size (they come from a file) before anything is allocated.
     public func validate(_ origin: String) throws {
-        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws {
-            guard r.contains(v) else { throw TrainError("\(origin): \(name) is \(v); it must be from \(r.lowerBound) to \(r.upperBound)") }
-        }
+        func range(_ v: Int, _ name: String, _ r: ClosedRange<Int>) throws { try checkSize(v, name, r, origin) }
         try range(vocab, "vocabulary size", 1...(1 << 21))
         try range(dim, "embedding length", 1...(1 << 16))
         try range(layers, "block count", 1...1024)

@@ -38,9 +38,6 @@ final class GGUFTests: XCTestCase {
     /// The `gguf` package's dequantization of the same tensors (one of each type), value for value.
     func testDequantizationEqualsTheGGUFPackage() throws {
         let path = try realGGUF()
-        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
-            throw XCTSkip("no Python with gguf (make test passes PREFKIT_PYTHON)")
-        }
         let dir = Paths.tempDir()
         let names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.7.ffn_down.weight", "blk.0.attn_norm.weight", "output_norm.weight"]
         let script = """
@@ -53,18 +50,7 @@ final class GGUFTests: XCTestCase {
             x = t[n]
             dequantize(x.data, x.tensor_type).astype(np.float32).reshape(-1).tofile(sys.argv[2] + "/" + n + ".f32")
         """
-        try script.write(toFile: dir + "/deq.py", atomically: false, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [dir + "/deq.py", path, dir] + names
-        let err = Pipe()
-        p.standardError = err
-        try p.run(); p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            if msg.contains("No module named") { throw XCTSkip("the interop Python has no gguf package") }
-            XCTFail(msg); return
-        }
+        guard try runReferencePython(script, [path, dir] + names, what: "gguf") else { return }
         let f = try GGUFFile(path: path)
         for n in names {
             let ours = try f.floats(n)
@@ -188,6 +174,31 @@ final class GGUFTests: XCTestCase {
     }
 }
 
+/// Runs a Python script of the interop environment (PREFKIT_PYTHON): skips when that Python or a
+/// module it imports is missing, fails with its stderr when it fails; true when it succeeded.
+func runReferencePython(_ script: String, _ args: [String], what: String) throws -> Bool {
+    guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
+        throw XCTSkip("no Python with \(what) (make test passes PREFKIT_PYTHON)")
+    }
+    let path = Paths.tempDir() + "/reference.py"
+    try script.write(toFile: path, atomically: false, encoding: .utf8)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: py)
+    p.arguments = [path] + args
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        let msg = String(decoding: errData, as: UTF8.self)
+        if msg.contains("No module named") { throw XCTSkip("the interop Python lacks \(what)") }
+        XCTFail(String(msg.suffix(2000)))
+        return false
+    }
+    return true
+}
+
 /// The real model (scripts/model-env.sh), or a skip saying why it is absent.
 func realSmolLM2GGUF() throws -> String {
     let p = ProcessInfo.processInfo.environment["PREFKIT_GGUF"].flatMap { $0.isEmpty ? nil : $0 }
@@ -251,9 +262,6 @@ final class HFTokenizerTests: XCTestCase {
 
     func testIdsEqualHuggingFaceOnRealText() throws {
         let path = try realSmolLM2GGUF()
-        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
-            throw XCTSkip("no Python with transformers (make test passes PREFKIT_PYTHON)")
-        }
         let texts = try realTexts()
         XCTAssertGreaterThan(texts.count, 300)
         let dir = Paths.tempDir()
@@ -265,18 +273,7 @@ final class HFTokenizerTests: XCTestCase {
         texts = json.load(open(sys.argv[2]))
         json.dump([t.encode(x, add_special_tokens=False) for x in texts], open(sys.argv[3], "w"))
         """
-        try script.write(toFile: dir + "/tok.py", atomically: false, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [dir + "/tok.py", path, dir + "/texts.json", dir + "/ids.json"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run(); p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks transformers or gguf") }
-            XCTFail(String(msg.suffix(2000))); return
-        }
+        guard try runReferencePython(script, [path, dir + "/texts.json", dir + "/ids.json"], what: "transformers and gguf") else { return }
         let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/ids.json")).arrayValue!.map { $0.arrayValue!.map { Int32($0.intValue!) } }
         let tok = try ByteBPETokenizer(gguf: try GGUFFile(path: path))
         XCTAssertEqual(tok.vocabSize, 49152)
@@ -299,9 +296,6 @@ final class HFTokenizerTests: XCTestCase {
 final class LlamaEngineTests: XCTestCase {
     func testReplyLogProbsEqualTransformers() throws {
         let path = try realSmolLM2GGUF()
-        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
-            throw XCTSkip("no Python with transformers and torch (make test passes PREFKIT_PYTHON)")
-        }
         let hh = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
         let f = try GGUFFile(path: path)
         let tok = try ByteBPETokenizer(gguf: f)
@@ -332,20 +326,7 @@ final class LlamaEngineTests: XCTestCase {
                 out.append(sum(lp[t - 1, s["ids"][t]].item() for t in range(s["start"], len(s["ids"]))))
         json.dump(out, open(sys.argv[3], "w"))
         """
-        try script.write(toFile: dir + "/lp.py", atomically: false, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [dir + "/lp.py", path, dir + "/seqs.json", dir + "/lp.json"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            let msg = String(decoding: errData, as: UTF8.self)
-            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks torch, transformers or gguf") }
-            XCTFail(String(msg.suffix(2000))); return
-        }
+        guard try runReferencePython(script, [path, dir + "/seqs.json", dir + "/lp.json"], what: "torch, transformers and gguf") else { return }
         let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/lp.json")).arrayValue!.map { $0.doubleValue! }
         let model = try LlamaModel(gguf: f)
         XCTAssertEqual(model.config.layers, 30)
@@ -385,9 +366,6 @@ final class ChatTemplateTests: XCTestCase {
 
     func testTemplatesRenderLikeTransformers() throws {
         let gguf = try realSmolLM2GGUF()
-        guard let py = ProcessInfo.processInfo.environment["PREFKIT_PYTHON"], FileManager.default.isExecutableFile(atPath: py) else {
-            throw XCTSkip("no Python with transformers (make test passes PREFKIT_PYTHON)")
-        }
         let smol = try GGUFFile(path: gguf).metadata["tokenizer.chat_template"]!.string!
         var templates = [("smollm2", smol)]
         for n in ["zephyr", "llama3", "chatml_system"] {
@@ -416,20 +394,7 @@ final class ChatTemplateTests: XCTestCase {
                                              bos_token="<s>", eos_token="</s>"))
         json.dump(out, open(sys.argv[3], "w"))
         """
-        try script.write(toFile: dir + "/render.py", atomically: false, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [dir + "/render.py", gguf, dir + "/cases.json", dir + "/out.json"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            let msg = String(decoding: errData, as: UTF8.self)
-            if msg.contains("No module named") { throw XCTSkip("the interop Python lacks transformers or gguf") }
-            XCTFail(String(msg.suffix(2000))); return
-        }
+        guard try runReferencePython(script, [gguf, dir + "/cases.json", dir + "/out.json"], what: "transformers and gguf") else { return }
         let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/out.json")).arrayValue!.map { $0.stringValue! }
         var k = 0, differ = 0
         for (name, t) in templates {
