@@ -16,8 +16,7 @@ public final class ByteBPETokenizer: @unchecked Sendable {
     public let added: [(text: [UInt8], id: Int32)]
     public let bos: Int32?
     public let eos: Int32?
-    var cache: [[UInt8]: [Int32]] = [:]
-    let cacheLock = NSLock()
+    let cache = PieceCache()
 
     public var vocabSize: Int { tokens.count }
 
@@ -112,31 +111,9 @@ public final class ByteBPETokenizer: @unchecked Sendable {
     }
 
     func encodePiece(_ bytes: [UInt8]) -> [Int32] {
-        cacheLock.lock()
-        if let c = cache[bytes] { cacheLock.unlock(); return c }
-        cacheLock.unlock()
-        var sym = bytes.compactMap { b in byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : nil }
-        while sym.count > 1 {
-            var best: (rank: Int32, id: Int32) = (Int32.max, -1)
-            var at = -1
-            for k in 0..<(sym.count - 1) {
-                if let m = merges[BPETokenizer.key(sym[k], sym[k + 1])], m.rank < best.rank { best = m; at = k }
-            }
-            if at < 0 { break }
-            // Every occurrence of the best pair, left to right.
-            let (a, b) = (sym[at], sym[at + 1])
-            var new: [Int32] = []
-            new.reserveCapacity(sym.count)
-            var k = 0
-            while k < sym.count {
-                if k + 1 < sym.count && sym[k] == a && sym[k + 1] == b { new.append(best.id); k += 2 } else { new.append(sym[k]); k += 1 }
-            }
-            sym = new
+        cache.get(bytes) {
+            BPEMerge.apply(bytes.compactMap { b in byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : nil }) { a, b in merges[BPETokenizer.key(a, b)] }
         }
-        cacheLock.lock()
-        if cache.count < 1 << 20 { cache[bytes] = sym }
-        cacheLock.unlock()
-        return sym
     }
 
     /// Encodes text: added tokens where they occur, everything between them pre-tokenized (GPT-2's

@@ -5,7 +5,7 @@ import Foundation
 import PrefIO
 
 /// Sendable because the vocabulary and merges change only while `train` or `load` builds the
-/// tokenizer, before it is shared; the encode cache, the one thing threads write, is under `cacheLock`.
+/// tokenizer, before it is shared; the encode cache, the one thing threads write, is a `PieceCache` (locked).
 public final class BPETokenizer: @unchecked Sendable {
     public static let specials = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
     /// Token bytes by id (special tokens hold their text).
@@ -14,8 +14,7 @@ public final class BPETokenizer: @unchecked Sendable {
     public private(set) var merges: [(Int32, Int32)]
     var ranks: [UInt64: Int32] = [:]      // pair key -> merged id (rank = id order)
     public let specialIDs: [String: Int32]
-    var cache: [[UInt8]: [Int32]] = [:]
-    let cacheLock = NSLock()
+    let cache = PieceCache()
 
     public var vocabSize: Int { vocab.count }
     public var eos: Int32 { specialIDs["<|endoftext|>"]! }
@@ -169,28 +168,9 @@ public final class BPETokenizer: @unchecked Sendable {
     // MARK: Encoding
 
     func encodePiece(_ bytes: [UInt8]) -> [Int32] {
-        cacheLock.lock()
-        if let c = cache[bytes] { cacheLock.unlock(); return c }
-        cacheLock.unlock()
-        var sym = bytes.map { Int32($0) }
-        while sym.count > 1 {
-            var bestRank = Int32.max, at = -1
-            for k in 0..<(sym.count - 1) {
-                if let r = ranks[BPETokenizer.key(sym[k], sym[k + 1])], r < bestRank { bestRank = r; at = k }
-            }
-            if at < 0 { break }
-            let (a, b) = merges[Int(bestRank) - 256]
-            var new: [Int32] = []
-            var k = 0
-            while k < sym.count {
-                if k + 1 < sym.count && sym[k] == a && sym[k + 1] == b { new.append(bestRank); k += 2 } else { new.append(sym[k]); k += 1 }
-            }
-            sym = new
+        cache.get(bytes) {
+            BPEMerge.apply(bytes.map { Int32($0) }) { a, b in ranks[BPETokenizer.key(a, b)].map { ($0, $0) } }
         }
-        cacheLock.lock()
-        if cache.count < 1 << 20 { cache[bytes] = sym }
-        cacheLock.unlock()
-        return sym
     }
 
     /// Encodes plain text (special-token strings in it are ordinary text).
@@ -285,4 +265,45 @@ public struct TrainError: Error, CustomStringConvertible {
     public var message: String
     public init(_ m: String) { message = m }
     public var description: String { message }
+}
+
+/// The BPE merge loop both tokenizers share: the adjacent pair of lowest rank is merged everywhere
+/// (left to right), until no pair has a merge. `merge(a, b)` gives (rank, merged id) or nil.
+enum BPEMerge {
+    static func apply(_ start: [Int32], _ merge: (Int32, Int32) -> (rank: Int32, id: Int32)?) -> [Int32] {
+        var sym = start
+        while sym.count > 1 {
+            var best: (rank: Int32, id: Int32) = (Int32.max, -1)
+            var at = -1
+            for k in 0..<(sym.count - 1) {
+                if let m = merge(sym[k], sym[k + 1]), m.rank < best.rank { best = m; at = k }
+            }
+            if at < 0 { break }
+            let (a, b) = (sym[at], sym[at + 1])
+            var new: [Int32] = []
+            new.reserveCapacity(sym.count)
+            var k = 0
+            while k < sym.count {
+                if k + 1 < sym.count && sym[k] == a && sym[k + 1] == b { new.append(best.id); k += 2 } else { new.append(sym[k]); k += 1 }
+            }
+            sym = new
+        }
+        return sym
+    }
+}
+
+/// Encoded pieces by their bytes, shared by the threads that tokenize (at most 2^20 entries).
+final class PieceCache: @unchecked Sendable {
+    private var items: [[UInt8]: [Int32]] = [:]
+    private let lock = NSLock()
+    func get(_ key: [UInt8], _ make: () -> [Int32]) -> [Int32] {
+        lock.lock()
+        if let c = items[key] { lock.unlock(); return c }
+        lock.unlock()
+        let v = make()
+        lock.lock()
+        if items.count < 1 << 20 { items[key] = v }
+        lock.unlock()
+        return v
+    }
 }
