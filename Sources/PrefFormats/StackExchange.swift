@@ -214,12 +214,7 @@ final class GroupStore {
             return
         }
         if spillFD < 0 {
-            var template = Array("\(tempDir)/prefkit-group-XXXXXX".utf8CString)
-            spillFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            if spillFD < 0 { throw OutputError("cannot create a spill file in \(tempDir): \(String(cString: strerror(errno)))") }
-            let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            TempFiles.register(path)
-            spillPath = path
+            (spillFD, spillPath) = try TempFiles.create(prefix: "prefkit-group", in: tempDir, what: "a spill file")
         }
         try payload.withUnsafeBytes { b in
             var off = 0

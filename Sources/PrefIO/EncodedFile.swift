@@ -71,12 +71,7 @@ public final class EncodedFile {
 
     func rawWrite(_ b: UnsafeRawBufferPointer) throws {
         if let f = file { try f.write(b); return }
-        var off = 0
-        while off < b.count {
-            let r = Glibc.write(fdOut, b.baseAddress! + off, b.count - off)
-            if r < 0 { if errno == EINTR { continue }; throw OutputError("write to stdout failed: \(errnoText())") }
-            off += r
-        }
+        if let e = writeAll(fdOut, b) { throw OutputError("write to stdout failed: \(e)") }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {

@@ -19,6 +19,21 @@ public struct OutputError: Error, CustomStringConvertible {
 
 func errnoText() -> String { String(cString: strerror(errno)) }
 
+/// Writes every byte to `fd`, retrying after signals; on failure the message of errno (the caller
+/// names what failed), nil on success.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
+    var off = 0
+    while off < bytes.count {
+        let r = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+        if r < 0 {
+            if errno == EINTR { continue }
+            return errnoText()
+        }
+        off += r
+    }
+    return nil
+}
+
 /// What an output path names before anything is written to it.
 enum OutputKind {
     /// A regular file (or nothing yet): written to a temp file beside `target`, renamed over it.
@@ -157,16 +172,9 @@ public final class AtomicFile {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var off = 0
-        while off < bytes.count {
-            let r = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw OutputError("write to \(path) failed: \(errnoText())")
-            }
-            off += r
-        }
+        if let e = writeAll(fd, bytes) { throw OutputError("write to \(path) failed: \(e)") }
     }
+
 
     /// Publishes under another name in the same kind of place (a shard whose final name, such as
     /// `train-00000-of-00004.parquet`, is known only when the run ends). The other name is in the

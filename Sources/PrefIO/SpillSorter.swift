@@ -54,11 +54,7 @@ public final class SpillSorter {
     func spill() throws {
         guard !buffer.isEmpty else { return }
         buffer.sort(by: SpillSorter.less)
-        var template = Array("\(tempDir)/prefkit-run-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        if fd < 0 { throw OutputError("cannot create a spill file in \(tempDir): \(String(cString: strerror(errno)))") }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        TempFiles.register(path)
+        let (fd, path) = try TempFiles.create(prefix: "prefkit-run", in: tempDir, what: "a spill file")
         runs.append(path)
         let w = RunWriter(fd: fd)
         for e in buffer { try w.write(e) }
@@ -130,12 +126,7 @@ final class RunWriter {
         if buf.count >= 1 << 20 { try flush() }
     }
     func flush() throws {
-        var off = 0
-        while off < buf.count {
-            let r = buf.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, buf.count - off) }
-            if r < 0 { if errno == EINTR { continue }; throw OutputError("spill write failed: \(String(cString: strerror(errno)))") }
-            off += r
-        }
+        if let e = buf.withUnsafeBytes({ writeAll(fd, $0) }) { throw OutputError("spill write failed: \(e)") }
         buf.removeAll(keepingCapacity: true)
     }
     func close() throws { try flush(); Glibc.close(fd) }

@@ -73,11 +73,12 @@ public enum TempFiles {
 
     /// A new private temp file (mode 0600, a name from `mkstemp`, so created with `O_EXCL` and never
     /// through a link someone planted), registered for removal; returns its descriptor and path.
-    public static func create(prefix: String, in dir: String? = nil) throws -> (fd: Int32, path: String) {
+    /// `what` names the file in the error ("a spill file").
+    public static func create(prefix: String, in dir: String? = nil, what: String = "a temp file") throws -> (fd: Int32, path: String) {
         let d = dir ?? directory
         var template = Array(((d.hasSuffix("/") ? d : d + "/") + prefix + "-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        if fd < 0 { throw OutputError("cannot create a temp file in \(d): \(errnoText())") }
+        if fd < 0 { throw OutputError("cannot create \(what) in \(d): \(errnoText())") }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         register(path)
@@ -95,12 +96,7 @@ public enum TempFiles {
             while true {
                 let n = try src.read(into: buf)
                 if n == 0 { break }
-                var off = 0
-                while off < n {
-                    let r = Glibc.write(fd, buf.baseAddress! + off, n - off)
-                    if r < 0 { if errno == EINTR { continue }; throw OutputError("spool write to \(path) failed: \(errnoText())") }
-                    off += r
-                }
+                if let e = writeAll(fd, UnsafeRawBufferPointer(rebasing: buf[0..<n])) { throw OutputError("spool write to \(path) failed: \(e)") }
             }
         } catch { unlink(path); unregister(path); throw error }
         return path

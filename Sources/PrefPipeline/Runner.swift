@@ -130,10 +130,10 @@ public final class PipelineRunner {
     static func resetStageDirectory(_ dir: String) throws {
         var st = stat()
         if lstat(dir, &st) == 0 {
-            let ours = (st.st_mode & S_IFMT) == S_IFDIR && lstat(dir + "/" + stageMarker, &st) == 0
-            let empty = (st.st_mode & S_IFMT) == S_IFDIR && InputExpander.names(in: dir).isEmpty
-            var link = stat()
-            let isLink = lstat(dir, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR, isLink = (st.st_mode & S_IFMT) == S_IFLNK
+            var marker = stat()
+            let ours = isDir && lstat(dir + "/" + stageMarker, &marker) == 0
+            let empty = isDir && InputExpander.names(in: dir).isEmpty
             guard ours || empty || isLink else {
                 throw OutputError("\(dir) exists and was not made by prefkit pipeline; refusing to empty it (move it away or choose another run directory)", usage: true)
             }
@@ -155,12 +155,7 @@ public final class PipelineRunner {
         }
         let runReal = real(config.run)
         let stageDirs = plans.map { runReal + "/" + Manifest.relative($0.directory, config.run) }
-        var named = config.resolvedInputs.filter { $0 != "-" }
-        for p in plans {
-            for (_, v) in p.config.options {
-                switch v { case .value(let s): named.append(Paths.absolute(s, relativeTo: config.directory)); case .list(let l): named += l.map { Paths.absolute($0, relativeTo: config.directory) }; case .flag: break }
-            }
-        }
+        let named = config.resolvedInputs.filter { $0 != "-" } + plans.flatMap(optionPaths)
         for n in named where FileManager.default.fileExists(atPath: n) {
             let r = real(n)
             if let d = stageDirs.first(where: { r == $0 || r.hasPrefix($0 + "/") }) {
@@ -194,18 +189,21 @@ public final class PipelineRunner {
     /// The files (or the files in directories) a stage's options name, with their SHA-256.
     func optionFiles(_ p: StagePlan) throws -> [JSONValue] {
         var files: [JSONValue] = []
-        for (_, v) in p.config.options {
-            let values: [String]
-            switch v { case .value(let s): values = [s]; case .list(let l): values = l; case .flag: values = [] }
-            for s in values {
-                let path = Paths.absolute(s, relativeTo: config.directory)
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
-                let members = isDir.boolValue ? Manifest.files(under: path) : [path]
-                for m in members { files.append(.object([("path", .string(m)), ("sha256", .string(try SHA256.file(m).sha256))])) }
-            }
+        for path in optionPaths(p) {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
+            let members = isDir.boolValue ? Manifest.files(under: path) : [path]
+            for m in members { files.append(.object([("path", .string(m)), ("sha256", .string(try SHA256.file(m).sha256))])) }
         }
         return files
+    }
+
+    /// Every value of a stage's options as a path relative to the config's directory (the ones that
+    /// name files are those that exist).
+    func optionPaths(_ p: StagePlan) -> [String] {
+        p.config.options.flatMap { _, v -> [String] in
+            switch v { case .value(let s): return [s]; case .list(let l): return l; case .flag: return [] }
+        }.map { Paths.absolute($0, relativeTo: config.directory) }
     }
 
     /// Runs one step (all its tasks); returns the worst exit status and the log file, if any.
