@@ -79,8 +79,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let metadata: [String: Value]
     public let tensorNames: [String]
     public let tensors: [String: Tensor]
-    let base: UnsafeRawPointer
-    let size: Int
+    let map: MappedFile
+    var base: UnsafeRawPointer { map.base }
 
     /// Bounds on what a header may claim (a real model's metadata is a few MB, mostly its vocabulary).
     static let maxString = 64 << 20
@@ -88,17 +88,8 @@ public final class GGUFFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw GGUFError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw GGUFError(path, "not a regular file") }
-        let size = Int(st.st_size)
-        guard size >= 24 else { throw GGUFError(path, "too short for a GGUF header (\(size) bytes)") }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw GGUFError(path, "cannot map the file: \(String(cString: strerror(errno)))")
-        }
-        let base = UnsafeRawPointer(p)
+        let map = try MappedFile(path: path, what: "a GGUF header", minSize: 24)
+        let base = map.base, size = map.size
         do {
             var c = Cursor(base: base, size: size, path: path)
             guard try c.u32() == 0x4655_4747 else { throw GGUFError(path, "not a GGUF file (no GGUF magic)") }
@@ -169,15 +160,9 @@ public final class GGUFFile: @unchecked Sendable {
             metadata = meta
             tensorNames = order
             tensors = table
-            self.base = base
-            self.size = size
-        } catch {
-            munmap(p, size)
-            throw error
+            self.map = map
         }
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
 
     /// A bounds-checked little-endian reader over the mapped header.
     struct Cursor {

@@ -1,20 +1,31 @@
-// A pretrained model as the commands use it: the GGUF file's weights (LlamaModel), its tokenizer
-// and its chat template, and pairs rendered the way TRL renders conversational pairs.
+// A pretrained model as the commands use it: its weights (DecoderModel), its tokenizer and chat
+// template (ModelText), and pairs rendered the way TRL renders conversational pairs. A model is a
+// GGUF file or a Hugging Face directory; a tokenizer may also be a tokenizer.json file.
 import Foundation
 import PrefCore
 import PrefIO
 
-public final class PretrainedModel: @unchecked Sendable {
-    public let path: String
-    public let model: LlamaModel
+/// A model's tokenizer and chat template, and TRL's rendering of pairs with them.
+public final class ModelText: @unchecked Sendable {
+    public let origin: String
     public let tokenizer: ByteBPETokenizer
-    /// The model's chat template, or nil: the plain format (`PretrainedModel.plain`).
-    public let template: ChatTemplate?
+    /// The model's chat template, or the plain format (`ModelText.plain`) when it has none.
+    public let template: ChatTemplate
+    public let hasTemplate: Bool
     let specials: [String: TValue]
 
     /// The plain format of a model without a chat template: `role: content` turns separated by a
     /// blank line, and `assistant: ` as the generation prompt.
     public static let plain = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}"
+
+    init(origin: String, tokenizer: ByteBPETokenizer, template: String?) throws {
+        self.origin = origin
+        self.tokenizer = tokenizer
+        hasTemplate = template != nil
+        self.template = try ChatTemplate(template ?? ModelText.plain)
+        func token(_ id: Int32?) -> TValue { id.map { .string(String(decoding: tokenizer.tokens[Int($0)], as: UTF8.self)) } ?? .undefined }
+        specials = ["bos_token": token(tokenizer.bos), "eos_token": token(tokenizer.eos)]
+    }
 
     /// Whether a path names a GGUF file (by its magic, whatever its name).
     public static func isGGUF(_ path: String) -> Bool {
@@ -23,21 +34,47 @@ public final class PretrainedModel: @unchecked Sendable {
         return (try? h.read(upToCount: 4)) == Data("GGUF".utf8)
     }
 
-    public init(path: String) throws {
-        guard PretrainedModel.isGGUF(path) else {
-            throw TrainError("\(path) is not a GGUF file (pretrained models are read from GGUF files; Hugging Face directories of Llama models are not read yet)")
+    static func isDirectory(_ path: String) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+    }
+
+    /// The tokenizer and template of a GGUF file, a Hugging Face directory (tokenizer.json,
+    /// tokenizer_config.json, chat_template.jinja) or a tokenizer.json file (with the
+    /// tokenizer_config.json beside it, if any).
+    public static func load(_ path: String) throws -> ModelText {
+        if isDirectory(path) { return try hf(directory: path, tokenizerJSON: path + "/tokenizer.json") }
+        if isGGUF(path) { return try ModelText(gguf: try GGUFFile(path: path)) }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw TrainError("\(path) does not exist or is unreadable") }
+        return try hf(directory: (path as NSString).deletingLastPathComponent, tokenizerJSON: path)
+    }
+
+    convenience init(gguf f: GGUFFile) throws {
+        try self.init(origin: f.path, tokenizer: try ByteBPETokenizer(gguf: f), template: f.metadata["tokenizer.chat_template"]?.string)
+    }
+
+    static func hf(directory dir: String, tokenizerJSON: String) throws -> ModelText {
+        let fm = FileManager.default
+        guard fm.isReadableFile(atPath: tokenizerJSON) else { throw TrainError("\(dir) has no tokenizer.json (prefkit reads tokenizers in that form)") }
+        var template: String? = nil, bos: String? = nil, eos: String? = nil
+        let configPath = dir + "/tokenizer_config.json"
+        if fm.isReadableFile(atPath: configPath) {
+            let cfg = try JSONValue.parse(bytes: Sources.readAll(configPath))
+            func special(_ v: JSONValue?) -> String? { v?.stringValue ?? v?["content"]?.stringValue }
+            bos = special(cfg["bos_token"])
+            eos = special(cfg["eos_token"])
+            switch cfg["chat_template"] {
+            case .string(let t)?: template = t
+            case .array(let named)?:
+                // Several named templates: the default one, as transformers picks.
+                template = named.first { $0["name"]?.stringValue == "default" }?["template"]?.stringValue
+            default: break
+            }
         }
-        let f = try GGUFFile(path: path)
-        self.path = path
-        let tokenizer = try ByteBPETokenizer(gguf: f)
-        self.tokenizer = tokenizer
-        model = try LlamaModel(gguf: f)
-        guard tokenizer.vocabSize <= model.config.vocab else {
-            throw TrainError("\(path): the tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.config.vocab)")
+        if template == nil, fm.isReadableFile(atPath: dir + "/chat_template.jinja") {
+            template = String(decoding: try Sources.readAll(dir + "/chat_template.jinja"), as: UTF8.self)
         }
-        template = try ChatTemplate(f.metadata["tokenizer.chat_template"]?.string ?? PretrainedModel.plain)
-        func token(_ id: Int32?) -> TValue { id.map { .string(String(decoding: tokenizer.tokens[Int($0)], as: UTF8.self)) } ?? .undefined }
-        specials = ["bos_token": token(tokenizer.bos), "eos_token": token(tokenizer.eos)]
+        return try ModelText(origin: dir, tokenizer: try ByteBPETokenizer(tokenizerJSON: tokenizerJSON, bos: bos, eos: eos), template: template)
     }
 
     static func messages(_ ms: [Message]) -> [[(String, TValue)]] {
@@ -48,10 +85,9 @@ public final class PretrainedModel: @unchecked Sendable {
     /// messages with the generation prompt; each reply is what the template adds after that for
     /// prompt + reply. Token ids of each part, tokenized on their own.
     public func render(_ p: Pair) throws -> (prompt: [Int32], chosen: [Int32], rejected: [Int32]) {
-        let t = template!
-        let prompt = try t.render(messages: PretrainedModel.messages(p.prompt), addGenerationPrompt: true, extra: specials)
+        let prompt = try template.render(messages: ModelText.messages(p.prompt), addGenerationPrompt: true, extra: specials)
         func reply(_ r: [Message]) throws -> [Int32] {
-            let full = try t.render(messages: PretrainedModel.messages(p.prompt + r), addGenerationPrompt: false, extra: specials)
+            let full = try template.render(messages: ModelText.messages(p.prompt + r), addGenerationPrompt: false, extra: specials)
             guard full.hasPrefix(prompt) else {
                 throw TrainError("the chat template renders the prompt differently with and without the reply: pair \(p.id) cannot be split into prompt and reply")
             }
@@ -59,6 +95,42 @@ public final class PretrainedModel: @unchecked Sendable {
         }
         return (tokenizer.encode(prompt), try reply(p.chosen), try reply(p.rejected))
     }
+}
+
+public final class PretrainedModel: @unchecked Sendable {
+    public let path: String
+    public let model: DecoderModel
+    public let text: ModelText
+    public var tokenizer: ByteBPETokenizer { text.tokenizer }
+
+    /// Whether a path is a pretrained model rather than a prefkit checkpoint: a GGUF file, or a
+    /// directory whose config.json names one of the supported architectures.
+    public static func isPretrained(_ path: String) -> Bool {
+        if ModelText.isGGUF(path) { return true }
+        guard ModelText.isDirectory(path), let v = try? JSONValue.parse(bytes: Sources.readAll(path + "/config.json")) else { return false }
+        let arch = v["architectures"]?.arrayValue?.first?.stringValue ?? ""
+        return DecoderModel.hfArchitectures.contains(arch) || ["llama", "mistral", "qwen2", "gpt_neox"].contains(v["model_type"]?.stringValue ?? "")
+    }
+
+    /// A GGUF file or a Hugging Face directory.
+    public init(path: String) throws {
+        self.path = path
+        if ModelText.isDirectory(path) {
+            model = try DecoderModel(hfDirectory: path)
+            text = try ModelText.hf(directory: path, tokenizerJSON: path + "/tokenizer.json")
+        } else if ModelText.isGGUF(path) {
+            let f = try GGUFFile(path: path)
+            text = try ModelText(gguf: f)
+            model = try DecoderModel(gguf: f)
+        } else {
+            throw TrainError("\(path) is neither a GGUF file nor a Hugging Face model directory")
+        }
+        guard text.tokenizer.vocabSize <= model.config.vocab else {
+            throw TrainError("\(path): the tokenizer has \(text.tokenizer.vocabSize) tokens, the model \(model.config.vocab)")
+        }
+    }
+
+    public func render(_ p: Pair) throws -> (prompt: [Int32], chosen: [Int32], rejected: [Int32]) { try text.render(p) }
 
     /// Summed log-probabilities of two replies after one prompt, truncated as scoring does (the
     /// prompt keeps its end, each reply its start, prompt + reply at most `maxLength` tokens), in one

@@ -16,8 +16,8 @@ public struct SafetensorsFile {
     }
 
     public let path: String
-    public let bytes: [UInt8]
-    /// Where the data section starts in `bytes`.
+    let map: MappedFile
+    /// Where the data section starts in the file.
     public let base: Int
     public let tensors: [String: Tensor]
 
@@ -27,16 +27,16 @@ public struct SafetensorsFile {
 
     public init(path: String) throws {
         self.path = path
-        let bytes = try Sources.readAll(path)
+        let map = try MappedFile(path: path, what: "a safetensors file", minSize: 8)
         func bad(_ what: String) -> TrainError { TrainError("\(path): \(what)") }
-        guard bytes.count >= 8 else { throw bad("too short for a safetensors file") }
-        let n = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard n >= 2, n <= UInt64(bytes.count - 8), n <= UInt64(SafetensorsFile.maxHeader) else {
-            throw bad("header length \(n) does not fit the file (\(bytes.count) bytes)")
+        let n = UInt64(littleEndian: map.base.loadUnaligned(as: UInt64.self))
+        guard n >= 2, n <= UInt64(map.size - 8), n <= UInt64(SafetensorsFile.maxHeader) else {
+            throw bad("header length \(n) does not fit the file (\(map.size) bytes)")
         }
         let hlen = Int(n)
-        guard case .object(let entries)? = try? JSONValue.parse(bytes: Array(bytes[8..<(8 + hlen)])) else { throw bad("the header is not a JSON object") }
-        let data = bytes.count - 8 - hlen
+        let header = Array(UnsafeRawBufferPointer(start: map.base + 8, count: hlen))
+        guard case .object(let entries)? = try? JSONValue.parse(bytes: header) else { throw bad("the header is not a JSON object") }
+        let data = map.size - 8 - hlen
         var table: [String: Tensor] = [:]
         for (name, e) in entries where name != "__metadata__" {
             guard let dt = e["dtype"]?.stringValue, let size = SafetensorsFile.dtypeBytes[dt] else {
@@ -67,13 +67,29 @@ public struct SafetensorsFile {
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
             throw bad("tensors \(a.name) and \(b.name) overlap")
         }
-        self.bytes = bytes
+        self.map = map
         base = 8 + hlen
         tensors = table
     }
 
-    /// A tensor's data as Float32, element by element (F32 only here).
+    /// A tensor's raw data.
     public func floats(_ t: Tensor, _ body: (UnsafeRawPointer) -> Void) {
-        bytes.withUnsafeBytes { raw in body(raw.baseAddress! + base + t.begin) }
+        body(map.base + base + t.begin)
+    }
+
+    /// A floating-point tensor (F32, F16, BF16) as Float, in its row-major order.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let t = tensors[name] else { throw TrainError("\(path): no tensor \(name)") }
+        let type: GGMLType
+        switch t.dtype {
+        case "F32": type = .f32
+        case "F16": type = .f16
+        case "BF16": type = .bf16
+        default: throw TrainError("\(path): tensor \(name) is \(t.dtype); model weights are read from F32, F16 or BF16")
+        }
+        return [Float](unsafeUninitializedCapacity: t.count) { buf, n in
+            GGUFFile.dequantize(map.base + base + t.begin, type: type, count: t.count, into: buf.baseAddress!)
+            n = t.count
+        }
     }
 }

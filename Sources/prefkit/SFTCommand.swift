@@ -91,7 +91,7 @@ struct LogpsCommand: ParsableCommand {
     )
 
     @Argument(help: "Normalized pair files.") var inputs: [String]
-    @Option(name: .long, help: "A model: a GGUF file (Llama architecture: SmolLM2, TinyLlama, Llama 3 ...; its tokenizer and chat template), or a prefkit checkpoint directory (GPT-2 layout with tokenizer.json).") var model: String
+    @Option(name: .long, help: "A model: a GGUF file (Llama architecture: SmolLM2, TinyLlama, Llama 3 ...) or a Hugging Face directory (Llama, Mistral, Qwen2, GPT-NeoX; safetensors), with its tokenizer and chat template; or a prefkit checkpoint directory (GPT-2 layout with tokenizer.json).") var model: String
     @Option(name: [.short, .long], help: "Output JSON Lines.") var output: String
     @Option(name: .long, parsing: .unconditional, help: "Maximum tokens per sequence (default: the model's context).") var maxLength: Int?
     @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (default: what the model was trained with, from its config.json; else half the length).") var maxPromptLength: Int?
@@ -112,7 +112,7 @@ struct LogpsCommand: ParsableCommand {
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         // A pretrained model is loaded before the output exists (a model that cannot be read publishes nothing).
         let pretrained: PretrainedModel?
-        do { pretrained = PretrainedModel.isGGUF(model) ? try PretrainedModel(path: model) : nil } catch { throw ValidationError("\(error)") }
+        do { pretrained = PretrainedModel.isPretrained(model) ? try PretrainedModel(path: model) : nil } catch { throw ValidationError("\(error)") }
         let f = try EncodedFile(path: output, compression: OutputCompression.forPath(output), level: 3)
         let dropped: Int
         do {

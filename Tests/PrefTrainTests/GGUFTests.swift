@@ -328,7 +328,7 @@ final class LlamaEngineTests: XCTestCase {
         """
         guard try runReferencePython(script, [path, dir + "/seqs.json", dir + "/lp.json"], what: "torch, transformers and gguf") else { return }
         let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/lp.json")).arrayValue!.map { $0.doubleValue! }
-        let model = try LlamaModel(gguf: f)
+        let model = try DecoderModel(gguf: f)
         XCTAssertEqual(model.config.layers, 30)
         XCTAssertEqual(model.config.kvHeads, 3)
         var worst = 0.0
