@@ -292,55 +292,6 @@ final class HFTokenizerTests: XCTestCase {
     }
 }
 
-/// The Llama forward pass against transformers (fp32, eager) on the same tokens.
-final class LlamaEngineTests: XCTestCase {
-    func testReplyLogProbsEqualTransformers() throws {
-        let path = try realSmolLM2GGUF()
-        let hh = try Paths.realdata("hh-rlhf_harmless-base_test.jsonl.gz")
-        let f = try GGUFFile(path: path)
-        let tok = try ByteBPETokenizer(gguf: f)
-        // Real HH records: the conversation up to the last "Assistant:" is the prompt, the rest the reply.
-        var seqs: [(tokens: [Int32], replyStart: Int)] = []
-        for line in try Sources.readAll(hh).split(separator: 0x0A).prefix(6) {
-            guard let v = try? JSONValue.parse(bytes: Array(line)), let chosen = v["chosen"]?.stringValue,
-                  let cut = chosen.range(of: "\n\nAssistant:", options: .backwards) else { continue }
-            let prompt = tok.encode(String(chosen[..<cut.upperBound])), reply = tok.encode(String(chosen[cut.upperBound...]))
-            let p = Array(prompt.suffix(96)), r = Array(reply.prefix(48))
-            guard !r.isEmpty else { continue }
-            seqs.append((p + r, p.count))
-        }
-        XCTAssertGreaterThanOrEqual(seqs.count, 4)
-        let dir = Paths.tempDir()
-        try JSONValue.array(seqs.map { s in .object([("ids", .array(s.tokens.map { .int(Int64($0)) })), ("start", .int(Int64(s.replyStart)))]) }).write(to: dir + "/seqs.json")
-        let script = """
-        import json, os, sys, torch
-        from transformers import AutoModelForCausalLM
-        torch.set_num_threads(2)
-        m = AutoModelForCausalLM.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]), torch_dtype=torch.float32)
-        m.eval()
-        out = []
-        with torch.no_grad():
-            for s in json.load(open(sys.argv[2])):
-                ids = torch.tensor([s["ids"]])
-                lp = torch.log_softmax(m(ids).logits[0].double(), -1)
-                out.append(sum(lp[t - 1, s["ids"][t]].item() for t in range(s["start"], len(s["ids"]))))
-        json.dump(out, open(sys.argv[3], "w"))
-        """
-        guard try runReferencePython(script, [path, dir + "/seqs.json", dir + "/lp.json"], what: "torch, transformers and gguf") else { return }
-        let theirs = try JSONValue.parse(bytes: Sources.readAll(dir + "/lp.json")).arrayValue!.map { $0.doubleValue! }
-        let model = try DecoderModel(gguf: f)
-        XCTAssertEqual(model.config.layers, 30)
-        XCTAssertEqual(model.config.kvHeads, 3)
-        var worst = 0.0
-        for (k, s) in seqs.enumerated() {
-            let ours = model.logprobs(s.tokens, targets: s.replyStart..<s.tokens.count).reduce(0, +)
-            worst = max(worst, abs(ours - theirs[k]) / abs(theirs[k]))
-            XCTAssertLessThan(abs(ours - theirs[k]) / abs(theirs[k]), 1e-4, "sequence \(k): ours \(ours), transformers \(theirs[k])")
-        }
-        print("llama engine vs transformers: \(seqs.count) real HH sequences, largest relative difference of summed reply log-probs \(worst)")
-    }
-}
-
 /// Chat templates rendered by prefkit and by transformers' apply_chat_template, byte for byte.
 final class ChatTemplateTests: XCTestCase {
     func conversations() throws -> [[(String, String)]] {
