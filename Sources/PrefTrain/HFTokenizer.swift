@@ -16,13 +16,17 @@ public final class ByteBPETokenizer: @unchecked Sendable {
     public let added: [(text: [UInt8], id: Int32)]
     public let bos: Int32?
     public let eos: Int32?
+    public let preTokenizer: PreTokenizer
+    /// Pieces that are whole tokens, when merges are skipped for them (Llama 3's `ignore_merges`).
+    let wholePieces: [[UInt8]: Int32]?
     let cache = PieceCache()
 
     public var vocabSize: Int { tokens.count }
 
     /// `vocab`: byte-level token strings by id; `mergeList`: "left right" in rank order;
     /// `addedIDs`: ids of the added tokens (their text is taken as it is, not byte-level).
-    init(vocab: [String], mergeList: [String], addedIDs: Set<Int>, bos: Int32?, eos: Int32?, origin: String) throws {
+    init(vocab: [String], mergeList: [String], addedIDs: Set<Int>, bos: Int32?, eos: Int32?, preTokenizer: PreTokenizer, ignoreMerges: Bool,
+         origin: String) throws {
         var inverse: [Character: UInt8] = [:]
         for (b, c) in BPETokenizer.byteChars.enumerated() { inverse[c] = UInt8(b) }
         var tokens: [[UInt8]] = []
@@ -61,6 +65,14 @@ public final class ByteBPETokenizer: @unchecked Sendable {
         added = addedIDs.sorted().map { (Array(vocab[$0].utf8), Int32($0)) }.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
         self.bos = bos
         self.eos = eos
+        self.preTokenizer = preTokenizer
+        if ignoreMerges {
+            var whole: [[UInt8]: Int32] = [:]
+            for (i, t) in tokens.enumerated() where !addedIDs.contains(i) && whole[t] == nil { whole[t] = Int32(i) }
+            wholePieces = whole
+        } else {
+            wholePieces = nil
+        }
     }
 
     /// The tokenizer a GGUF file carries (`tokenizer.ggml.model` "gpt2": byte-level BPE).
@@ -79,8 +91,9 @@ public final class ByteBPETokenizer: @unchecked Sendable {
         var addedIDs = Set<Int>()
         for (i, t) in types.enumerated() where i < toks.count && (t == 3 || t == 4) { addedIDs.insert(i) }
         func id(_ k: String) -> Int32? { f.metadata[k]?.int.flatMap { $0 >= 0 && $0 < toks.count ? Int32($0) : nil } }
+        let (pre, ignoreMerges) = try PreTokenizer.gguf(f.metadata["tokenizer.ggml.pre"]?.string, origin: origin)
         try self.init(vocab: toks, mergeList: merges, addedIDs: addedIDs, bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
-                      origin: origin)
+                      preTokenizer: pre, ignoreMerges: ignoreMerges, origin: origin)
     }
 
     /// A Hugging Face `tokenizer.json` with a byte-level BPE model.
@@ -107,24 +120,29 @@ public final class ByteBPETokenizer: @unchecked Sendable {
             m.stringValue ?? (m.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ")
         }
         func id(_ s: String?) -> Int32? { s.flatMap { t in vocab.firstIndex(of: t).map(Int32.init) } }
-        try self.init(vocab: vocab, mergeList: merges, addedIDs: addedIDs, bos: id(bos), eos: id(eos), origin: path)
+        let pre = try PreTokenizer.hf(normalizer: v["normalizer"], preTokenizer: v["pre_tokenizer"], origin: path)
+        var ignoreMerges = false
+        if case .bool(true)? = model["ignore_merges"] { ignoreMerges = true }
+        try self.init(vocab: vocab, mergeList: merges, addedIDs: addedIDs, bos: id(bos), eos: id(eos), preTokenizer: pre, ignoreMerges: ignoreMerges,
+                      origin: path)
     }
 
     func encodePiece(_ bytes: [UInt8]) -> [Int32] {
-        cache.get(bytes) {
+        if let id = wholePieces?[bytes] { return [id] }
+        return cache.get(bytes) {
             BPEMerge.apply(bytes.compactMap { b in byteIDs[Int(b)] >= 0 ? byteIDs[Int(b)] : nil }) { a, b in merges[BPETokenizer.key(a, b)] }
         }
     }
 
-    /// Encodes text: added tokens where they occur, everything between them pre-tokenized (GPT-2's
-    /// pattern) and merged.
+    /// Encodes text: added tokens where they occur, everything between them pre-tokenized (the
+    /// tokenizer's own pattern) and merged.
     public func encode(_ text: String) -> [Int32] {
         var out: [Int32] = []
         let bytes = Array(text.utf8)
         var start = 0, i = 0
         func plain(_ a: Int, _ b: Int) {
             guard a < b else { return }
-            for p in BPETokenizer.pretokenize(String(decoding: bytes[a..<b], as: UTF8.self)) { out += encodePiece(p) }
+            for p in preTokenizer.split(String(decoding: bytes[a..<b], as: UTF8.self)) { out += encodePiece(p) }
         }
         while i < bytes.count {
             var matched: (len: Int, id: Int32)? = nil

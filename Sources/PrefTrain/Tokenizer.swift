@@ -56,8 +56,9 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Splits text like GPT-2's pattern
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, returning UTF-8 pieces.
-    public static func pretokenize(_ text: String) -> [[UInt8]] {
-        let s = Array(text.unicodeScalars)
+    public static func pretokenize(_ text: String) -> [[UInt8]] { pretokenize(Array(text.unicodeScalars)) }
+
+    static func pretokenize(_ s: [Unicode.Scalar]) -> [[UInt8]] {
         let n = s.count
         var cats = [Cat](); cats.reserveCapacity(n)
         for u in s { cats.append(cat(u)) }

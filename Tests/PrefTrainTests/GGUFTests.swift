@@ -260,6 +260,33 @@ final class HFTokenizerTests: XCTestCase {
         return texts
     }
 
+    /// Tokenizers with Llama 3's, Qwen2's (NFC) and SmolLM's (digits first) pre-tokenizers and Llama
+    /// 3's ignore_merges, trained by Hugging Face `tokenizers` on the real texts
+    /// (scripts/tiny_tokenizers.py): prefkit's ids equal theirs on every text.
+    func testLlama3Qwen2AndDigitPreTokenizersEqualTokenizers() throws {
+        let texts = try realTexts() + ["I'LL SEE IT'S He'S", "x\r\n\r\n  y\n\n\tz", "12345678 and 3.14159, 2026-12-03", "\u{663}\u{664}\u{665} digits",
+                                        "cafe\u{301} r\u{E9}sum\u{E9}", "\thello  \n  \n x", "a!!\n\nb ??\r\n", "'quoted' 'tis"]
+        let dir = Paths.tempDir()
+        try JSONValue.array(texts.map { .string($0) }).write(to: dir + "/texts.json")
+        let script = try String(contentsOfFile: Paths.repo + "/scripts/tiny_tokenizers.py", encoding: .utf8)
+        guard try runReferencePython(script, [dir + "/texts.json", dir], what: "tokenizers") else { return }
+        let all = try JSONValue.parse(bytes: Sources.readAll(dir + "/ids.json"))
+        for (name, pattern) in [("llama3", PreTokenizer.Pattern.llama3), ("qwen2", .qwen2), ("smollm", .gpt2)] {
+            let tok = try ByteBPETokenizer(tokenizerJSON: dir + "/\(name)/tokenizer.json")
+            XCTAssertEqual(tok.preTokenizer.pattern, pattern)
+            XCTAssertEqual(tok.preTokenizer.nfc, name == "qwen2")
+            XCTAssertEqual(tok.preTokenizer.individualDigits, name == "smollm")
+            XCTAssertEqual(tok.wholePieces != nil, name == "llama3")
+            let theirs = all[name]!.arrayValue!.map { $0.arrayValue!.map { Int32($0.intValue!) } }
+            var differ = 0
+            for (k, t) in texts.enumerated() where tok.encode(t) != theirs[k] {
+                differ += 1
+                if differ <= 3 { XCTFail("\(name) text \(k) \(t.prefix(60).debugDescription): ours \(tok.encode(t).prefix(16)), theirs \(theirs[k].prefix(16))") }
+            }
+            XCTAssertEqual(differ, 0, "\(name): \(differ) of \(texts.count) texts tokenize differently")
+        }
+    }
+
     func testIdsEqualHuggingFaceOnRealText() throws {
         let path = try realSmolLM2GGUF()
         let texts = try realTexts()
@@ -269,7 +296,11 @@ final class HFTokenizerTests: XCTestCase {
         let script = """
         import json, os, sys
         from transformers import AutoTokenizer
+        from tokenizers import pre_tokenizers as P
         t = AutoTokenizer.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1]))
+        # transformers' GGUF conversion drops tokenizer.ggml.pre ("smollm"): the digit split of
+        # SmolLM2's own tokenizer.json (and of llama.cpp) is put back.
+        t.backend_tokenizer.pre_tokenizer = P.Sequence([P.Digits(individual_digits=True), P.ByteLevel(add_prefix_space=False, use_regex=True)])
         texts = json.load(open(sys.argv[2]))
         json.dump([t.encode(x, add_special_tokens=False) for x in texts], open(sys.argv[3], "w"))
         """
@@ -278,6 +309,7 @@ final class HFTokenizerTests: XCTestCase {
         let tok = try ByteBPETokenizer(gguf: try GGUFFile(path: path))
         XCTAssertEqual(tok.vocabSize, 49152)
         XCTAssertEqual(tok.eos, 2)
+        XCTAssertEqual(tok.preTokenizer, PreTokenizer(pattern: .gpt2, individualDigits: true), "tokenizer.ggml.pre smollm")
         var differ = 0
         for (k, t) in texts.enumerated() {
             let ours = tok.encode(t)

@@ -30,7 +30,12 @@ final class PretrainedTests: CLITestCase {
         import os, sys, torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         d, f = os.path.dirname(sys.argv[1]), os.path.basename(sys.argv[1])
-        AutoTokenizer.from_pretrained(d, gguf_file=f).save_pretrained(sys.argv[2])
+        from tokenizers import pre_tokenizers as P
+        tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+        # transformers' GGUF conversion drops tokenizer.ggml.pre ("smollm"): the digit split of
+        # SmolLM2's own tokenizer.json is put back.
+        tok.backend_tokenizer.pre_tokenizer = P.Sequence([P.Digits(individual_digits=True), P.ByteLevel(add_prefix_space=False, use_regex=True)])
+        tok.save_pretrained(sys.argv[2])
         # A model loaded from GGUF is not saved as it is: its weights go into a plain one.
         m = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
         cfg = m.config
