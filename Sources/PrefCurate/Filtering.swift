@@ -34,6 +34,9 @@ public enum FilterParameter: Sendable {
     /// A file of regular expressions (one per line, `#` comments) and the fields they are matched
     /// against (`--block-fields`); config: `"patterns"` (list), `"fields"` (list).
     case patterns
+    /// A token limit (`--max-tokens N`, with `--max-prompt-tokens M` and the model's
+    /// `--tokenizer PATH`); config: `"value"`, `"prompt"`, `"tokenizer"`.
+    case tokens
 }
 
 /// A parsed parameter.
@@ -45,6 +48,14 @@ public enum FilterArgument: Sendable {
     case ratio(Double, Double)
     case languages(Set<Script>)
     case patterns([String], fields: Set<String>)
+    case tokens(max: Int, maxPrompt: Int?, tokenizer: String)
+}
+
+/// What building a filter may need from outside PrefCurate: a model's tokenizer, by path.
+public struct FilterContext: Sendable {
+    public var tokenizer: @Sendable (String) throws -> PairTokenCounter
+    public init(tokenizer: @escaping @Sendable (String) throws -> PairTokenCounter) { self.tokenizer = tokenizer }
+    public static let none = FilterContext { path in throw FilterError("--tokenizer \(path): no tokenizer can be loaded here") }
 }
 
 /// What a filter does with pairs.
@@ -66,7 +77,15 @@ public struct FilterDef: Sendable {
     public let flag: String
     public let help: String
     public let parameter: FilterParameter
-    let build: @Sendable (FilterArgument) throws -> FilterStage
+    let build: @Sendable (FilterArgument, FilterContext) throws -> FilterStage
+
+    init(name: String, flag: String, help: String, parameter: FilterParameter, build: @escaping @Sendable (FilterArgument, FilterContext) throws -> FilterStage) {
+        self.name = name; self.flag = flag; self.help = help; self.parameter = parameter; self.build = build
+    }
+
+    init(name: String, flag: String, help: String, parameter: FilterParameter, build: @escaping @Sendable (FilterArgument) throws -> FilterStage) {
+        self.init(name: name, flag: flag, help: help, parameter: parameter) { a, _ in try build(a) }
+    }
 }
 
 /// A filter with its argument: one step of a run.
@@ -165,6 +184,19 @@ public enum Filters {
                 return scripts.contains(d)
             }
         },
+        FilterDef(name: "max-tokens", flag: "max-tokens",
+                  help: "Remove pairs whose rendered prompt plus either reply is over N tokens of the model given by --tokenizer (its chat template and tokenizer, as TRL renders pairs); with --max-prompt-tokens M, also those whose prompt is over M.",
+                  parameter: .tokens) { a, context in
+            guard case .tokens(let n, let m, let path) = a else { throw FilterError("max-tokens takes a count") }
+            let counter: PairTokenCounter
+            do { counter = try context.tokenizer(path) } catch let e as FilterError { throw e } catch { throw FilterError("--tokenizer \(path): \(error)") }
+            return .pairReason { p in
+                // A pair the template cannot render is removed as such, not counted as too long.
+                guard let c = try? counter.count(p) else { return "untokenizable" }
+                if let m, c.prompt > m { return "max-prompt-tokens" }
+                return c.sequence > n ? "max-tokens" : nil
+            }
+        },
         FilterDef(name: "max-pairs-per-prompt", flag: "max-pairs-per-prompt", help: "Keep at most N pairs per prompt (largest margin first, ties by id).", parameter: .count(min: 1)) { a in
             guard case .count(let n) = a else { throw FilterError("max-pairs-per-prompt takes a count") }
             return .perPrompt(n)
@@ -239,6 +271,15 @@ public enum Filters {
             let pats = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("#") }
             let fields = (given["block-fields"] ?? "prompt,chosen,rejected").split(separator: ",").map(String.init)
             return .patterns(pats, fields: Set(fields))
+        case .tokens:
+            guard let n = Int(v), n >= 1 else { throw FilterError("\(at) takes a whole number of tokens >= 1, got '\(v)'") }
+            var m: Int? = nil
+            if let raw = given["max-prompt-tokens"] {
+                guard let x = Int(raw), x >= 1, x < n else { throw FilterError("--max-prompt-tokens takes a whole number from 1 to below --max-tokens, got '\(raw)'") }
+                m = x
+            }
+            guard let t = given["tokenizer"], !t.isEmpty else { throw FilterError("\(at) counts tokens with a model's tokenizer: give --tokenizer PATH (a GGUF file, a Hugging Face directory or a tokenizer.json)") }
+            return .tokens(max: n, maxPrompt: m, tokenizer: t)
         }
     }
 
@@ -317,6 +358,13 @@ public enum Filters {
             return .languages(try scripts(l, at))
         case .patterns:
             return .patterns(try strings("patterns", default: []), fields: Set(try strings("fields", default: ["prompt", "chosen", "rejected"])))
+        case .tokens:
+            let d = try num("value")
+            guard d == d.rounded(), d >= 1, d < 1e9 else { throw FilterError("\(at): \"value\" must be a whole number of tokens >= 1, got \(d)") }
+            let m = try optInt("prompt")
+            if let m, m < 1 || Double(m) >= d { throw FilterError("\(at): \"prompt\" must be from 1 to below \"value\"") }
+            guard let t = f["tokenizer"]?.stringValue, !t.isEmpty else { throw FilterError("\(at) needs \"tokenizer\", the path of the model's tokenizer") }
+            return .tokens(max: Int(d), maxPrompt: m, tokenizer: t)
         }
     }
 }
@@ -327,12 +375,12 @@ public struct FilterPlan: Sendable {
     let maxPerPrompt: Int?
     public let names: [String]
 
-    public init(_ choices: [FilterChoice]) throws {
+    public init(_ choices: [FilterChoice], context: FilterContext = .none) throws {
         var fs: [(String, @Sendable (Pair) -> String?)] = []
         var maxPer: Int?
         for c in choices {
             let name = c.def.name
-            switch try c.def.build(c.argument) {
+            switch try c.def.build(c.argument, context) {
             case .pair(let keep): fs.append((name, { keep($0) ? nil : name }))
             case .pairReason(let check): fs.append((name, check))
             case .perPrompt(let n): maxPer = n

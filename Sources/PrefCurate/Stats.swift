@@ -15,6 +15,10 @@ public struct StatsFeature: Sendable {
     var exact: Hash128
     /// Non-text content: images (parts or the column), a tools column, tool turns or tool calls.
     var images: Bool, tools: Bool, toolTurns: Bool
+    /// Token lengths with a model's tokenizer (`stats --tokenizer`): nil without one; `untokenizable`
+    /// when the pair could not be rendered.
+    var tokens: TokenCounts? = nil
+    var untokenizable = false
 }
 
 public struct DatasetStats {
@@ -24,6 +28,14 @@ public struct DatasetStats {
 }
 
 public enum Stats {
+    public static func feature(_ p: Pair, tokens counter: PairTokenCounter? = nil) -> StatsFeature {
+        var f = feature(p)
+        if let counter {
+            if let c = try? counter.count(p) { f.tokens = c } else { f.untokenizable = true }
+        }
+        return f
+    }
+
     public static func feature(_ p: Pair) -> StatsFeature {
         let nc = TextNorm.normalize(TextNorm.text(p.chosen)), nr = TextNorm.normalize(TextNorm.text(p.rejected))
         let all = p.prompt + p.chosen + p.rejected
@@ -76,6 +88,18 @@ public enum Stats {
         series["margin"] = margins
         series["score_chosen"] = scored.map { $0.scoreChosen! }
         series["score_rejected"] = scored.map { $0.scoreRejected! }
+        // Token lengths, when a tokenizer counted them.
+        var tokenJSON: [(String, JSONValue)] = []
+        if fs.contains(where: { $0.tokens != nil || $0.untokenizable }) {
+            let tk = fs.compactMap(\.tokens)
+            series["prompt_tokens"] = tk.map { Double($0.prompt) }
+            series["chosen_tokens"] = tk.map { Double($0.chosen) }
+            series["rejected_tokens"] = tk.map { Double($0.rejected) }
+            series["sequence_tokens"] = tk.map { Double($0.sequence) }
+            series["pair_tokens"] = tk.map { Double($0.prompt + $0.chosen + $0.rejected) }
+            tokenJSON = ["prompt_tokens", "chosen_tokens", "rejected_tokens", "sequence_tokens", "pair_tokens"].map { ($0, percentiles(series[$0]!)) }
+            tokenJSON.append(("untokenizable_pairs", .int(Int64(fs.filter(\.untokenizable).count))))
+        }
         let json: JSONValue = .object([
             ("pairs", .int(Int64(fs.count))), ("rejected_records", .int(Int64(rejected))),
             ("per_source", .object(perSource.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
@@ -92,7 +116,7 @@ public enum Stats {
                                      ("equal_length", rate(fs.count - chosenLonger - rejectedLonger, fs.count))])),
             ("non_text", .object([("with_images", .int(Int64(fs.filter(\.images).count))), ("with_tools", .int(Int64(fs.filter(\.tools).count))),
                                   ("with_tool_turns", .int(Int64(fs.filter(\.toolTurns).count)))])),
-        ])
+        ] + tokenJSON)
         return DatasetStats(json: json, series: series, pairs: fs.count)
     }
 
@@ -104,7 +128,8 @@ public enum Stats {
         let j = st.json
         func rateText(_ v: JSONValue?) -> String { v?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
         var rows = ""
-        for key in ["prompt_chars", "prompt_words", "chosen_chars", "rejected_chars", "chosen_words", "rejected_words", "turns", "margin"] {
+        for key in ["prompt_chars", "prompt_words", "chosen_chars", "rejected_chars", "chosen_words", "rejected_words", "turns", "margin",
+                    "prompt_tokens", "chosen_tokens", "rejected_tokens", "sequence_tokens", "pair_tokens"] {
             guard case .object(let o)? = j[key] else { continue }
             let d = Dictionary(uniqueKeysWithValues: o.map { ($0.0, $0.1.doubleValue ?? 0) })
             rows += "<tr><th>\(key.replacingOccurrences(of: "_", with: " "))</th>" + ["min", "p5", "p25", "p50", "p75", "p95", "p99", "max", "mean"].map { "<td>\(H.fmt(d[$0] ?? 0))</td>" }.joined() + "</tr>"
@@ -130,7 +155,10 @@ public enum Stats {
                 H.histogram("Prompt turns", [("turns", s["turns"]!, H.blue)], log: false),
                 H.histogram("Score margin (chosen − rejected)", [("margin", s["margin"]!, H.blue)], log: false),
                 H.histogram("Scores", [("chosen", s["score_chosen"]!, H.blue), ("rejected", s["score_rejected"]!, H.orange)], log: false),
-            ].joined(separator: "\n") + "</div>")
+            ].joined(separator: "\n") + (s["sequence_tokens"].map { seq in "\n" + [
+                H.histogram("Prompt + longer reply (tokens, \(H.esc(j["tokenizer"]?.stringValue ?? "the model's tokenizer")))", [("sequence", seq, H.blue)], log: true),
+                H.histogram("Replies (tokens)", [("chosen", s["chosen_tokens"]!, H.blue), ("rejected", s["rejected_tokens"]!, H.orange)], log: true),
+            ].joined(separator: "\n") } ?? "") + "</div>")
             + H.section("Percentiles", "<table><tr class=\"head\"><th></th><th>min</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>p99</th><th>max</th><th>mean</th></tr>\(rows)</table>")
             + H.section("Pairs per source", "<table>\(sources)</table>")
         return H.page(title: title, heading: title, sub: "prefkit stats", body: body)
@@ -140,7 +168,8 @@ public enum Stats {
 // MARK: - per-shard partial statistics
 
 extension Stats {
-    static let partialRecord = 64
+    /// Bytes per pair in a partial file (64 before token counts were kept; such files still read).
+    static let partialRecord = 80
 
     /// A shard's features, for `stats --merge` to compute the statistics of the whole run: the
     /// percentiles need every value, so each pair is kept (64 bytes), not a summary.
@@ -160,6 +189,9 @@ extension Stats {
                         r.putLE((f.scoreChosen ?? .nan).bitPattern); r.putLE((f.scoreRejected ?? .nan).bitPattern)
                         r.append((f.identical ? 1 : 0) | (f.images ? 2 : 0) | (f.tools ? 4 : 0) | (f.toolTurns ? 8 : 0) | (f.scoreChosen != nil ? 16 : 0) | (f.scoreRejected != nil ? 32 : 0))
                         r.putLE(f.exact.a); r.putLE(f.exact.b)
+                        // Token counts (-1: none; -2: untokenizable).
+                        let t = f.tokens.map { [$0.prompt, $0.chosen, $0.rejected] } ?? [f.untokenizable ? -2 : -1, -1, -1]
+                        for v in t { r.putLE(UInt32(bitPattern: Int32(clamping: v))) }
                     }
                     r += [UInt8](repeating: 0, count: partialRecord - r.count)
                     try w.write(r)
@@ -167,7 +199,7 @@ extension Stats {
                 return scanned.count
             }
             guard names.count <= Int(UInt16.max) else { throw PhaseFileError("more than 65535 corpora in one shard") }
-            return .object(header + [("formats", .array(names.map { .string($0) }))])
+            return .object(header + [("formats", .array(names.map { .string($0) })), ("record_bytes", .int(Int64(partialRecord)))])
         }
     }
 
@@ -184,8 +216,10 @@ extension Stats {
                 throw PhaseFileError("\(p) belongs to a run over other inputs than \(paths[0])")
             }
             let formats = (f.header["formats"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let size = Int(f.header["record_bytes"]?.intValue ?? 64)
+            guard size == 64 || size == partialRecord else { throw PhaseFileError("\(p): records of \(size) bytes (damaged, or written by another version)", damage: true) }
             let s = try f.stream("features")
-            while let r = try s.next(partialRecord) {
+            while let r = try s.next(size) {
                 if r[r.startIndex] == 0 { out.append(.rejected("", "")); continue }
                 let fk = Int(r.le(1, as: UInt16.self))
                 guard fk < formats.count else { throw PhaseFileError("\(p): a record names an unknown corpus (damaged)", damage: true) }
@@ -196,7 +230,11 @@ extension Stats {
                                               scoreChosen: flags & 16 != 0 ? Double(bitPattern: r.le(31)) : nil,
                                               scoreRejected: flags & 32 != 0 ? Double(bitPattern: r.le(39)) : nil,
                                               identical: flags & 1 != 0, exact: Hash128((r.le(48), r.le(56))),
-                                              images: flags & 2 != 0, tools: flags & 4 != 0, toolTurns: flags & 8 != 0)))
+                                              images: flags & 2 != 0, tools: flags & 4 != 0, toolTurns: flags & 8 != 0,
+                                              tokens: size < 80 || Int32(bitPattern: r.le(64, as: UInt32.self)) < 0 ? nil
+                                                  : TokenCounts(prompt: Int(Int32(bitPattern: r.le(64, as: UInt32.self))), chosen: Int(Int32(bitPattern: r.le(68, as: UInt32.self))),
+                                                                rejected: Int(Int32(bitPattern: r.le(72, as: UInt32.self)))),
+                                              untokenizable: size >= 80 && Int32(bitPattern: r.le(64, as: UInt32.self)) == -2)))
             }
         }
         return (out, header0)

@@ -106,10 +106,10 @@ enum Planner {
             case .stats:
                 let report = ["--json", dir + "/stats.json", "--html", dir + "/stats.html"]
                 if let n = s.shards {
-                    p.steps = [Step(label: "stats", arguments: ["stats"] + flow.data + ["-o", dir + "/parts/"] + threads, tasks: n),
+                    p.steps = [Step(label: "stats", arguments: ["stats"] + flow.data + ["-o", dir + "/parts/"] + opts() + threads, tasks: n),
                                Step(label: "stats --merge", arguments: ["stats", "--merge", dir + "/parts"] + report)]
                 } else {
-                    p.steps = [Step(label: "stats", arguments: ["stats"] + flow.data + report + threads)]
+                    p.steps = [Step(label: "stats", arguments: ["stats"] + flow.data + report + opts() + threads)]
                 }
                 p.summaries = [dir + "/stats.json"]
                 p.reports = [("Statistics", dir + "/stats.html")]

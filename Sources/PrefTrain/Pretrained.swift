@@ -3,10 +3,11 @@
 // GGUF file or a Hugging Face directory; a tokenizer may also be a tokenizer.json file.
 import Foundation
 import PrefCore
+import PrefCurate
 import PrefIO
 
 /// A model's tokenizer and chat template, and TRL's rendering of pairs with them.
-public final class ModelText: @unchecked Sendable {
+public final class ModelText: PairTokenCounter, @unchecked Sendable {
     public let origin: String
     public let tokenizer: ByteBPETokenizer
     /// The model's chat template, or the plain format (`ModelText.plain`) when it has none.
@@ -75,6 +76,13 @@ public final class ModelText: @unchecked Sendable {
             template = String(decoding: try Sources.readAll(dir + "/chat_template.jinja"), as: UTF8.self)
         }
         return try ModelText(origin: dir, tokenizer: try ByteBPETokenizer(tokenizerJSON: tokenizerJSON, bos: bos, eos: eos), template: template)
+    }
+
+    /// Token lengths of a pair as rendered for training (`PairTokenCounter`).
+    public func count(_ p: Pair) throws -> TokenCounts {
+        guard p.isPlainText else { throw TrainError("pair \(p.id) holds content other than text (images, tools), which the chat template is not given") }
+        let r = try render(p)
+        return TokenCounts(prompt: r.prompt.count, chosen: r.chosen.count, rejected: r.rejected.count)
     }
 
     static func messages(_ ms: [Message]) -> [[(String, TValue)]] {

@@ -4,6 +4,7 @@ import PrefCore
 import PrefCurate
 import PrefFormats
 import PrefIO
+import PrefTrain
 
 struct Filter: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +40,9 @@ struct Filter: ParsableCommand {
     @Option(name: .long, help: help("regex")) var blockPatterns: String?
     @Option(name: .long, help: "Fields the patterns are matched against.") var blockFields: String?
     @Option(name: .long, help: help("lang")) var lang: String?
+    @Option(name: .long, parsing: .unconditional, help: help("max-tokens")) var maxTokens: String?
+    @Option(name: .long, parsing: .unconditional, help: "With --max-tokens: also remove pairs whose rendered prompt is over this many tokens.") var maxPromptTokens: String?
+    @Option(name: .long, help: "The model whose tokenizer and chat template count tokens: a GGUF file, a Hugging Face directory or a tokenizer.json (the same paths as --model).") var tokenizer: String?
     @Option(name: .long, parsing: .unconditional, help: help("max-pairs-per-prompt")) var maxPairsPerPrompt: String?
 
     static func help(_ name: String) -> ArgumentHelp { ArgumentHelp(Filters.named(name)!.help) }
@@ -49,7 +53,8 @@ struct Filter: ParsableCommand {
             ("empty", empty ? "" : nil), ("identical", identical ? "" : nil), ("tie", tie ? "" : nil),
             ("min-margin", minMargin), ("min-ratio", minRatio), ("prompt-chars", promptChars), ("prompt-words", promptWords),
             ("response-chars", responseChars), ("response-words", responseWords), ("max-turns", maxTurns), ("length-ratio", lengthRatio),
-            ("block-patterns", blockPatterns), ("block-fields", blockFields), ("lang", lang), ("max-pairs-per-prompt", maxPairsPerPrompt),
+            ("block-patterns", blockPatterns), ("block-fields", blockFields), ("lang", lang), ("max-tokens", maxTokens),
+            ("max-prompt-tokens", maxPromptTokens), ("tokenizer", tokenizer), ("max-pairs-per-prompt", maxPairsPerPrompt),
         ]
         return Dictionary(uniqueKeysWithValues: all.compactMap { k, v in v.map { (k, $0) } })
     }
@@ -87,7 +92,7 @@ struct Filter: ParsableCommand {
         let choices = try choices()
         guard !choices.isEmpty else { throw ValidationError("--config \(config ?? ""): no filter listed") }
         let plan: FilterPlan
-        do { plan = try FilterPlan(choices) } catch { throw ValidationError("\(error)") }
+        do { plan = try FilterPlan(choices, context: FilterContext { try ModelText.load($0) }) } catch { throw ValidationError("\(error)") }
         let spec = try shard.resolve()
         var output = self.output
         if let spec {

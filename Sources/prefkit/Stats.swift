@@ -4,6 +4,7 @@ import PrefCore
 import PrefCurate
 import PrefFormats
 import PrefIO
+import PrefTrain
 
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,11 +24,12 @@ struct StatsCommand: ParsableCommand {
     @Option(name: .long, help: "Merge the partial statistics of every shard in this directory.") var merge: String?
     @OptionGroup var shard: ShardOptions
     @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1-256 (default: all cores).") var threads: Int?
+    @Option(name: .long, help: "Add token lengths (prompt, replies, prompt + longer reply, whole pair) counted with this model's tokenizer and chat template, as TRL renders pairs: a GGUF file, a Hugging Face directory or a tokenizer.json.") var tokenizer: String?
 
     func validate() throws {
         try Range.check(threads, "threads", Range.threads)
         if merge != nil {
-            guard inputs.isEmpty, output == nil else { throw ValidationError("--merge reads the partial statistics in its directory: give no inputs and no -o") }
+            guard inputs.isEmpty, output == nil, tokenizer == nil else { throw ValidationError("--merge reads the partial statistics in its directory: give no inputs, no -o and no --tokenizer") }
             if try shard.resolve() != nil, shard.shardIndex != nil { throw ValidationError("--merge joins every shard: run it once, without --shard-index") }
         } else {
             guard !inputs.isEmpty else { throw ValidationError("give the pair files to describe (or --merge DIR)") }
@@ -38,8 +40,11 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         if let dir = merge {
             let (scanned, header) = try Stats.readPartials(dir)
-            return try report(Stats.compute(scanned), title: header["title"]?.stringValue ?? "")
+            return try report(Stats.compute(scanned), title: header["title"]?.stringValue ?? "", tokenizer: header["tokenizer"]?.stringValue)
         }
+        // The tokenizer is loaded before any output exists (one that cannot be read publishes nothing).
+        let counter: ModelText?
+        do { counter = try tokenizer.map { try ModelText.load($0) } } catch { throw ValidationError("--tokenizer \(tokenizer ?? ""): \(error)") }
         let expanded: [InputFile]
         do {
             expanded = try InputExpander.expand(inputs)
@@ -53,20 +58,23 @@ struct StatsCommand: ParsableCommand {
             let run = try ShardOptions.begin(spec, command: "stats", inputs: expanded, output: out, quiet: false)
             let mine: [InputFile]
             do { mine = try spec.assign(expanded) } catch { throw ValidationError("\(error)") }
-            let scanned = try PairSource(mine, threads: threads).scanPairs { Stats.feature($0) }
-            try Stats.writePartial(scanned, header: [("inputs", PhaseRun.inputsJSON(expanded)), ("title", .string(StatsCommand.title(expanded)))], to: out)
+            let scanned = try PairSource(mine, threads: threads).scanPairs { Stats.feature($0, tokens: counter) }
+            try Stats.writePartial(scanned, header: [("inputs", PhaseRun.inputsJSON(expanded)), ("title", .string(StatsCommand.title(expanded)))]
+                                   + (tokenizer.map { [("tokenizer", .string($0))] } ?? []), to: out)
             try ShardOptions.finish(spec, run: run, outputs: [out], output: out)
             PhaseRun.say(false, "prefkit stats: shard \(spec.index) of \(spec.count): \(scanned.count) records -> \(out)")
             return
         }
         let source = try PairSource(expanded, threads: threads)
-        let scanned = try source.scanPairs { Stats.feature($0) }
-        try report(Stats.compute(scanned), title: StatsCommand.title(expanded))
+        let scanned = try source.scanPairs { Stats.feature($0, tokens: counter) }
+        try report(Stats.compute(scanned), title: StatsCommand.title(expanded), tokenizer: tokenizer)
     }
 
     static func title(_ inputs: [InputFile]) -> String { inputs.map(\.display).joined(separator: ", ") }
 
-    func report(_ st: DatasetStats, title: String) throws {
+    func report(_ st: DatasetStats, title: String, tokenizer: String?) throws {
+        var st = st
+        if let t = tokenizer, case .object(var o) = st.json { o.append(("tokenizer", .string(t))); st.json = .object(o) }
         if let p = json { try st.json.write(to: p) }
         if let p = html {
             try EncodedFile.writeWhole(Array(Stats.html(st, title: "Preference data: " + title).utf8), to: p)
@@ -86,6 +94,9 @@ struct StatsCommand: ParsableCommand {
         if case .object(let o)? = j["per_source"] { s += "per source: " + o.map { "\($0.0) \($0.1.intValue ?? 0)" }.joined(separator: ", ") + "\n" }
         s += "prompt chars: \(p50("prompt_chars")); chosen chars: \(p50("chosen_chars")); rejected chars: \(p50("rejected_chars")); turns: \(p50("turns"))\n"
         s += "scored pairs: \(j["scored_pairs"]?.intValue ?? 0); tie rate \(pct(j["tie_rate"])); identical \(pct(j["identical_rate"])); exact duplicates \(pct(j["duplicate_rate"]))\n"
+        if j["sequence_tokens"] != nil {
+            s += "tokens: prompt \(p50("prompt_tokens")); prompt + longer reply \(p50("sequence_tokens")); untokenizable pairs \(j["untokenizable_pairs"]?.intValue ?? 0)\n"
+        }
         s += "length bias: chosen longer in \(pct(j["length_bias"]?["chosen_longer"])), rejected longer in \(pct(j["length_bias"]?["rejected_longer"]))"
         return s
     }

@@ -130,6 +130,94 @@ final class PretrainedTests: CLITestCase {
         }
     }
 
+    /// `filter --max-tokens N --max-prompt-tokens M --tokenizer GGUF` keeps exactly the pairs whose
+    /// rendered lengths per transformers (apply_chat_template, the model's tokenizer) are within the
+    /// limits, on real pairs of two corpora; `stats --tokenizer DIR` reports the same lengths.
+    func testTokenLengthFilterAndStatsEqualTransformers() throws {
+        let model = try gguf()
+        let py = try python()
+        let hf = try hfDirectory(model, py)
+        let d = tempDir()
+        var inputs: [String] = []
+        for name in ["hh-rlhf_harmless-base_test.jsonl.gz", "ultrafeedback-binarized_train1k_kkminions-noise-study.jsonl"] {
+            let p = CLITestCase.repo + "/../shared/realdata/" + name
+            guard FileManager.default.fileExists(atPath: p) else { throw XCTSkip("../shared/realdata is absent") }
+            XCTAssertEqual(try run(["convert", p, "-o", d + "/\(inputs.count).jsonl", "-q"]).code, 0)
+            inputs.append(d + "/\(inputs.count).jsonl")
+        }
+        let all = try inputs.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").prefix(250).joined(separator: "\n") + "\n" }.joined()
+        try all.write(toFile: d + "/pairs.jsonl", atomically: false, encoding: .utf8)
+        let script = """
+        import json, sys
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(sys.argv[1])
+        out = []
+        for line in open(sys.argv[2]):
+            x = json.loads(line)
+            prompt = tok.apply_chat_template(x["prompt"], tokenize=False, add_generation_prompt=True)
+            n = {"id": x["id"], "prompt": len(tok(prompt, add_special_tokens=False)["input_ids"])}
+            for side in ["chosen", "rejected"]:
+                full = tok.apply_chat_template(x["prompt"] + x[side], tokenize=False)
+                n[side] = len(tok(full[len(prompt):], add_special_tokens=False)["input_ids"])
+            out.append(n)
+        json.dump(out, open(sys.argv[3], "w"))
+        """
+        try script.write(toFile: d + "/ref.py", atomically: false, encoding: .utf8)
+        let ref = try run([d + "/ref.py", hf, d + "/pairs.jsonl", d + "/ref.json"], executable: py)
+        XCTAssertEqual(ref.code, 0, String(ref.err.suffix(2000)))
+        let counts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/ref.json"))) as! [[String: Any]]
+        XCTAssertEqual(counts.count, 500)
+        let seq = counts.map { ($0["prompt"] as! Int) + max($0["chosen"] as! Int, $0["rejected"] as! Int) }.sorted()
+        // Limits inside the data, so that each reason removes some pairs and some are kept.
+        let n = seq[seq.count / 2], m = counts.map { $0["prompt"] as! Int }.sorted()[counts.count * 3 / 4]
+        let r = try run(["filter", d + "/pairs.jsonl", "-o", d + "/kept.jsonl", "--max-tokens", "\(n)", "--max-prompt-tokens", "\(m)", "--tokenizer", model,
+                         "--summary-json", d + "/report.json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        var expectKept: [String] = [], keptLongest = 0, tooLong = 0, promptLong = 0
+        for c in counts {
+            let p = c["prompt"] as! Int, s = p + max(c["chosen"] as! Int, c["rejected"] as! Int)
+            if p > m { promptLong += 1 } else if s > n { tooLong += 1 } else { expectKept.append(c["id"] as! String); keptLongest = max(keptLongest, s) }
+        }
+        let kept = try String(contentsOfFile: d + "/kept.jsonl", encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String
+        }
+        XCTAssertEqual(kept, expectKept)
+        XCTAssertGreaterThan(tooLong, 10)
+        XCTAssertGreaterThan(promptLong, 10)
+        let report = try String(contentsOfFile: d + "/report.json", encoding: .utf8)
+        XCTAssertTrue(report.contains("\"max-tokens\": \(tooLong)"), report)
+        XCTAssertTrue(report.contains("\"max-prompt-tokens\": \(promptLong)"), report)
+        // The same lengths in the statistics, with the directory's tokenizer.
+        let st = try run(["stats", d + "/pairs.jsonl", "--tokenizer", hf, "--json", d + "/stats.json", "--html", d + "/stats.html"])
+        XCTAssertEqual(st.code, 0, st.err)
+        let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/stats.json"))) as! [String: Any]
+        func q(_ v: [Int], _ p: Double) -> Double { Double(v[min(v.count - 1, Int((p * Double(v.count - 1)).rounded()))]) }
+        for (key, values) in [("sequence_tokens", seq), ("prompt_tokens", counts.map { $0["prompt"] as! Int }.sorted()),
+                              ("chosen_tokens", counts.map { $0["chosen"] as! Int }.sorted())] {
+            let o = j[key] as! [String: Any]
+            for (name, p) in [("min", 0.0), ("p50", 0.5), ("p95", 0.95), ("max", 1.0)] {
+                XCTAssertEqual(o[name] as? Double, q(values, p), "\(key) \(name)")
+            }
+        }
+        XCTAssertEqual(j["untokenizable_pairs"] as? Int, 0)
+        XCTAssertEqual(j["tokenizer"] as? String, hf)
+        XCTAssertTrue(try String(contentsOfFile: d + "/stats.html", encoding: .utf8).contains("sequence tokens"))
+        // The same filter and statistics as pipeline stage options (the tokenizer path relative to the config).
+        try FileManager.default.createSymbolicLink(atPath: d + "/model.gguf", withDestinationPath: model)
+        try "run: run\ninputs: [pairs.jsonl]\nstages:\n  - filter: {max-tokens: \(n), max-prompt-tokens: \(m), tokenizer: model.gguf}\n  - stats: {tokenizer: model.gguf}\n"
+            .write(toFile: d + "/p.yaml", atomically: false, encoding: .utf8)
+        let pr = try run(["pipeline", d + "/p.yaml", "-q"])
+        XCTAssertEqual(pr.code, 0, pr.err)
+        let ps = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/02-stats/stats.json"))) as! [String: Any]
+        XCTAssertEqual(ps["pairs"] as? Int, expectKept.count)
+        XCTAssertEqual((ps["sequence_tokens"] as? [String: Any])?["max"] as? Double, Double(keptLongest))
+        // Without a tokenizer the filter is refused before anything is written.
+        let bad = try run(["filter", d + "/pairs.jsonl", "-o", d + "/none.jsonl", "--max-tokens", "10"])
+        XCTAssertEqual(bad.code, 2, bad.err)
+        XCTAssertTrue(bad.err.contains("--tokenizer"), bad.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/none.jsonl"))
+    }
+
     func testHostileGGUFFilesAreOneSentence() throws {
         let d = tempDir()
         try "{\"id\": \"x\", \"source\": \"s\", \"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"c\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"r\"}]}\n".write(toFile: d + "/p.jsonl", atomically: false, encoding: .utf8)
