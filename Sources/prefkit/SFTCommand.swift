@@ -97,8 +97,10 @@ struct LogpsCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Maximum prompt tokens (default: what the model was trained with, from its config.json; else half the length).") var maxPromptLength: Int?
     @Option(name: .long, parsing: .unconditional, help: "Sequences per forward pass.") var batchSize: Int = 8
     @Option(name: .long, parsing: .unconditional, help: "Threads.") var threads: Int?
+    @Option(name: .long, help: "Memory the model may take, e.g. 2G (default: the machine's available memory); a model that needs more is refused before loading.") var memoryLimit: String?
 
     func validate() throws {
+        if let m = memoryLimit, Convert.parseBytes(m) == nil { throw ValidationError("--memory-limit takes a size such as 512M or 2G") }
         try Range.check(maxLength, "max-length", Range.length)
         try Range.check(maxPromptLength, "max-prompt-length", 1...(Range.length.upperBound - 1))
         if let a = maxPromptLength, let b = maxLength, a >= b { throw ValidationError("--max-prompt-length must be below --max-length") }
@@ -110,6 +112,7 @@ struct LogpsCommand: ParsableCommand {
         try checkOutputs(inputs, [("-o", output)])
         let pairs = try readPairs(inputs)
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if let m = memoryLimit { ModelBudget.limit = Convert.parseBytes(m) }
         // A pretrained model is loaded before the output exists (a model that cannot be read publishes nothing).
         let pretrained: PretrainedModel?
         do { pretrained = PretrainedModel.isPretrained(model) ? try PretrainedModel(path: model) : nil } catch { throw ValidationError("\(error)") }

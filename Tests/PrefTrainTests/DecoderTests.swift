@@ -54,3 +54,101 @@ final class DecoderTests: XCTestCase {
         }
     }
 }
+
+/// Hugging Face directories whose files lie: each refused with one sentence naming the file and
+/// the lie, before the weights are read (safetensors headers, sharded indexes, config.json sizes).
+final class HostileCheckpointTests: XCTestCase {
+    /// A safetensors file from (name, dtype, shape, data bytes) entries, with an optional header override.
+    static func safetensors(_ tensors: [(String, String, [Int], Int)], header override: String? = nil) -> [UInt8] {
+        var entries: [String] = [], off = 0
+        for (name, dt, shape, n) in tensors {
+            entries.append("\"\(name)\": {\"dtype\": \"\(dt)\", \"shape\": \(shape), \"data_offsets\": [\(off), \(off + n)]}")
+            off += n
+        }
+        let h = Array((override ?? "{" + entries.joined(separator: ", ") + "}").utf8)
+        var out: [UInt8] = []
+        for k in 0..<8 { out.append(UInt8((UInt64(h.count) >> (8 * UInt64(k))) & 0xFF)) }
+        return out + h + [UInt8](repeating: 0, count: off)
+    }
+
+    /// A tiny Llama's config and tensors (F32 zeros).
+    static let config = "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 16, \"hidden_size\": 8, \"intermediate_size\": 12, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"max_position_embeddings\": 32, \"tie_word_embeddings\": true}"
+    static var tensors: [(String, String, [Int], Int)] {
+        let p = "model.layers.0."
+        let shapes: [(String, [Int])] = [("model.embed_tokens.weight", [16, 8]), ("model.norm.weight", [8]), (p + "input_layernorm.weight", [8]),
+                                         (p + "self_attn.q_proj.weight", [8, 8]), (p + "self_attn.k_proj.weight", [4, 8]), (p + "self_attn.v_proj.weight", [4, 8]),
+                                         (p + "self_attn.o_proj.weight", [8, 8]), (p + "post_attention_layernorm.weight", [8]),
+                                         (p + "mlp.gate_proj.weight", [12, 8]), (p + "mlp.up_proj.weight", [12, 8]), (p + "mlp.down_proj.weight", [8, 12])]
+        return shapes.map { ($0.0, "F32", $0.1, 4 * $0.1.reduce(1, *)) }
+    }
+
+    func directory(config: String = config, weights: [UInt8]? = nil, extra: [String: String] = [:]) throws -> String {
+        let d = Paths.tempDir()
+        try config.write(toFile: d + "/config.json", atomically: false, encoding: .utf8)
+        if let w = weights ?? Optional(HostileCheckpointTests.safetensors(HostileCheckpointTests.tensors)) {
+            try Data(w).write(to: URL(fileURLWithPath: d + "/model.safetensors"))
+        }
+        for (name, text) in extra { try text.write(toFile: d + "/" + name, atomically: false, encoding: .utf8) }
+        return d
+    }
+
+    func refused(_ d: String, _ want: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try DecoderModel(hfDirectory: d), file: file, line: line) { e in
+            XCTAssertTrue("\(e)".contains(want), "expected '\(want)': \(e)", file: file, line: line)
+            XCTAssertTrue("\(e)".contains(d), "names the file: \(e)", file: file, line: line)
+        }
+    }
+
+    func testTheValidDirectoryLoads() throws {
+        let m = try DecoderModel(hfDirectory: try directory())
+        XCTAssertEqual(m.config.kvHeads, 1)
+        XCTAssertEqual(m.replyLogprobs(prompt: [1, 2], replies: [[3], [4, 5]]).count, 2)
+    }
+
+    func testLyingCheckpointsAreRefusedBeforeAllocating() throws {
+        let t = HostileCheckpointTests.tensors
+        // A header length of 2^62.
+        var w = HostileCheckpointTests.safetensors(t)
+        w.replaceSubrange(0..<8, with: [0, 0, 0, 0, 0, 0, 0, 0x40])
+        refused(try directory(weights: w), "header length")
+        // Offsets past the end of the file.
+        w = HostileCheckpointTests.safetensors(t)
+        w.removeLast(100)
+        refused(try directory(weights: w), "lies outside the file")
+        // Two tensors over the same bytes.
+        let overlap = "{\"model.embed_tokens.weight\": {\"dtype\": \"F32\", \"shape\": [16, 8], \"data_offsets\": [0, 512]}, \"model.norm.weight\": {\"dtype\": \"F32\", \"shape\": [8], \"data_offsets\": [480, 512]}}"
+        refused(try directory(weights: HostileCheckpointTests.safetensors([("x", "F32", [128], 512)], header: overlap)), "overlap")
+        // A shape whose element count overflows, and one larger than the file.
+        let huge = "{\"model.embed_tokens.weight\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 16], \"data_offsets\": [0, 512]}}"
+        refused(try directory(weights: HostileCheckpointTests.safetensors([("x", "F32", [128], 512)], header: huge)), "model.embed_tokens.weight")
+        // A config whose sizes do not match the tensors.
+        refused(try directory(config: HostileCheckpointTests.config.replacingOccurrences(of: "\"intermediate_size\": 12", with: "\"intermediate_size\": 16")),
+                "the config implies")
+        // A config with sizes beyond any model, and heads that do not divide.
+        refused(try directory(config: HostileCheckpointTests.config.replacingOccurrences(of: "\"num_hidden_layers\": 1", with: "\"num_hidden_layers\": 99999999")),
+                "block count")
+        refused(try directory(config: HostileCheckpointTests.config.replacingOccurrences(of: "\"num_key_value_heads\": 1", with: "\"num_key_value_heads\": 3")),
+                "key-value head count")
+        // A tensor of an integer type, and an architecture not read.
+        var ints = t
+        ints[1] = ("model.norm.weight", "I32", [8], 32)
+        refused(try directory(weights: HostileCheckpointTests.safetensors(ints)), "I32")
+        refused(try directory(config: HostileCheckpointTests.config.replacingOccurrences(of: "LlamaForCausalLM", with: "FalconForCausalLM")), "FalconForCausalLM")
+        // A sharded index that points outside the directory, or at a shard without the tensor.
+        let idx = "{\"weight_map\": {\"model.norm.weight\": \"../model.safetensors\"}}"
+        let d = try directory(extra: ["model.safetensors.index.json": idx])
+        try FileManager.default.removeItem(atPath: d + "/model.safetensors")
+        refused(d, "not a file name in the directory")
+        // PyTorch pickles are not read.
+        let p = try directory(extra: ["pytorch_model.bin": "x"])
+        try FileManager.default.removeItem(atPath: p + "/model.safetensors")
+        refused(p, "pytorch_model.bin")
+    }
+
+    func testAModelLargerThanTheMemoryLimitIsRefused() throws {
+        let d = try directory()
+        ModelBudget.limit = 1000
+        defer { ModelBudget.limit = nil }
+        refused(d, "would need")
+    }
+}

@@ -226,6 +226,23 @@ final class PretrainedTests: CLITestCase {
         try Data(bad).write(to: URL(fileURLWithPath: d + "/claims.gguf"))
         bad = Array("GGUF".utf8) + [3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5]
         try Data(bad).write(to: URL(fileURLWithPath: d + "/cut.gguf"))
+        // A Hugging Face directory whose safetensors header claims 2^62 bytes, and a real-sized
+        // config refused by --memory-limit.
+        try FileManager.default.createDirectory(atPath: d + "/lies", withIntermediateDirectories: true)
+        try "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 49152, \"hidden_size\": 576, \"intermediate_size\": 1536, \"num_hidden_layers\": 30, \"num_attention_heads\": 9, \"num_key_value_heads\": 3, \"max_position_embeddings\": 8192}"
+            .write(toFile: d + "/lies/config.json", atomically: false, encoding: .utf8)
+        try Data([0, 0, 0, 0, 0, 0, 0, 0x40] + Array("{}".utf8)).write(to: URL(fileURLWithPath: d + "/lies/model.safetensors"))
+        for (args, want) in [(["--model", d + "/lies"], "header length"), (["--model", d + "/lies", "--memory-limit", "1M"], "header length")] {
+            let r = try run(["-c", "ulimit -v 1500000; exec \(binary) logps \(d)/p.jsonl " + args.joined(separator: " ") + " -o \(d)/lp.jsonl"], executable: "/bin/sh")
+            XCTAssertEqual(r.code, 2, r.err)
+            XCTAssertTrue(r.err.contains(want) && r.err.contains(d + "/lies"), r.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/lp.jsonl"))
+        }
+        if let gguf = try? gguf() {
+            let r = try run(["logps", d + "/p.jsonl", "--model", gguf, "--memory-limit", "100M", "-o", d + "/lp.jsonl"])
+            XCTAssertEqual(r.code, 2, r.err)
+            XCTAssertTrue(r.err.contains("would need"), r.err)
+        }
         for f in ["claims.gguf", "cut.gguf"] {
             let r = try run(["-c", "ulimit -v 1500000; exec \(binary) logps \(d)/p.jsonl --model \(d)/\(f) -o \(d)/lp.jsonl"], executable: "/bin/sh")
             XCTAssertEqual(r.code, 2, "\(f): \(r.err)")
