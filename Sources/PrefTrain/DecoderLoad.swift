@@ -66,7 +66,7 @@ final class HFWeights: TensorSource {
     }
 }
 
-extension DecoderModel {
+extension DecoderModel where S == Float {
     /// The tensors of one graph, by role: the name in the source, nil where the architecture or
     /// its config has none.
     enum Role: CaseIterable {
@@ -100,8 +100,9 @@ extension DecoderModel {
         }
     }
 
-    /// Checks every tensor against the config and the budget, then reads them.
-    static func load(_ c: DecoderConfig, from s: TensorSource, names n: Names) throws -> DecoderModel {
+    /// Checks every tensor against the config and the budget, then reads them into the model's
+    /// parameter buffer (the weights are held once; one tensor at a time passes through as Float).
+    static func prepare(_ c: DecoderConfig, from s: TensorSource, names n: Names) throws -> (DecoderLayout, (UnsafeMutablePointer<Float>) throws -> Void) {
         try c.validate(s.origin)
         var expected: [(String, [Int])] = [(n.embed, [c.vocab, c.dim]), (n.outNorm, [c.dim])]
         if let b = n.outNormBias { expected.append((b, [c.dim])) }
@@ -122,24 +123,39 @@ extension DecoderModel {
             }
         }
         try ModelBudget.check(expected.map { $0.1.reduce(1, *) }, elementBytes: 4, what: "the weights of \(s.origin)")
-        func get(_ l: Int, _ r: Role) throws -> [Float]? { try n.layer(l, r).map { try s.floats($0) } }
-        let layers: [Layer] = try (0..<c.layers).map { l in
-            var q = try get(l, .q), k = try get(l, .k), v = try get(l, .v)
-            var bq = try get(l, .qBias), bk = try get(l, .kBias), bv = try get(l, .vBias)
-            if let w = try get(l, .qkv) {
-                (q, k, v) = splitFused(w, c, width: c.dim)
-                if let b = try get(l, .qkvBias) { (bq, bk, bv) = splitFused(b, c, width: 1) }
+        let has = DecoderLayout.Presence(qkvBias: n.layer(0, .qBias) != nil || n.layer(0, .qkvBias) != nil, oBias: n.layer(0, .oBias) != nil,
+                                         mlpBias: n.layer(0, .upBias) != nil, normBias: n.outNormBias != nil, tied: tied)
+        let layout = DecoderLayout(c, has)
+        return (layout, { p in
+            func put(_ values: [Float], _ slot: DecoderLayout.Slot?) {
+                guard let slot else { return }
+                precondition(values.count == slot.count)
+                values.withUnsafeBufferPointer { (p + slot.at).update(from: $0.baseAddress!, count: slot.count) }
             }
-            guard let q, let k, let v, let norm1 = try get(l, .norm1), let norm2 = try get(l, .norm2), let o = try get(l, .o),
-                  let up = try get(l, .up), let down = try get(l, .down) else {
-                throw TrainError("\(s.origin): layer \(l) lacks a tensor")
+            func read(_ name: String?, _ slot: DecoderLayout.Slot?) throws { if let name, slot != nil { put(try s.floats(name), slot) } }
+            try read(n.embed, layout.embed)
+            try read(n.outNorm, layout.outNorm)
+            try read(n.outNormBias, layout.outNormBias)
+            if !tied { try read(n.head, layout.head) }
+            for (l, L) in layout.layers.enumerated() {
+                func r(_ role: Role, _ slot: DecoderLayout.Slot?) throws { try read(n.layer(l, role), slot) }
+                if let fused = n.layer(l, .qkv) {
+                    let (q, k, v) = splitFused(try s.floats(fused), c, width: c.dim)
+                    put(q, L.wq); put(k, L.wk); put(v, L.wv)
+                    if let b = n.layer(l, .qkvBias) {
+                        let (bq, bk, bv) = splitFused(try s.floats(b), c, width: 1)
+                        put(bq, L.bq); put(bk, L.bk); put(bv, L.bv)
+                    }
+                } else {
+                    try r(.q, L.wq); try r(.k, L.wk); try r(.v, L.wv)
+                    try r(.qBias, L.bq); try r(.kBias, L.bk); try r(.vBias, L.bv)
+                }
+                try r(.norm1, L.norm1); try r(.norm1Bias, L.norm1Bias); try r(.o, L.wo); try r(.oBias, L.bo)
+                try r(.norm2, L.norm2); try r(.norm2Bias, L.norm2Bias)
+                try r(.gate, L.wg); try r(.up, L.wu); try r(.down, L.wd)
+                try r(.gateBias, L.bg); try r(.upBias, L.bu); try r(.downBias, L.bd)
             }
-            return Layer(norm1: norm1, norm1Bias: try get(l, .norm1Bias), wq: q, wk: k, wv: v, wo: o, bq: bq, bk: bk, bv: bv, bo: try get(l, .oBias),
-                         norm2: norm2, norm2Bias: try get(l, .norm2Bias), wg: try get(l, .gate), wu: up, wd: down,
-                         bg: try get(l, .gateBias), bu: try get(l, .upBias), bd: try get(l, .downBias))
-        }
-        return DecoderModel(config: c, embed: try s.floats(n.embed), layers: layers, outNorm: try s.floats(n.outNorm),
-                            outNormBias: try n.outNormBias.map { try s.floats($0) }, head: tied ? nil : try s.floats(n.head))
+        })
     }
 
     /// GPT-NeoX's fused query_key_value rows, head by head [q | k | v], into q, k and v
@@ -194,8 +210,8 @@ extension DecoderModel {
         let names = Names(embed: "token_embd.weight", outNorm: "output_norm.weight", outNormBias: nil, head: "output.weight", tiedAllowed: true) { l, r in
             roles[r].map { "blk.\(l).\($0).weight" }
         }
-        let m = try DecoderModel.load(c, from: f, names: names)
-        self.init(config: m.config, embed: m.embed, layers: m.layers, outNorm: m.outNorm, outNormBias: m.outNormBias, head: m.head)
+        let (layout, fill) = try DecoderModel.prepare(c, from: f, names: names)
+        try self.init(config: c, layout: layout, fill: fill)
     }
 
     // MARK: Hugging Face
@@ -211,8 +227,8 @@ extension DecoderModel {
         let (c, names) = try DecoderModel.hfConfig(cfg, origin: cfgPath)
         // The sizes are checked before the weights are opened.
         try c.validate(cfgPath)
-        let m = try DecoderModel.load(c, from: try HFWeights(directory: dir), names: names)
-        self.init(config: m.config, embed: m.embed, layers: m.layers, outNorm: m.outNorm, outNormBias: m.outNormBias, head: m.head)
+        let (layout, fill) = try DecoderModel.prepare(c, from: try HFWeights(directory: dir), names: names)
+        try self.init(config: c, layout: layout, fill: fill)
     }
 
     /// The graph and tensor names a config.json describes (the current `rope_parameters` form and

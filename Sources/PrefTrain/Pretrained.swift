@@ -107,7 +107,7 @@ public final class ModelText: PairTokenCounter, @unchecked Sendable {
 
 public final class PretrainedModel: @unchecked Sendable {
     public let path: String
-    public let model: DecoderModel
+    public let model: DecoderModel<Float>
     public let text: ModelText
     public var tokenizer: ByteBPETokenizer { text.tokenizer }
 
@@ -117,7 +117,7 @@ public final class PretrainedModel: @unchecked Sendable {
         if ModelText.isGGUF(path) { return true }
         guard ModelText.isDirectory(path), let v = try? JSONValue.parse(bytes: Sources.readAll(path + "/config.json")) else { return false }
         let arch = v["architectures"]?.arrayValue?.first?.stringValue ?? ""
-        return DecoderModel.hfArchitectures.contains(arch) || ["llama", "mistral", "qwen2", "gpt_neox"].contains(v["model_type"]?.stringValue ?? "")
+        return DecoderModel<Float>.hfArchitectures.contains(arch) || ["llama", "mistral", "qwen2", "gpt_neox"].contains(v["model_type"]?.stringValue ?? "")
     }
 
     /// A GGUF file or a Hugging Face directory.

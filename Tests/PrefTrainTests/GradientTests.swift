@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import PrefCore
+import PrefIO
 @testable import PrefTrain
 
 /// Backward passes against central finite differences, in Float64.
@@ -174,5 +175,71 @@ final class GradientTests: XCTestCase {
         let rf = f.forward(tokens: tok, targets: tgt, mask: mask.map(Float.init), B: B, T: T)
         for b in 0..<B { XCTAssertEqual(rd.logp[b], rf.logp[b], accuracy: 1e-3 * max(1, abs(rd.logp[b]))) }
         XCTAssertEqual(rd.count, [3, 2])
+    }
+}
+
+/// The pretrained decoder's backward pass against central finite differences, in Float64, for every
+/// variation of the graph: sampled entries of every tensor of every layer, through the packed
+/// prompt-and-replies pass and the output head.
+final class DecoderGradientTests: XCTestCase {
+    func variants() -> [(String, DecoderConfig, DecoderLayout.Presence)] {
+        var llama = DecoderConfig(architecture: "llama", vocab: 11, dim: 16, layers: 2, heads: 4, kvHeads: 2, headDim: 6, ffn: 12, context: 64,
+                                  ropeTheta: 10_000, rotaryDim: 6, eps: 1e-5)
+        llama.ropeScaling = .llama3(factor: 8, low: 1, high: 4, original: 8)
+        var adjacent = DecoderConfig(architecture: "llama", vocab: 9, dim: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 4, ffn: 10, context: 64,
+                                     ropeTheta: 500, rotaryDim: 4, eps: 1e-6)
+        adjacent.ropeLayout = .adjacent
+        var neox = DecoderConfig(architecture: "neox", vocab: 10, dim: 12, layers: 2, heads: 3, kvHeads: 3, headDim: 4, ffn: 20, context: 64,
+                                 ropeTheta: 10_000, rotaryDim: 2, eps: 1e-5)
+        neox.norm = .layer; neox.mlp = .gelu; neox.parallelResidual = true
+        var serial = neox
+        serial.parallelResidual = false; serial.mlp = .geluTanh; serial.rotaryDim = 4
+        return [("llama: GQA, head size 6, biases, untied, llama3 scaling", llama, .init(qkvBias: true, oBias: true, mlpBias: true, tied: false)),
+                ("llama: adjacent rope, tied, no biases", adjacent, .init()),
+                ("neox: LayerNorm, GELU, parallel, partial rotary", neox, .init(qkvBias: true, oBias: true, mlpBias: true, normBias: true, tied: false)),
+                ("neox: serial, tanh GELU", serial, .init(qkvBias: true, oBias: true, mlpBias: true, normBias: true, tied: false))]
+    }
+
+    func testEveryTensorsGradientMatchesFiniteDifferences() throws {
+        let prompt: [Int32] = [1, 4, 2, 7, 3], replies: [[Int32]] = [[5, 0, 6], [2, 8, 1, 1]]
+        let weights = [0.7, -1.3]
+        for (name, config, presence) in variants() {
+            let m = try DecoderModel<Double>(config: config, presence: presence, seed: 5, scale: 1.5)
+            func loss() -> Double { zip(m.replyLogprobs(prompt: prompt, replies: replies), weights).map { $0 * $1 }.reduce(0, +) }
+            m.enableGradients()
+            m.zeroGrad()
+            let sums = m.replyLogprobsBackward(prompt: prompt, replies: replies) { _ in weights }
+            XCTAssertEqual(zip(sums, weights).map { $0 * $1 }.reduce(0, +), loss(), accuracy: 1e-12, "\(name): the backward pass's forward is the forward")
+            var rng = SplitMix64(state: 17)
+            var worst = 0.0, checked = 0
+            for (tensor, slot) in m.layout.named {
+                for _ in 0..<min(4, slot.count) {
+                    let i = slot.at + Int(rng.next() % UInt64(slot.count))
+                    let keep = m.params[i], eps = 1e-5
+                    m.params[i] = keep + eps; let up = loss()
+                    m.params[i] = keep - eps; let down = loss()
+                    m.params[i] = keep
+                    let numeric = (up - down) / (2 * eps), analytic = m.grads![i]
+                    let err = abs(numeric - analytic) / max(1e-4, abs(numeric) + abs(analytic))
+                    worst = max(worst, err)
+                    checked += 1
+                    XCTAssertLessThan(err, 1e-5, "\(name) \(tensor)[\(i - slot.at)]: analytic \(analytic), numeric \(numeric)")
+                }
+            }
+            print("decoder gradients, \(name): \(checked) entries, largest relative error \(worst)")
+        }
+    }
+
+    /// The Float engine's gradients are the Double engine's (same weights), to Float accuracy.
+    func testFloatGradientsFollowDouble() throws {
+        let (_, config, presence) = variants()[0]
+        let md = try DecoderModel<Double>(config: config, presence: presence, seed: 9)
+        let mf = try DecoderModel<Float>(config: config, layout: md.layout) { p in for i in 0..<md.layout.total { p[i] = Float(md.params[i]) } }
+        md.enableGradients(); mf.enableGradients()
+        _ = md.replyLogprobsBackward(prompt: [1, 2, 3], replies: [[4, 5], [6]]) { _ in [1, -1] }
+        _ = mf.replyLogprobsBackward(prompt: [1, 2, 3], replies: [[4, 5], [6]]) { _ in [1, -1] }
+        var num = 0.0, den = 0.0
+        for i in 0..<md.layout.total { num += pow(Double(mf.grads![i]) - md.grads![i], 2); den += pow(md.grads![i], 2) }
+        XCTAssertLessThan((num / den).squareRoot(), 1e-5)
     }
 }
