@@ -10,7 +10,7 @@ import PrefIO
 
 /// The tensor element types prefkit reads (ggml's numbering).
 public enum GGMLType: UInt32, Sendable, CaseIterable {
-    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30
+    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, q4_K = 12, q6_K = 14, bf16 = 30
 
     /// Elements per block and bytes per block.
     public var block: (elements: Int, bytes: Int) {
@@ -20,6 +20,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
         case .q4_0: return (32, 18)      // f16 scale, 16 bytes of 4-bit values
         case .q4_1: return (32, 20)      // f16 scale, f16 minimum, 16 bytes of 4-bit values
         case .q8_0: return (32, 34)      // f16 scale, 32 signed bytes
+        case .q4_K: return (256, 144)    // f16 scale, f16 minimum scale, 12 bytes of 6-bit sub-scales and minima, 128 bytes of 4-bit values
+        case .q6_K: return (256, 210)    // 128 bytes of low 4 bits, 64 of high 2 bits, 16 signed sub-scales, f16 scale
         }
     }
 
@@ -273,6 +275,46 @@ public final class GGUFFile: @unchecked Sendable {
                     } else {
                         out[j] = Float(lo - 8) * d
                         out[j + 16] = Float(hi - 8) * d
+                    }
+                }
+            }
+        case .q4_K:
+            // Eight sub-blocks of 32, each with a 6-bit scale and a 6-bit minimum packed in 12 bytes.
+            for b in 0..<(count / 256) {
+                let blk = src + b * 144
+                let d = h(blk), dmin = h(blk + 2)
+                let sc = (blk + 4).assumingMemoryBound(to: UInt8.self), qs = (blk + 16).assumingMemoryBound(to: UInt8.self)
+                func scaleMin(_ j: Int) -> (Float, Float) {
+                    if j < 4 { return (Float(sc[j] & 63), Float(sc[j + 4] & 63)) }
+                    return (Float((sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4)), Float((sc[j + 4] >> 4) | ((sc[j] >> 6) << 4)))
+                }
+                let out = dst + b * 256
+                for j in 0..<4 {
+                    let (s1, m1) = scaleMin(2 * j), (s2, m2) = scaleMin(2 * j + 1)
+                    let q = qs + 32 * j, y = out + 64 * j
+                    for l in 0..<32 {
+                        y[l] = d * s1 * Float(q[l] & 0x0F) - dmin * m1
+                        y[32 + l] = d * s2 * Float(q[l] >> 4) - dmin * m2
+                    }
+                }
+            }
+        case .q6_K:
+            // Sixteen sub-blocks of 16 with signed 8-bit scales; 6-bit values from 4 low and 2 high bits.
+            for b in 0..<(count / 256) {
+                let blk = src + b * 210
+                let d = h(blk + 208)
+                let out = dst + b * 256
+                for n in 0..<2 {
+                    let ql = (blk + 64 * n).assumingMemoryBound(to: UInt8.self), qh = (blk + 128 + 32 * n).assumingMemoryBound(to: UInt8.self)
+                    let sc = (blk + 192 + 8 * n).assumingMemoryBound(to: Int8.self), y = out + 128 * n
+                    for l in 0..<32 {
+                        let k = l / 16
+                        let q1 = Int(ql[l] & 0x0F | ((qh[l] >> 0) & 3) << 4) - 32, q2 = Int(ql[l + 32] & 0x0F | ((qh[l] >> 2) & 3) << 4) - 32
+                        let q3 = Int(ql[l] >> 4 | ((qh[l] >> 4) & 3) << 4) - 32, q4 = Int(ql[l + 32] >> 4 | ((qh[l] >> 6) & 3) << 4) - 32
+                        y[l] = d * Float(sc[k]) * Float(q1)
+                        y[l + 32] = d * Float(sc[k + 2]) * Float(q2)
+                        y[l + 64] = d * Float(sc[k + 4]) * Float(q3)
+                        y[l + 96] = d * Float(sc[k + 6]) * Float(q4)
                     }
                 }
             }

@@ -109,6 +109,37 @@ final class GGUFTests: XCTestCase {
 
     func half(_ f: Float) -> [UInt8] { Builder.le(Float16Bits.from(f)) }
 
+    /// K-quant blocks (Q4_K, Q6_K) of random bytes (finite scales) against the `gguf` package's
+    /// dequantization, value for value.
+    func testKQuantsEqualTheGGUFPackage() throws {
+        let dir = Paths.tempDir()
+        let script = """
+        import sys, numpy as np
+        from gguf import GGMLQuantizationType as T
+        from gguf.quants import dequantize
+        rng = np.random.default_rng(7)
+        for name, t, size, scales in [("q4k", T.Q4_K, 144, [0, 2]), ("q6k", T.Q6_K, 210, [208])]:
+            raw = rng.integers(0, 256, size=(12, size), dtype=np.uint8)
+            for at in scales:
+                raw[:, at:at + 2] = np.frombuffer(rng.uniform(-2, 2, 12).astype(np.float16).tobytes(), dtype=np.uint8).reshape(12, 2)
+            raw.tofile(sys.argv[1] + "/" + name + ".raw")
+            dequantize(raw.reshape(-1), t).astype(np.float32).reshape(-1).tofile(sys.argv[1] + "/" + name + ".f32")
+        """
+        guard try runReferencePython(script, [dir], what: "gguf") else { return }
+        var g = Builder()
+        g.string("general.architecture", "llama")
+        for (name, type) in [("q4k", UInt32(12)), ("q6k", 14)] {
+            g.tensors.append((name, [512, 6], type, Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).raw")))))
+        }
+        let f = try GGUFFile(path: try write(g.bytes()))
+        for name in ["q4k", "q6k"] {
+            let theirs = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let ours = try f.floats(name)
+            XCTAssertEqual(ours.count, 3072)
+            XCTAssertEqual(ours, theirs, "\(name) (\(f.tensors[name]!.type.name))")
+        }
+    }
+
     func testEveryTensorTypeDequantizes() throws {
         var g = Builder()
         g.string("general.architecture", "llama")
@@ -147,7 +178,7 @@ final class GGUFTests: XCTestCase {
         g = ok(); g.tensors[0].1 = [32, 1000]; cases.append(("larger than the file", g.bytes()))
         g = ok(); g.tensors[0].1 = [0]; cases.append(("dimension of 0", g.bytes()))
         g = ok(); g.tensors[0].1 = [1, 1, 1, 1, 32]; cases.append(("5 dimensions", g.bytes()))
-        g = ok(); g.tensors[1].2 = 14; cases.append(("Q6_K, which prefkit does not read", g.bytes()))
+        g = ok(); g.tensors[1].2 = 13; cases.append(("Q5_K, which prefkit does not read", g.bytes()))
         g = ok(); g.tensors[1].2 = 2; g.tensors[1].1 = [33]; cases.append(("not whole Q4_0 blocks", g.bytes()))
         g = ok(); g.offsets = [0, 1 << 40]; cases.append(("outside the file's data", g.bytes()))
         g = ok(); g.offsets = [0, 64]; cases.append(("overlap", g.bytes()))
