@@ -382,7 +382,7 @@ final class ChatTemplateTests: XCTestCase {
         let gguf = try realSmolLM2GGUF()
         let smol = try GGUFFile(path: gguf).metadata["tokenizer.chat_template"]!.string!
         var templates = [("smollm2", smol)]
-        for n in ["zephyr", "llama3", "chatml_system"] {
+        for n in ["zephyr", "llama3", "chatml_system", "chatml_tools"] {
             templates.append((n, try String(contentsOfFile: Paths.fixture("templates/\(n).jinja"), encoding: .utf8)))
         }
         let convs = try conversations()
