@@ -353,6 +353,32 @@ public final class DecoderModel<S: GPTScalar>: @unchecked Sendable {
         return out
     }
 
+    /// The summed log-probabilities of the replies and, per reply, its pooled representation: the
+    /// mean over the reply's own tokens of the last hidden states after the final norm (one packed
+    /// pass, the prompt once).
+    public func replyFeatures(prompt: [Int32], replies: [[Int32]]) -> (logps: [Double], pooled: [[S]]) {
+        precondition(!prompt.isEmpty)
+        let pk = DecoderModel.pack(prompt: prompt, replies: replies)
+        let x = forward(pk.tokens, positions: pk.positions, segments: pk.segments, cache: nil)
+        let all = head(x, rows: pk.rows.flatMap { $0 }, tokens: replies.flatMap { $0 }, upstream: nil).logps
+        let d = config.dim
+        var logps: [Double] = [], pooled: [[S]] = [], at = 0, start = prompt.count
+        for r in replies {
+            logps.append(all[at..<(at + r.count)].reduce(0, +))
+            at += r.count
+            var mean = [S](repeating: 0, count: d)
+            if !r.isEmpty {
+                var hn = [S](repeating: 0, count: r.count * d)
+                x.withUnsafeBufferPointer { xp in normalize(xp.baseAddress! + start * d, layout.outNorm, layout.outNormBias, rows: r.count, &hn) }
+                for t in 0..<r.count { for i in 0..<d { mean[i] += hn[t * d + i] } }
+                for i in 0..<d { mean[i] /= S(r.count) }
+            }
+            pooled.append(mean)
+            start += r.count
+        }
+        return (logps, pooled)
+    }
+
     /// The same, and the gradients of a loss of those sums: `upstream` gives d(loss)/d(sum) per
     /// reply from the sums; the parameter gradients are accumulated into `grads`.
     public func replyLogprobsBackward(prompt: [Int32], replies: [[Int32]], upstream: ([Double]) -> [Double]) -> [Double] {

@@ -121,23 +121,36 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: "Normalized pair files, directories or globs (together one dataset).") var inputs: [String]
     @Option(name: [.short, .long], help: "Run directory.") var output: String
     @OptionGroup var options: ScoreOptions
-    @Option(name: .long, help: "Evaluate this policy against --ref-model only (no training).") var model: String?
-    @Option(name: .long, help: "With --model: judge pairs without a reference, by the policy's average (per-token) or summed log-probs.") var refFree: CheckpointEval.RefFree?
+    @Option(name: .long, help: "A pretrained model (a GGUF file or a Hugging Face directory: Llama, Mistral, Qwen2, GPT-NeoX) to score the data with (--method); or a prefkit policy checkpoint to evaluate against --ref-model only (no training).") var model: String?
+    @Option(name: .long, help: "With a pretrained --model: probe (a Bradley–Terry model on the model's pooled reply representations, cross-fitted).") var method: ScoreMethod = .probe
+    @Option(name: .long, parsing: .unconditional, help: "Probe: cross-fitting folds, 2-20.") var folds: Int = 5
+    @Option(name: .long, help: "With a policy --model: judge pairs without a reference, by the policy's average (per-token) or summed log-probs.") var refFree: CheckpointEval.RefFree?
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
 
+    enum ScoreMethod: String, ExpressibleByArgument, CaseIterable { case probe, dpo }
+
+    var pretrained: Bool { model.map(PretrainedModel.isPretrained) ?? false }
+
     func validate() throws {
+        try Range.check(folds, "folds", 2...20)
+        if pretrained {
+            if method == .dpo { throw ValidationError("--method dpo on a pretrained model is not implemented yet: use --method probe") }
+            if refFree != nil || options.refModel != nil { throw ValidationError("a pretrained --model is scored with --method; --ref-model and --ref-free are for prefkit policy checkpoints") }
+            return
+        }
         if model != nil && options.refModel == nil && refFree == nil { throw ValidationError("--model needs --ref-model or --ref-free avg|sum") }
         if refFree != nil && model == nil { throw ValidationError("--ref-free evaluates a --model") }
     }
 
     func run() throws {
         let s = try options.settings()
-        try checkOutputs(inputs + options.eval, ["score.json", "report.html"].map { ("-o", output + "/" + $0) })
+        try checkOutputs(inputs + options.eval, ["score.json", "report.html", "suspects.jsonl"].map { ("-o", output + "/" + $0) })
         try options.inRunDirectory(output) { try score(s) }
     }
 
     func score(_ s: ScoreSettings) throws {
         let log = options.logger(quiet: quiet)
+        if let m = model, pretrained { try probe(m, s, log: log); return }
         if let m = model { try evaluateOnly(try readPairs(inputs), policy: m, s); return }
         let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
         // Only what the budget uses is kept: a sample of the training pairs plus room for the eval hold-out.
@@ -181,6 +194,38 @@ struct ScoreCommand: ParsableCommand {
         lines.append(report.verdict)
         for w in j["warnings"]?.arrayValue ?? [] { lines.append("warning: " + (w.stringValue ?? "")) }
         lines.append("written: \(output)/score.json, \(output)/report.html, \(output)/reference/, \(output)/policy\(report.sweep.count > 1 ? "-beta-*" : "")/")
+        print(lines.joined(separator: "\n"))
+    }
+
+    /// `--method probe` on a pretrained model.
+    func probe(_ path: String, _ s: ScoreSettings, log: Scorer.Log?) throws {
+        let pm: PretrainedModel
+        do { pm = try PretrainedModel(path: path) } catch { throw ValidationError("\(error)") }
+        var ps = ProbeSettings()
+        ps.folds = folds
+        ps.seed = s.seed
+        ps.threads = s.threads
+        ps.evalFraction = s.evalFraction
+        if let v = options.maxTrainPairs { ps.maxTrainPairs = v }
+        if let v = options.model.maxLength { ps.maxLength = v; ps.maxPromptLength = options.model.maxPromptLength ?? v / 2 }
+        if let v = options.model.maxPromptLength { ps.maxPromptLength = v }
+        let evalPairs = options.eval.isEmpty ? nil : try readPairs(options.eval)
+        var cap = ScoreSettings.preset(.quick)
+        cap.maxTrainPairs = ps.maxTrainPairs
+        cap.evalFraction = ps.evalFraction
+        let (pairs, read, _) = try readPairsSampled(inputs, cap: options.sampleCap(cap, evalGiven: evalPairs != nil), seed: s.seed)
+        let j = try Probe.run(model: pm, train: pairs, eval: evalPairs, settings: ps, outDir: output, log: log, pairsRead: read)
+        Progress.shared.end()
+        func f(_ k: String) -> Double { j[k]?.doubleValue ?? .nan }
+        func ci(_ k: String) -> String { let c = j[k]?.arrayValue?.compactMap(\.doubleValue) ?? []; return c.count == 2 ? String(format: "%.3f to %.3f", c[0], c[1]) : "n/a" }
+        var lines = [String(format: "probe: %.3f bits per pair beyond the label-free baselines (95%% CI %@); accuracy %.3f (%@), length-balanced %.3f (%@), n = %d",
+                            f("bits_beyond_baseline"), ci("bits_beyond_baseline_ci95"), f("accuracy"), ci("accuracy_ci95"), f("balanced_accuracy"),
+                            ci("balanced_accuracy_ci95"), Int(j["n_eval"]?.intValue ?? 0))]
+        if case .object(let b)? = j["baselines"] { lines.append("baselines: " + b.map { String(format: "%@ %.3f", $0.0, $0.1.doubleValue ?? 0) }.joined(separator: ", ")) }
+        lines.append(String(format: "out-of-fold disagreement with the labels %.3f (%@); noise rate %@", f("disagreement"), ci("disagreement_ci95"),
+                            j["noise_rate"]?.doubleValue.map { String(format: "%.3f (%@)", $0, ci("noise_rate_ci95")) } ?? "n/a: " + (j["noise_rate_note"]?.stringValue ?? "")))
+        lines.append(j["verdict"]?.stringValue ?? "")
+        lines.append("written: \(output)/score.json, \(output)/suspects.jsonl (\(j["suspects"]?["count"]?.intValue ?? 0) pairs)")
         print(lines.joined(separator: "\n"))
     }
 

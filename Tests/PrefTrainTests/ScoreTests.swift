@@ -219,3 +219,80 @@ final class ScoreTests: XCTestCase {
         XCTAssertEqual(Wilson.interval(0, 10).low, 0)
     }
 }
+
+/// The probe's statistics on synthetic representations with a known preference direction and a
+/// known rate of flipped labels: the cross-fitted disagreement, the corrected noise estimate
+/// (trusted clean eval set), accuracy and the bits beyond a length baseline behave as they must.
+final class ProbeStatisticsTests: XCTestCase {
+    func synthetic(n: Int, d: Int, flip: Double, lengthOnly: Bool = false, seed: UInt64) -> [(ProbePair, Bool)] {
+        var rng = Normal(seed: seed)
+        var out: [(ProbePair, Bool)] = []
+        for i in 0..<n {
+            let a = (0..<d).map { _ in Float(rng.next()) }, b = (0..<d).map { _ in Float(rng.next()) }
+            // The true preference: the first coordinate (plus noise); length independent of it.
+            let aBetter = a[0] - b[0] + Float(0.3 * rng.next()) > 0
+            var (c, r) = aBetter ? (a, b) : (b, a)
+            let flipped = Double(rng.u64() % 10_000) / 10_000 < flip
+            if flipped { swap(&c, &r) }
+            let lc = 100 + Int(rng.u64() % 200), lr = 100 + Int(rng.u64() % 200)
+            var p = ProbePair(id: "p\(i)", chosen: c, rejected: r, logpChosen: -Double(lc) / 4, logpRejected: -Double(lr) / 4, nChosen: lc / 4, nRejected: lr / 4,
+                              charsChosen: lc, charsRejected: lr)
+            if lengthOnly { p.charsChosen = max(lc, lr) + 1; p.charsRejected = min(lc, lr) }
+            out.append((p, flipped))
+        }
+        return out
+    }
+
+    func run(_ train: [ProbePair], _ eval: [ProbePair], trusted: Bool) -> [String: JSONValue] {
+        let d = train[0].chosen.count
+        let X = train.flatMap { p in (0..<d).map { Double(p.chosen[$0] - p.rejected[$0]) } }
+        let Xe = eval.flatMap { p in (0..<d).map { Double(p.chosen[$0] - p.rejected[$0]) } }
+        var s = ProbeSettings()
+        s.bootstrapReps = 500
+        let oof = Probe.crossFit(X, n: train.count, d: d, lambda: 0.01, folds: 5, seed: 1)
+        let w = Probe.fit(X, n: train.count, d: d, lambda: 0.01)
+        let m = (0..<eval.count).map { i in (0..<d).reduce(0.0) { $0 + w[$1] * Xe[i * d + $1] } }
+        return Dictionary(uniqueKeysWithValues: Probe.statistics(train: train, oof: oof, eval: eval, evalMargin: m, trustedEval: trusted, s: s))
+    }
+
+    func testNoiseDisagreementAndGainFollowTheTruth() {
+        let eval = synthetic(n: 600, d: 8, flip: 0, seed: 99).map(\.0)
+        var noise: [Double] = [], disagreement: [Double] = []
+        for flip in [0.0, 0.2, 0.4] {
+            let train = synthetic(n: 1500, d: 8, flip: flip, seed: 7 + UInt64(flip * 10)).map(\.0)
+            let st = run(train, eval, trusted: true)
+            let acc = st["accuracy"]!.doubleValue!
+            XCTAssertGreaterThan(acc, 0.85, "the direction is learnt through \(flip) flips")
+            let eta = st["noise_rate"]!.doubleValue!, ci = st["noise_rate_ci95"]!.arrayValue!.map { $0.doubleValue! }
+            XCTAssertEqual(eta, flip, accuracy: 0.06, "noise estimate at \(flip) flipped")
+            XCTAssertTrue(ci[0] <= flip + 0.02 && flip - 0.02 <= ci[1], "interval \(ci) covers \(flip)")
+            XCTAssertGreaterThan(st["bits_beyond_baseline_ci95"]!.arrayValue![0].doubleValue!, 0, "beyond the length baseline")
+            noise.append(eta)
+            disagreement.append(st["disagreement"]!.doubleValue!)
+        }
+        XCTAssertLessThan(disagreement[0], disagreement[1])
+        XCTAssertLessThan(disagreement[1], disagreement[2])
+        // Without a trusted eval set there is no noise estimate, only the disagreement.
+        let st = run(synthetic(n: 400, d: 8, flip: 0.2, seed: 3).map(\.0), eval, trusted: false)
+        XCTAssertTrue(st["noise_rate"]!.isNull)
+        XCTAssertNotNil(st["disagreement"]!.doubleValue)
+    }
+
+    func testALengthOnlyPreferenceIsNotASignal() {
+        // Labels that say "longer wins" and representations that carry nothing: balanced accuracy
+        // 0.5 is out of reach (no strata with a shorter chosen reply), and no bits beyond the length baseline.
+        var rng = Normal(seed: 5)
+        let make: (Int) -> [ProbePair] = { n in
+            (0..<n).map { i in
+                let lc = 100 + Int(rng.u64() % 200), lr = 100 + Int(rng.u64() % 200)
+                return ProbePair(id: "q\(i)", chosen: (0..<8).map { _ in Float(rng.next()) }, rejected: (0..<8).map { _ in Float(rng.next()) },
+                                 logpChosen: -1, logpRejected: -1, nChosen: 1, nRejected: 1, charsChosen: max(lc, lr) + 1, charsRejected: min(lc, lr))
+            }
+        }
+        let st = run(make(800), make(400), trusted: false)
+        XCTAssertEqual(st["baselines"]!["longer_wins"]!.doubleValue!, 1)
+        XCTAssertLessThanOrEqual(st["bits_beyond_baseline_ci95"]!.arrayValue![0].doubleValue!, 0, "no gain beyond length")
+        XCTAssertTrue(st["balanced_accuracy"]!.isNull, "no pairs with a shorter chosen reply")
+        XCTAssertTrue(st["verdict"]!.stringValue!.hasPrefix("no signal") || st["verdict"]!.stringValue!.hasPrefix("below"))
+    }
+}

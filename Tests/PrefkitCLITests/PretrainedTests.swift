@@ -218,6 +218,52 @@ final class PretrainedTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/none.jsonl"))
     }
 
+    /// `score --model FILE.gguf --method probe` end to end on a few real pairs: the statistics and
+    /// their intervals in score.json, suspects in the removed-record shape, the feature cache reused
+    /// by a rerun with the same result.
+    func testProbeScoreOnAPretrainedModel() throws {
+        let model = try gguf()
+        let hh = CLITestCase.repo + "/../shared/realdata/hh-rlhf_harmless-base_test.jsonl.gz"
+        guard FileManager.default.fileExists(atPath: hh) else { throw XCTSkip("../shared/realdata is absent") }
+        let d = tempDir()
+        XCTAssertEqual(try run(["convert", hh, "-o", d + "/all.jsonl", "-q"]).code, 0)
+        let lines = try String(contentsOfFile: d + "/all.jsonl", encoding: .utf8).split(separator: "\n").filter { $0.utf8.count < 900 }
+        try (lines[0..<40].joined(separator: "\n") + "\n").write(toFile: d + "/train.jsonl", atomically: false, encoding: .utf8)
+        try (lines[40..<60].joined(separator: "\n") + "\n").write(toFile: d + "/eval.jsonl", atomically: false, encoding: .utf8)
+        let args = ["score", d + "/train.jsonl", "--eval", d + "/eval.jsonl", "--model", model, "-o", d + "/run", "--max-length", "128", "--threads", "2", "--folds", "2"]
+        let r = try run(args)
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.err.contains("pairs read by the model"), r.err)
+        let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
+        XCTAssertEqual(j["method"] as? String, "probe")
+        XCTAssertEqual(j["n_eval"] as? Int, 20)
+        for k in ["accuracy", "bits_beyond_baseline", "disagreement"] { XCTAssertNotNil(j[k] as? Double, k) }
+        for k in ["accuracy_ci95", "bits_beyond_baseline_ci95", "disagreement_ci95"] {
+            let ci = j[k] as! [Double]
+            XCTAssertTrue(ci[0] <= ci[1], k)
+        }
+        XCTAssertNotNil(j["verdict"] as? String)
+        let acc = j["accuracy"] as! Double, ci = j["accuracy_ci95"] as! [Double]
+        XCTAssertTrue(ci[0] <= acc && acc <= ci[1])
+        // Suspects: removed records whose record is a pair of the training file.
+        let trainIDs = Set(lines[0..<40].map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String })
+        for line in try String(contentsOfFile: d + "/run/suspects.jsonl", encoding: .utf8).split(separator: "\n") {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(o["removed_reason"] as? String, "suspect_label")
+            XCTAssertTrue(trainIDs.contains((o["record"] as! [String: Any])["id"] as! String))
+            XCTAssertLessThan((o["details"] as! [String: Any])["p_given_label"] as! Double, 0.2)
+        }
+        // A rerun reads every pair from the cache and gives the same statistics.
+        try FileManager.default.removeItem(atPath: d + "/run/score.json")
+        let again = try run(args)
+        XCTAssertEqual(again.code, 0, again.err)
+        XCTAssertFalse(again.err.contains("read by the model"), "every pair from the cache: " + again.err)
+        var k = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
+        var j2 = j
+        k["timings"] = nil; j2["timings"] = nil
+        XCTAssertEqual(NSDictionary(dictionary: k), NSDictionary(dictionary: j2))
+    }
+
     func testHostileGGUFFilesAreOneSentence() throws {
         let d = tempDir()
         try "{\"id\": \"x\", \"source\": \"s\", \"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"c\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"r\"}]}\n".write(toFile: d + "/p.jsonl", atomically: false, encoding: .utf8)
