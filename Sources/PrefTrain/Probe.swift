@@ -47,7 +47,8 @@ public enum Probe {
         var out = [ProbePair?](repeating: nil, count: pairs.count)
         var todo: [Int] = []
         for (i, p) in pairs.enumerated() {
-            if let c = cached[FeatureCache.key(p)] { out[i] = c.with(id: p.id) } else { todo.append(i) }
+            let (k, swapped) = FeatureCache.key(p)
+            if let c = cached[k] { out[i] = c.oriented(swapped).with(id: p.id) } else { todo.append(i) }
         }
         log?("probe: \(pairs.count - todo.count) pairs from the feature cache, \(todo.count) to run through \(pm.path)")
         let chunk = max(1, s.threads) * 8
@@ -77,7 +78,7 @@ public enum Probe {
             }
             for (k, i) in part.enumerated() {
                 out[i] = results.get(k)
-                if let f = out[i] { cached[FeatureCache.key(pairs[i])] = f }
+                if let f = out[i] { let (k, swapped) = FeatureCache.key(pairs[i]); cached[k] = f.oriented(swapped) }
             }
             log?(String(format: "probe: %d of %d pairs read by the model (%.1f pairs/s)", min(start + chunk, todo.count), todo.count,
                         Double(min(start + chunk, todo.count)) / max(1e-9, Date().timeIntervalSince(t0))))
@@ -322,10 +323,19 @@ public enum Probe {
 /// The per-pair feature cache of a run directory: one file per model and length settings, keyed
 /// by each pair's content, so seeds, compare and reruns read each pair through the model once.
 enum FeatureCache {
-    static func key(_ p: Pair) -> UInt64 {
-        var b = ByteBuffer()
-        p.write(to: &b)
-        return b.bytes.withUnsafeBytes { XXH64.hash($0) }
+    /// What rendering reads of some messages: each role and content.
+    static func hash(_ ms: [Message], seed: UInt64) -> UInt64 {
+        var b: [UInt8] = []
+        for m in ms { b += Array("\(m.role.name)".utf8); b.append(0x1F); b += m.content; b.append(0x1E) }
+        return b.withUnsafeBytes { XXH64.hash($0, seed: seed) }
+    }
+
+    /// A pair's key, blind to which reply is chosen (a relabelled or flipped copy of a pair reads
+    /// the same entry), and whether the pair's chosen reply is the entry's second.
+    static func key(_ p: Pair) -> (key: UInt64, swapped: Bool) {
+        let a = hash(p.chosen, seed: 1), b = hash(p.rejected, seed: 1)
+        var k: [UInt64] = [hash(p.prompt, seed: 2), min(a, b), max(a, b)]
+        return (k.withUnsafeMutableBytes { XXH64.hash(UnsafeRawBufferPointer($0)) }, a > b)
     }
 
     static func modelKey(_ pm: PretrainedModel, _ s: ProbeSettings) -> String {
@@ -372,4 +382,10 @@ enum FeatureCache {
 
 extension ProbePair {
     func with(id: String) -> ProbePair { var p = self; p.id = id; return p }
+    /// The pair with its sides exchanged when `swapped`.
+    func oriented(_ swapped: Bool) -> ProbePair {
+        guard swapped else { return self }
+        return ProbePair(id: id, chosen: rejected, rejected: chosen, logpChosen: logpRejected, logpRejected: logpChosen, nChosen: nRejected, nRejected: nChosen,
+                         charsChosen: charsRejected, charsRejected: charsChosen)
+    }
 }

@@ -262,6 +262,25 @@ final class PretrainedTests: CLITestCase {
         var j2 = j
         k["timings"] = nil; j2["timings"] = nil
         XCTAssertEqual(NSDictionary(dictionary: k), NSDictionary(dictionary: j2))
+        // Every label flipped: the same cached representations (the cache is blind to which reply
+        // is chosen), so no pair is read again.
+        let flipped = try lines[0..<40].map { line -> String in
+            var o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            (o["chosen"], o["rejected"]) = (o["rejected"], o["chosen"])
+            return String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+        }
+        try (flipped.joined(separator: "\n") + "\n").write(toFile: d + "/flipped.jsonl", atomically: false, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: d + "/run/score.json")
+        var fargs = args
+        fargs[1] = d + "/flipped.jsonl"
+        let f = try run(fargs)
+        XCTAssertEqual(f.code, 0, f.err)
+        XCTAssertFalse(f.err.contains("read by the model"), "flipped pairs from the cache: " + f.err)
+        let fj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/score.json"))) as! [String: Any]
+        // Trained on every label flipped, the probe's weights are the negation: its eval accuracy
+        // mirrors, while its agreement with its own (consistent) training labels is unchanged.
+        XCTAssertEqual(fj["accuracy"] as! Double, 1 - (j["accuracy"] as! Double), accuracy: 1e-9)
+        XCTAssertEqual(fj["disagreement"] as! Double, j["disagreement"] as! Double, accuracy: 1e-9)
     }
 
     func testHostileGGUFFilesAreOneSentence() throws {
