@@ -136,6 +136,7 @@ struct ScoreCommand: ParsableCommand {
         if pretrained {
             if method == .dpo { throw ValidationError("--method dpo on a pretrained model is not implemented yet: use --method probe") }
             if refFree != nil || options.refModel != nil { throw ValidationError("a pretrained --model is scored with --method; --ref-model and --ref-free are for prefkit policy checkpoints") }
+            if options.seeds > 1 { throw ValidationError("--seeds with a pretrained --model is not implemented yet (the probe is cross-fitted; run --seed values one by one)") }
             return
         }
         if model != nil && options.refModel == nil && refFree == nil { throw ValidationError("--model needs --ref-model or --ref-free avg|sum") }
