@@ -98,11 +98,7 @@ public struct PreTokenizer: Sendable, Equatable {
         let cats = s.map(BPETokenizer.cat)
         func isNL(_ i: Int) -> Bool { s[i] == "\r" || s[i] == "\n" }
         var out: [[UInt8]] = []
-        func piece(_ a: Int, _ b: Int) {
-            var bytes: [UInt8] = []
-            for k in a..<b { bytes += Array(String(s[k]).utf8) }
-            out.append(bytes)
-        }
+        func piece(_ a: Int, _ b: Int) { out.append(BPETokenizer.utf8(s[a..<b])) }
         var i = 0
         while i < n {
             // Contractions, any case.

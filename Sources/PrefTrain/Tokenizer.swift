@@ -58,16 +58,19 @@ public final class BPETokenizer: @unchecked Sendable {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, returning UTF-8 pieces.
     public static func pretokenize(_ text: String) -> [[UInt8]] { pretokenize(Array(text.unicodeScalars)) }
 
+    /// The UTF-8 bytes of some scalars (one piece of a pre-tokenized text).
+    static func utf8(_ scalars: ArraySlice<Unicode.Scalar>) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for u in scalars { bytes += Array(String(u).utf8) }
+        return bytes
+    }
+
     static func pretokenize(_ s: [Unicode.Scalar]) -> [[UInt8]] {
         let n = s.count
         var cats = [Cat](); cats.reserveCapacity(n)
         for u in s { cats.append(cat(u)) }
         var out: [[UInt8]] = []
-        func piece(_ a: Int, _ b: Int) {
-            var bytes: [UInt8] = []
-            for k in a..<b { bytes += Array(String(s[k]).utf8) }
-            out.append(bytes)
-        }
+        func piece(_ a: Int, _ b: Int) { out.append(utf8(s[a..<b])) }
         var i = 0
         while i < n {
             // Contractions.
