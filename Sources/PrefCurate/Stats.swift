@@ -224,6 +224,8 @@ extension Stats {
                 let fk = Int(r.le(1, as: UInt16.self))
                 guard fk < formats.count else { throw PhaseFileError("\(p): a record names an unknown corpus (damaged)", damage: true) }
                 let v = (0..<7).map { Int32(bitPattern: r.le(3 + 4 * $0, as: UInt32.self)) }
+                // Token counts (64-byte records have none; -1: none, -2: untokenizable).
+                let t = size < 80 ? [-1, -1, -1] : (0..<3).map { Int(Int32(bitPattern: r.le(64 + 4 * $0, as: UInt32.self))) }
                 let flags = r[r.startIndex + 47]
                 out.append(.pair(StatsFeature(format: formats[fk], promptChars: v[0], promptWords: v[1], chosenChars: v[2], chosenWords: v[3],
                                               rejectedChars: v[4], rejectedWords: v[5], turns: v[6],
@@ -231,10 +233,7 @@ extension Stats {
                                               scoreRejected: flags & 32 != 0 ? Double(bitPattern: r.le(39)) : nil,
                                               identical: flags & 1 != 0, exact: Hash128((r.le(48), r.le(56))),
                                               images: flags & 2 != 0, tools: flags & 4 != 0, toolTurns: flags & 8 != 0,
-                                              tokens: size < 80 || Int32(bitPattern: r.le(64, as: UInt32.self)) < 0 ? nil
-                                                  : TokenCounts(prompt: Int(Int32(bitPattern: r.le(64, as: UInt32.self))), chosen: Int(Int32(bitPattern: r.le(68, as: UInt32.self))),
-                                                                rejected: Int(Int32(bitPattern: r.le(72, as: UInt32.self)))),
-                                              untokenizable: size >= 80 && Int32(bitPattern: r.le(64, as: UInt32.self)) == -2)))
+                                              tokens: t[0] < 0 ? nil : TokenCounts(prompt: t[0], chosen: t[1], rejected: t[2]), untokenizable: t[0] == -2)))
             }
         }
         return (out, header0)

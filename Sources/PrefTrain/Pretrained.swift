@@ -144,12 +144,32 @@ public final class PretrainedModel: @unchecked Sendable {
     /// prompt keeps its end, each reply its start, prompt + reply at most `maxLength` tokens), in one
     /// packed pass (the prompt once); nil when a reply has no token left.
     public func pairLogps(prompt: [Int32], chosen: [Int32], rejected: [Int32], maxLength: Int, maxPrompt: Int) -> (chosen: (Double, Int), rejected: (Double, Int))? {
+        guard let f = fit(prompt: prompt, chosen: chosen, rejected: rejected, maxLength: maxLength, maxPrompt: maxPrompt) else { return nil }
+        let lp = model.replyLogprobs(prompt: f.prompt, replies: [f.chosen, f.rejected])
+        return ((lp[0], f.chosen.count), (lp[1], f.rejected.count))
+    }
+
+    /// A rendered pair truncated as scoring does (the prompt keeps its end, each reply its start,
+    /// prompt + reply at most `maxLength` tokens and the packed pass within the context); nil when
+    /// nothing of the prompt or of a reply is left.
+    func fit(prompt: [Int32], chosen: [Int32], rejected: [Int32], maxLength: Int, maxPrompt: Int) -> (prompt: [Int32], chosen: [Int32], rejected: [Int32])? {
         let limit = min(maxLength, model.config.context)
         guard let c = ChatRender.fit(prompt, chosen, maxLength: limit, maxPrompt: maxPrompt),
               let r = ChatRender.fit(prompt, rejected, maxLength: limit, maxPrompt: maxPrompt), !c.prompt.isEmpty,
               c.prompt.count + c.response.count + r.response.count <= model.config.context else { return nil }
-        let lp = model.replyLogprobs(prompt: c.prompt, replies: [c.response, r.response])
-        return ((lp[0], c.response.count), (lp[1], r.response.count))
+        return (c.prompt, c.response, r.response)
+    }
+
+    /// `body(k)` for k in 0..<n, `threads` at a time (each item on one core, so results do not
+    /// depend on the thread count), results in order.
+    static func parallel<R>(_ n: Int, threads: Int, _ body: @Sendable (Int) -> R?) -> [R?] {
+        let results = ResultSlots<R>(n)
+        let workers = max(1, min(threads, n))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var k = w
+            while k < n { results.set(k, body(k)); k += workers }
+        }
+        return (0..<n).map { results.get($0) }
     }
 
     /// `prefkit logps` with a pretrained model: per pair in order, the same fields as for a prefkit
@@ -164,19 +184,12 @@ public final class PretrainedModel: @unchecked Sendable {
             let part = Array(pairs[start..<min(pairs.count, start + chunk)])
             // Rendering (templates, tokenizer) here; the forward passes in parallel.
             let rendered: [(prompt: [Int32], chosen: [Int32], rejected: [Int32])?] = try part.map { p in p.isPlainText ? try render(p) : nil }
-            let results = ResultSlots<(chosen: (Double, Int), rejected: (Double, Int))>(part.count)
-            DispatchQueue.concurrentPerform(iterations: max(1, min(threads, part.count))) { w in
-                var k = w
-                while k < part.count {
-                    if let r = rendered[k] {
-                        results.set(k, pairLogps(prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, maxLength: maxLength, maxPrompt: maxPromptLength))
-                    }
-                    k += max(1, min(threads, part.count))
-                }
+            let results = PretrainedModel.parallel(part.count, threads: threads) { k in
+                rendered[k].flatMap { r in pairLogps(prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, maxLength: maxLength, maxPrompt: maxPromptLength) }
             }
             var b = ByteBuffer()
             for (k, p) in part.enumerated() {
-                guard let (lc, lr) = results.get(k) else { dropped += 1; continue }
+                guard let (lc, lr) = results[k] else { dropped += 1; continue }
                 b.appendJSONValue(.object([("id", .string(p.id)), ("logp_chosen", .double(lc.0)), ("logp_rejected", .double(lr.0)),
                                            ("n_chosen", .int(Int64(lc.1))), ("n_rejected", .int(Int64(lr.1)))]))
                 b.append(0x0A)

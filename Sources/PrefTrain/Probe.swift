@@ -58,26 +58,18 @@ public enum Probe {
             let rendered: [(prompt: [Int32], chosen: [Int32], rejected: [Int32])?] = part.map { i in
                 pairs[i].isPlainText ? try? pm.render(pairs[i]) : nil
             }
-            let results = ResultSlots<ProbePair>(part.count)
-            let workers = max(1, min(s.threads, part.count))
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var k = w
-                while k < part.count {
-                    let p = pairs[part[k]]
-                    let limit = min(s.maxLength, pm.model.config.context)
-                    if let r = rendered[k], let c = ChatRender.fit(r.prompt, r.chosen, maxLength: limit, maxPrompt: s.maxPromptLength),
-                       let j = ChatRender.fit(r.prompt, r.rejected, maxLength: limit, maxPrompt: s.maxPromptLength), !c.prompt.isEmpty,
-                       !c.response.isEmpty, !j.response.isEmpty, c.prompt.count + c.response.count + j.response.count <= pm.model.config.context {
-                        let f = pm.model.replyFeatures(prompt: c.prompt, replies: [c.response, j.response])
-                        results.set(k, ProbePair(id: p.id, chosen: f.pooled[0], rejected: f.pooled[1], logpChosen: f.logps[0], logpRejected: f.logps[1],
-                                                 nChosen: c.response.count, nRejected: j.response.count,
-                                                 charsChosen: Measure.chars(p.chosen), charsRejected: Measure.chars(p.rejected)))
-                    }
-                    k += workers
-                }
+            let results = PretrainedModel.parallel(part.count, threads: s.threads) { k -> ProbePair? in
+                let p = pairs[part[k]]
+                guard let r = rendered[k],
+                      let f = pm.fit(prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, maxLength: s.maxLength, maxPrompt: s.maxPromptLength),
+                      !f.chosen.isEmpty, !f.rejected.isEmpty else { return nil }
+                let out = pm.model.replyFeatures(prompt: f.prompt, replies: [f.chosen, f.rejected])
+                return ProbePair(id: p.id, chosen: out.pooled[0], rejected: out.pooled[1], logpChosen: out.logps[0], logpRejected: out.logps[1],
+                                 nChosen: f.chosen.count, nRejected: f.rejected.count,
+                                 charsChosen: Measure.chars(p.chosen), charsRejected: Measure.chars(p.rejected))
             }
             for (k, i) in part.enumerated() {
-                out[i] = results.get(k)
+                out[i] = results[k]
                 if let f = out[i] { let (k, swapped) = FeatureCache.key(pairs[i]); cached[k] = f.oriented(swapped) }
             }
             log?(String(format: "probe: %d of %d pairs read by the model (%.1f pairs/s)", min(start + chunk, todo.count), todo.count,
@@ -95,8 +87,7 @@ public enum Probe {
         var w = [Double](repeating: 0, count: d)
         let reg = lambda * Double(n)
         for _ in 0..<30 {
-            var z = [Double](repeating: 0, count: n)
-            cblas_dgemv_shim(X, n, d, w, &z)
+            let z = margins(X, n: n, d: d, w)
             var g = w.map { reg * $0 }
             var weighted = [Double](repeating: 0, count: n * d)
             for i in 0..<n {
@@ -115,8 +106,9 @@ public enum Probe {
         return w
     }
 
-    static func cblas_dgemv_shim(_ X: [Double], _ n: Int, _ d: Int, _ w: [Double], _ z: inout [Double]) {
-        Double.gemm(transA: false, transB: false, m: n, n: 1, k: d, alpha: 1, a: X, lda: d, b: w, ldb: 1, beta: 0, c: &z, ldc: 1)
+    /// w . x for each row x of `X` (n x d).
+    static func margins(_ X: [Double], n: Int, d: Int, _ w: [Double]) -> [Double] {
+        (0..<n).map { i in var z = 0.0; for j in 0..<d { z += w[j] * X[i * d + j] }; return z }
     }
 
     /// Solves H x = g for a symmetric positive definite H.
@@ -148,14 +140,15 @@ public enum Probe {
         for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         var fold = [Int](repeating: 0, count: n)
         for (k, i) in order.enumerated() { fold[i] = k % folds }
-        var margins = [Double](repeating: 0, count: n)
+        func rows(_ idx: [Int]) -> [Double] { idx.flatMap { X[($0 * d)..<($0 * d + d)] } }
+        var oof = [Double](repeating: 0, count: n)
         for f in 0..<folds {
             let tr = (0..<n).filter { fold[$0] != f }, te = (0..<n).filter { fold[$0] == f }
             guard !tr.isEmpty, !te.isEmpty else { continue }
-            let w = fit(tr.flatMap { X[($0 * d)..<($0 * d + d)] }, n: tr.count, d: d, lambda: lambda)
-            for i in te { var z = 0.0; for j in 0..<d { z += w[j] * X[i * d + j] }; margins[i] = z }
+            let w = fit(rows(tr), n: tr.count, d: d, lambda: lambda)
+            for (i, z) in zip(te, margins(rows(te), n: te.count, d: d, w)) { oof[i] = z }
         }
-        return margins
+        return oof
     }
 
     /// Mean log-loss in bits of margins against the "first preferred" label.
@@ -204,7 +197,7 @@ public enum Probe {
         }
         let oof = crossFit(Xtr, n: trF.count, d: d, lambda: best.lambda, folds: s.folds, seed: s.seed &+ 1)
         let w = fit(Xtr, n: trF.count, d: d, lambda: best.lambda)
-        let evMargin = (0..<evF.count).map { i in (0..<d).reduce(0.0) { $0 + w[$1] * Xev[i * d + $1] } }
+        let evMargin = margins(Xev, n: evF.count, d: d, w)
         let stats = statistics(train: trF, oof: oof, eval: evF, evalMargin: evMargin, trustedEval: evalIn != nil, s: s)
         // Suspects: training pairs whose out-of-fold probability of the given label is lowest.
         let byID = Dictionary(trainSet.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

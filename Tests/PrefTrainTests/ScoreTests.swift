@@ -251,7 +251,7 @@ final class ProbeStatisticsTests: XCTestCase {
         s.bootstrapReps = 500
         let oof = Probe.crossFit(X, n: train.count, d: d, lambda: 0.01, folds: 5, seed: 1)
         let w = Probe.fit(X, n: train.count, d: d, lambda: 0.01)
-        let m = (0..<eval.count).map { i in (0..<d).reduce(0.0) { $0 + w[$1] * Xe[i * d + $1] } }
+        let m = Probe.margins(Xe, n: eval.count, d: d, w)
         return Dictionary(uniqueKeysWithValues: Probe.statistics(train: train, oof: oof, eval: eval, evalMargin: m, trustedEval: trusted, s: s))
     }
 
